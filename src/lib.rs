@@ -1,0 +1,7 @@
+//! breachd detects personal-data breaches in access logs and runs the response.
+//!
+//! The modules follow the data: [`source`] (tail files, checkpoints) →
+//! [`parse`] (line → [`parse::Event`]) → [`pipeline`] (framing, bad input,
+//! stats) → later stages. See ARCHITECTURE.md for the map.
+
+pub mod parse;

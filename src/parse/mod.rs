@@ -1,0 +1,346 @@
+//! Parse: one log line in, one normalized [`Event`] out.
+//!
+//! Owns the `Event` type every later stage consumes, the per-format parsers
+//! (`clf` for nginx/apache combined and common, `json` for JSON lines with a
+//! field mapping, `sshd` for syslog sshd lines, `postgres` for PostgreSQL
+//! logs with pgaudit) and format sniffing.
+//!
+//! Invariants: a parser never panics and never allocates for the fields it can
+//! borrow from the line; a line is either an event, a valid line that is not an
+//! access event (`Ignored`), or malformed with a reason. Nothing is invented:
+//! a field the line does not carry stays empty.
+
+pub mod apache_error;
+pub mod clf;
+pub mod json;
+pub mod postgres;
+pub mod sshd;
+pub mod syslog;
+pub mod time;
+
+use std::borrow::Cow;
+use std::fmt;
+use std::net::IpAddr;
+
+use serde::{Deserialize, Serialize};
+
+pub use time::EventTime;
+
+/// What happened to the request or attempt, as far as the log says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    #[default]
+    Unknown,
+    Success,
+    /// An authentication attempt that failed (bad password, unknown user).
+    Failure,
+    /// Authenticated or not, the request was refused (401/403, permission denied).
+    Denied,
+    /// The server failed (5xx, database error).
+    Error,
+}
+
+impl Outcome {
+    /// The outcome an HTTP status code stands for.
+    pub fn from_http_status(status: u16) -> Outcome {
+        match status {
+            100..=399 => Outcome::Success,
+            401 | 403 => Outcome::Denied,
+            400..=499 => Outcome::Failure,
+            500..=599 => Outcome::Error,
+            _ => Outcome::Unknown,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Unknown => "unknown",
+            Outcome::Success => "success",
+            Outcome::Failure => "failure",
+            Outcome::Denied => "denied",
+            Outcome::Error => "error",
+        }
+    }
+}
+
+/// The normalized event. Borrows from the line wherever it can.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Event<'a> {
+    /// Event time from the line, with the offset the line carried.
+    pub time: EventTime,
+    /// Index of the source (file or input) the line came from.
+    pub source: u32,
+    /// Client address.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ip: Option<IpAddr>,
+    /// Authenticated principal: user name, API key id or service account.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user: Option<Cow<'a, str>>,
+    /// The principal's role where the log carries it (app audit logs).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub role: Option<Cow<'a, str>>,
+    /// Session id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub session: Option<Cow<'a, str>>,
+    /// HTTP method, `login`, or a database verb such as `SELECT`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub action: Option<Cow<'a, str>>,
+    /// Path (with query) or table.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resource: Option<Cow<'a, str>>,
+    pub outcome: Outcome,
+    /// Why the outcome is what it is, when the line says (`invalid_user`, `bad_password`...).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bytes_out: Option<u64>,
+    /// Records returned, where the app log counts them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub records: Option<u64>,
+    /// Data-subject ids the request touched, where the app log lists them.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub subjects: Vec<Cow<'a, str>>,
+    /// How many more subjects the request touched than `subjects` lists.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub subjects_truncated: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_agent: Option<Cow<'a, str>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub referer: Option<Cow<'a, str>>,
+    /// The host that wrote the line (syslog host name), when the line names one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub host: Option<Cow<'a, str>>,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+/// Why a line is not an event although the format recognised it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum IgnoreReason {
+    /// A well-formed line that records no access (sshd "Connection closed", an error log).
+    NotAccessEvent,
+    /// Empty or whitespace-only line.
+    Blank,
+}
+
+impl IgnoreReason {
+    pub const ALL: [IgnoreReason; 2] = [IgnoreReason::NotAccessEvent, IgnoreReason::Blank];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IgnoreReason::NotAccessEvent => "not_access_event",
+            IgnoreReason::Blank => "blank",
+        }
+    }
+}
+
+/// Why a line was counted as malformed and skipped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Malformed {
+    InvalidUtf8,
+    TooLong,
+    /// Control bytes (NUL and friends) that no text log carries.
+    Binary,
+    /// The line does not have the shape of its format.
+    Syntax,
+    BadTimestamp,
+    /// A field has the wrong type or range (a status of 999999, an address that is not one).
+    BadField,
+    /// The last line of a file that was closed without its newline.
+    Truncated,
+}
+
+impl Malformed {
+    pub const ALL: [Malformed; 7] = [
+        Malformed::InvalidUtf8,
+        Malformed::TooLong,
+        Malformed::Binary,
+        Malformed::Syntax,
+        Malformed::BadTimestamp,
+        Malformed::BadField,
+        Malformed::Truncated,
+    ];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Malformed::InvalidUtf8 => "invalid_utf8",
+            Malformed::TooLong => "too_long",
+            Malformed::Binary => "binary",
+            Malformed::Syntax => "syntax",
+            Malformed::BadTimestamp => "bad_timestamp",
+            Malformed::BadField => "bad_field",
+            Malformed::Truncated => "truncated",
+        }
+    }
+    pub fn index(self) -> usize {
+        self as usize
+    }
+}
+
+impl fmt::Display for Malformed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The result of parsing one line.
+#[derive(Debug, PartialEq)]
+#[allow(clippy::large_enum_variant)] // returned by value, never stored: boxing would allocate per line
+pub enum Parsed<'a> {
+    Event(Event<'a>),
+    Ignored(IgnoreReason),
+    Malformed(Malformed),
+}
+
+/// A log format as configured (`format = "..."` or `--format`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Format {
+    /// Sniff the format from the first lines of each input.
+    Auto,
+    /// nginx/apache `combined`, and `common` (the same parser takes both).
+    Clf,
+    /// JSON lines with a field mapping.
+    Json(json::JsonMapping),
+    /// sshd (and other programs, ignored) in syslog format.
+    Sshd,
+    /// PostgreSQL server log with pgaudit entries.
+    Postgres(postgres::PgOptions),
+    /// Apache's error log: recognised so it is not counted as malformed, but it carries no access events.
+    ApacheError,
+}
+
+impl Format {
+    /// The names `--format` and `format =` accept.
+    pub const NAMES: &'static [&'static str] = &[
+        "auto", "combined", "common", "clf", "json", "app", "sshd", "syslog", "postgres", "apache_error",
+    ];
+
+    /// Parses a format name; JSON takes the built-in `app` mapping (our
+    /// scenario audit log) unless the config names another.
+    pub fn from_name(name: &str) -> Option<Format> {
+        Some(match name {
+            "auto" => Format::Auto,
+            "combined" | "common" | "clf" | "nginx" | "apache" => Format::Clf,
+            "json" | "app" => Format::Json(json::JsonMapping::app()),
+            "sshd" | "syslog" | "auth" => Format::Sshd,
+            "postgres" | "postgresql" | "pgaudit" => Format::Postgres(postgres::PgOptions::default()),
+            "apache_error" => Format::ApacheError,
+            _ => return None,
+        })
+    }
+
+    pub fn name(&self) -> &'static str {
+        match self {
+            Format::Auto => "auto",
+            Format::Clf => "clf",
+            Format::Json(_) => "json",
+            Format::Sshd => "sshd",
+            Format::Postgres(_) => "postgres",
+            Format::ApacheError => "apache_error",
+        }
+    }
+}
+
+/// A parser for one input. `Auto` settles on a concrete format at the first
+/// line some format accepts, and keeps it for the rest of that input.
+#[derive(Debug)]
+pub enum Parser {
+    Clf(clf::ClfParser),
+    Json(json::JsonParser),
+    Sshd(sshd::SshdParser),
+    Postgres(postgres::PgParser),
+    ApacheError,
+    Auto(AutoParser),
+}
+
+impl Parser {
+    /// Builds the parser for `format`; `local` places zoneless timestamps.
+    pub fn new(format: &Format, local: &LocalTime) -> Parser {
+        match format {
+            Format::Auto => Parser::Auto(AutoParser {
+                local: local.clone(),
+                settled: None,
+            }),
+            Format::Clf => Parser::Clf(clf::ClfParser::new()),
+            Format::Json(m) => Parser::Json(json::JsonParser::new(m.clone(), local.clone())),
+            Format::Sshd => Parser::Sshd(sshd::SshdParser::new(local.clone())),
+            Format::Postgres(o) => Parser::Postgres(postgres::PgParser::new(o.clone(), local.clone())),
+            Format::ApacheError => Parser::ApacheError,
+        }
+    }
+
+    /// Parses one line (without its line terminator).
+    #[inline]
+    pub fn parse<'a>(&mut self, line: &'a str) -> Parsed<'a> {
+        match self {
+            Parser::Clf(p) => p.parse(line),
+            Parser::Json(p) => p.parse(line),
+            Parser::Sshd(p) => p.parse(line),
+            Parser::Postgres(p) => p.parse(line),
+            Parser::ApacheError => apache_error::parse(line),
+            Parser::Auto(a) => a.parse(line),
+        }
+    }
+
+    /// The concrete format in use (for `auto`, once sniffed).
+    pub fn format_name(&self) -> &'static str {
+        match self {
+            Parser::Clf(_) => "clf",
+            Parser::Json(_) => "json",
+            Parser::Sshd(_) => "sshd",
+            Parser::Postgres(_) => "postgres",
+            Parser::ApacheError => "apache_error",
+            Parser::Auto(a) => a.settled.as_ref().map_or("auto", |p| p.format_name()),
+        }
+    }
+}
+
+pub use time::LocalTime;
+
+/// Sniffs the format: the first format to accept a line wins.
+#[derive(Debug)]
+pub struct AutoParser {
+    local: LocalTime,
+    settled: Option<Box<Parser>>,
+}
+
+impl AutoParser {
+    fn parse<'a>(&mut self, line: &'a str) -> Parsed<'a> {
+        if let Some(p) = &mut self.settled {
+            return p.parse(line);
+        }
+        if line.trim().is_empty() {
+            return Parsed::Ignored(IgnoreReason::Blank);
+        }
+        for format in Self::candidates(line) {
+            let mut p = Parser::new(&format, &self.local);
+            let parsed = p.parse(line);
+            let accepted = match &parsed {
+                Parsed::Event(_) => true,
+                Parsed::Ignored(_) => true,
+                Parsed::Malformed(_) => false,
+            };
+            if accepted {
+                self.settled = Some(Box::new(p));
+                return parsed;
+            }
+        }
+        Parsed::Malformed(Malformed::Syntax)
+    }
+
+    /// Formats worth trying for this line, most specific first.
+    fn candidates(line: &str) -> Vec<Format> {
+        if line.trim_start().starts_with('{') {
+            return vec![Format::Json(json::JsonMapping::app())];
+        }
+        vec![
+            Format::Clf,
+            Format::Sshd,
+            Format::Postgres(postgres::PgOptions::default()),
+            Format::ApacheError,
+        ]
+    }
+}
