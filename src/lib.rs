@@ -4,4 +4,8 @@
 //! [`parse`] (line → [`parse::Event`]) → [`pipeline`] (framing, bad input,
 //! stats) → later stages. See ARCHITECTURE.md for the map.
 
+pub mod cli;
+pub mod config;
 pub mod parse;
+pub mod pipeline;
+pub mod source;

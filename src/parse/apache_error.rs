@@ -39,6 +39,9 @@ mod tests {
         ] {
             assert_eq!(parse(line), Parsed::Ignored(IgnoreReason::NotAccessEvent), "{line}");
         }
-        assert_eq!(parse("1.2.3.4 - - [x]"), Parsed::Malformed(Malformed::Syntax));
+        assert_eq!(
+            parse("1.2.3.4 - - [x]"),
+            Parsed::Malformed(Malformed::Syntax)
+        );
     }
 }

@@ -1,14 +1,458 @@
-//! nginx/apache access logs: `combined` and `common`.
-use super::{Malformed, Parsed};
+//! nginx/apache access logs: `combined` and `common` (NCSA) formats.
+//!
+//! `ip ident user [time] "request" status bytes ["referer" "agent" ...]`
+//!
+//! A hand-written byte scanner: no regex, no allocation. Quoted fields are
+//! returned as written (nginx's `\x22` and apache's `\"` escapes are kept), so
+//! every field borrows from the line. Fields after the user agent (custom
+//! nginx formats append request times and upstream addresses) are ignored.
 
+use std::borrow::Cow;
+use std::net::IpAddr;
+
+use memchr::memchr;
+
+use super::time::{parse_clf, EventTime};
+use super::{Event, IgnoreReason, Malformed, Outcome, Parsed};
+
+/// Parser state: only a one-entry cache of the last timestamp, since
+/// consecutive lines usually share their second.
 #[derive(Debug, Default)]
-pub struct ClfParser {}
+pub struct ClfParser {
+    last_stamp: [u8; 32],
+    last_len: usize,
+    last_time: EventTime,
+}
 
 impl ClfParser {
     pub fn new() -> ClfParser {
-        ClfParser {}
+        ClfParser::default()
     }
-    pub fn parse<'a>(&mut self, _line: &'a str) -> Parsed<'a> {
-        Parsed::Malformed(Malformed::Syntax)
+
+    /// Parses one line without its terminator.
+    pub fn parse<'a>(&mut self, line: &'a str) -> Parsed<'a> {
+        let b = line.as_bytes();
+        if b.is_empty() {
+            return Parsed::Ignored(IgnoreReason::Blank);
+        }
+        match self.scan(line, b) {
+            Ok(ev) => Parsed::Event(ev),
+            Err(m) => Parsed::Malformed(m),
+        }
+    }
+
+    #[inline]
+    fn time(&mut self, stamp: &[u8]) -> Result<EventTime, Malformed> {
+        if stamp.len() == self.last_len && stamp == &self.last_stamp[..self.last_len] {
+            return Ok(self.last_time);
+        }
+        let t = parse_clf(stamp).ok_or(Malformed::BadTimestamp)?;
+        if stamp.len() <= self.last_stamp.len() {
+            self.last_stamp[..stamp.len()].copy_from_slice(stamp);
+            self.last_len = stamp.len();
+            self.last_time = t;
+        }
+        Ok(t)
+    }
+
+    fn scan<'a>(&mut self, line: &'a str, b: &[u8]) -> Result<Event<'a>, Malformed> {
+        use Malformed::{BadField, Syntax};
+
+        // remote address
+        let sp = memchr(b' ', b).ok_or(Syntax)?;
+        let addr = &line[..sp];
+        let ip = parse_ip(addr);
+        if ip.is_none() && !plausible_host(addr.as_bytes()) {
+            return Err(Syntax);
+        }
+        // ident, then user up to " ["
+        let rest = sp + 1;
+        let sp2 = rest + memchr(b' ', &b[rest..]).ok_or(Syntax)?;
+        let user_start = sp2 + 1;
+        let open = user_start + memchr(b'[', &b[user_start..]).ok_or(Syntax)?;
+        if open == user_start || b[open - 1] != b' ' {
+            return Err(Syntax);
+        }
+        let user = &line[user_start..open - 1];
+        let close = open + memchr(b']', &b[open..]).ok_or(Syntax)?;
+        let time = self.time(&b[open + 1..close])?;
+
+        // "request"
+        let mut i = close + 1;
+        if b.get(i) != Some(&b' ') || b.get(i + 1) != Some(&b'"') {
+            return Err(Syntax);
+        }
+        i += 2;
+        let req_end = closing_quote(b, i).ok_or(Syntax)?;
+        let request = &line[i..req_end];
+        i = req_end + 1;
+
+        // status and bytes
+        if b.get(i) != Some(&b' ') {
+            return Err(Syntax);
+        }
+        i += 1;
+        let (status, used) = number(&b[i..]).ok_or(Syntax)?;
+        if used != 3 || !(100..=599).contains(&status) {
+            return Err(BadField);
+        }
+        i += used;
+        if b.get(i) != Some(&b' ') {
+            return Err(Syntax);
+        }
+        i += 1;
+        let bytes_out = if b.get(i) == Some(&b'-') {
+            i += 1;
+            None
+        } else {
+            let (n, used) = number(&b[i..]).ok_or(Syntax)?;
+            i += used;
+            Some(n)
+        };
+
+        // combined: "referer" "agent"; common: end of line
+        let mut referer = None;
+        let mut user_agent = None;
+        if i < b.len() {
+            if b[i] != b' ' || b.get(i + 1) != Some(&b'"') {
+                return Err(Syntax);
+            }
+            // Real logs have lines cut inside the last quoted fields (a
+            // truncated user agent): take the rest of the line rather than
+            // lose the request.
+            let start = i + 2;
+            let end = closing_quote(b, start).unwrap_or(b.len());
+            referer = dash_none(&line[start..end]);
+            i = end + 1;
+            if i < b.len() {
+                if b[i] != b' ' || b.get(i + 1) != Some(&b'"') {
+                    return Err(Syntax);
+                }
+                let start = i + 2;
+                let end = closing_quote(b, start).unwrap_or(b.len());
+                user_agent = dash_none(&line[start..end]);
+            }
+        }
+
+        let (action, resource) = split_request(request);
+        Ok(Event {
+            time,
+            ip,
+            user: dash_none(user),
+            action: action.map(Cow::Borrowed),
+            resource: resource.map(Cow::Borrowed),
+            outcome: Outcome::from_http_status(status as u16),
+            status: Some(status as u16),
+            bytes_out,
+            user_agent,
+            referer,
+            ..Event::default()
+        })
+    }
+}
+
+/// IPv4 fast path, then the general parser (IPv6, mapped addresses).
+#[inline]
+fn parse_ip(s: &str) -> Option<IpAddr> {
+    let b = s.as_bytes();
+    if b.len() <= 15 && b.first().is_some_and(u8::is_ascii_digit) {
+        let mut oct = [0u8; 4];
+        let (mut n, mut k, mut digits) = (0u32, 0usize, 0);
+        for &c in b {
+            if c == b'.' {
+                if digits == 0 || k == 3 {
+                    return None;
+                }
+                oct[k] = n as u8;
+                k += 1;
+                n = 0;
+                digits = 0;
+            } else {
+                let d = c.wrapping_sub(b'0');
+                if d > 9 || digits == 3 {
+                    return None;
+                }
+                n = n * 10 + d as u32;
+                if n > 255 {
+                    return None;
+                }
+                digits += 1;
+            }
+        }
+        if k != 3 || digits == 0 {
+            return None;
+        }
+        oct[3] = n as u8;
+        return Some(IpAddr::from(oct));
+    }
+    s.parse().ok()
+}
+
+/// Apache with `HostnameLookups On` logs names instead of addresses; a name's
+/// last label is never all digits (that would be a broken address).
+fn plausible_host(b: &[u8]) -> bool {
+    let tld = b.rsplit(|&c| c == b'.').next().unwrap_or_default();
+    b.len() <= 253
+        && b.contains(&b'.')
+        && tld.iter().any(u8::is_ascii_alphabetic)
+        && b.iter()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'-' | b'_'))
+}
+
+/// Index of the quote that closes a field starting at `from`, skipping `\"`.
+#[inline]
+fn closing_quote(b: &[u8], from: usize) -> Option<usize> {
+    let mut i = from;
+    loop {
+        let q = i + memchr(b'"', b.get(i..)?)?;
+        // an odd number of backslashes before the quote escapes it
+        let mut bs = 0;
+        while q > from + bs && b[q - 1 - bs] == b'\\' {
+            bs += 1;
+        }
+        if bs % 2 == 0 {
+            return Some(q);
+        }
+        i = q + 1;
+    }
+}
+
+/// Leading decimal digits (at most 19), with how many bytes they took.
+#[inline]
+fn number(b: &[u8]) -> Option<(u64, usize)> {
+    let mut n = 0u64;
+    let mut i = 0;
+    while i < b.len() && i < 19 {
+        let d = b[i].wrapping_sub(b'0');
+        if d > 9 {
+            break;
+        }
+        n = n * 10 + d as u64;
+        i += 1;
+    }
+    (i > 0).then_some((n, i))
+}
+
+#[inline]
+fn dash_none<'a>(s: &'a str) -> Option<Cow<'a, str>> {
+    if s.is_empty() || s == "-" {
+        None
+    } else {
+        Some(Cow::Borrowed(s))
+    }
+}
+
+/// `GET /path?q HTTP/1.1` → method and target. A request line that is not
+/// one (TLS bytes sent to the HTTP port, `-`) keeps its text as the resource
+/// so signatures can still see it.
+fn split_request(r: &str) -> (Option<&str>, Option<&str>) {
+    if r.is_empty() || r == "-" {
+        return (None, None);
+    }
+    let Some(sp) = r.find(' ') else {
+        return (None, Some(r));
+    };
+    let method = &r[..sp];
+    if method.is_empty() || !method.bytes().all(|c| c.is_ascii_uppercase()) {
+        return (None, Some(r));
+    }
+    let rest = &r[sp + 1..];
+    let target = match rest.rfind(' ') {
+        Some(p) if rest[p + 1..].starts_with("HTTP/") => &rest[..p],
+        _ => rest,
+    };
+    (Some(method), Some(target))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(line: &str) -> Event<'_> {
+        match ClfParser::new().parse(line) {
+            Parsed::Event(e) => e,
+            other => panic!("{line}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn combined_line_fields() {
+        let e = event(
+            r#"216.146.78.6 - cust1 [10/Mar/2026:00:00:03 +0200] "GET /api/customers/42?x=1 HTTP/1.1" 200 48213 "https://portal.example.com/" "PortalApp/5.12.0 (iOS 17.4; iPhone15,2)""#,
+        );
+        assert_eq!(e.ip, Some("216.146.78.6".parse().unwrap()));
+        assert_eq!(e.user.as_deref(), Some("cust1"));
+        assert_eq!(e.time.to_string(), "2026-03-10T00:00:03+02:00");
+        assert_eq!(e.action.as_deref(), Some("GET"));
+        assert_eq!(e.resource.as_deref(), Some("/api/customers/42?x=1"));
+        assert_eq!(e.status, Some(200));
+        assert_eq!(e.outcome, Outcome::Success);
+        assert_eq!(e.bytes_out, Some(48213));
+        assert_eq!(e.referer.as_deref(), Some("https://portal.example.com/"));
+        assert_eq!(
+            e.user_agent.as_deref(),
+            Some("PortalApp/5.12.0 (iOS 17.4; iPhone15,2)")
+        );
+    }
+
+    #[test]
+    fn table_of_shapes() {
+        // (line, ip, user, action, resource, status, bytes, agent)
+        type Row = (
+            &'static str,
+            Option<&'static str>,
+            Option<&'static str>,
+            Option<&'static str>,
+            Option<&'static str>,
+            u16,
+            Option<u64>,
+            Option<&'static str>,
+        );
+        let rows: &[Row] = &[
+            (
+                r#"127.0.0.1 - frank [10/Oct/2000:13:55:36 -0700] "GET /apache_pb.gif HTTP/1.0" 200 2326"#,
+                Some("127.0.0.1"),
+                Some("frank"),
+                Some("GET"),
+                Some("/apache_pb.gif"),
+                200,
+                Some(2326),
+                None,
+            ),
+            (
+                r#"::1 - - [10/Oct/2000:13:55:36 +0000] "POST /login HTTP/2.0" 401 - "-" "curl/8.0""#,
+                Some("::1"),
+                None,
+                Some("POST"),
+                Some("/login"),
+                401,
+                None,
+                Some("curl/8.0"),
+            ),
+            (
+                r#"1.2.3.4 - - [10/Oct/2000:13:55:36 +0000] "\x16\x03\x01\x00\xA5\x01" 400 157 "-" "-""#,
+                Some("1.2.3.4"),
+                None,
+                None,
+                Some(r"\x16\x03\x01\x00\xA5\x01"),
+                400,
+                Some(157),
+                None,
+            ),
+            (
+                r#"1.2.3.4 - - [10/Oct/2000:13:55:36 +0000] "-" 408 0 "-" "-""#,
+                Some("1.2.3.4"),
+                None,
+                None,
+                None,
+                408,
+                Some(0),
+                None,
+            ),
+            (
+                r#"1.2.3.4 - - [10/Oct/2000:13:55:36 +0000] "GET /a\"b HTTP/1.1" 404 10 "-" "say \"hi\"" 0.004 "10.0.0.1:80""#,
+                Some("1.2.3.4"),
+                None,
+                Some("GET"),
+                Some(r#"/a\"b"#),
+                404,
+                Some(10),
+                Some(r#"say \"hi\""#),
+            ),
+            (
+                r#"crawl-66-249-66-1.googlebot.com - - [10/Oct/2000:13:55:36 +0000] "GET / HTTP/1.1" 200 1"#,
+                None,
+                None,
+                Some("GET"),
+                Some("/"),
+                200,
+                Some(1),
+                None,
+            ),
+            (
+                r#"1.2.3.4 - - [10/Oct/2000:13:55:36 +0000] "GET / HTTP/1.1" 200 1 "-" "Mozilla/5.0 (compatible; Googlebot/2.1; +http://w"#,
+                Some("1.2.3.4"),
+                None,
+                Some("GET"),
+                Some("/"),
+                200,
+                Some(1),
+                Some("Mozilla/5.0 (compatible; Googlebot/2.1; +http://w"),
+            ),
+            (
+                r#"1.2.3.4 - - [10/Oct/2000:13:55:36 +0000] "GET /with space HTTP/1.1" 500 1"#,
+                Some("1.2.3.4"),
+                None,
+                Some("GET"),
+                Some("/with space"),
+                500,
+                Some(1),
+                None,
+            ),
+        ];
+        for &(line, ip, user, action, resource, status, bytes, agent) in rows {
+            let e = event(line);
+            assert_eq!(e.ip, ip.map(|s| s.parse().unwrap()), "{line}");
+            assert_eq!(e.user.as_deref(), user, "{line}");
+            assert_eq!(e.action.as_deref(), action, "{line}");
+            assert_eq!(e.resource.as_deref(), resource, "{line}");
+            assert_eq!(e.status, Some(status), "{line}");
+            assert_eq!(e.bytes_out, bytes, "{line}");
+            assert_eq!(e.user_agent.as_deref(), agent, "{line}");
+        }
+    }
+
+    #[test]
+    fn malformed_lines_say_why() {
+        let rows = [
+            ("garbage", Malformed::Syntax),
+            (
+                r#"1.2.3.4 - - [10/Oct/2000:13:55:36 +0000] "GET / HTTP/1.1" 200"#,
+                Malformed::Syntax,
+            ),
+            (
+                r#"1.2.3.4 - - [10/Oct/2000:13:55:36 +0000] "GET / HTTP/1.1"#,
+                Malformed::Syntax,
+            ),
+            (
+                r#"1.2.3.4 - - [99/Oct/2000:13:55:36 +0000] "GET / HTTP/1.1" 200 1"#,
+                Malformed::BadTimestamp,
+            ),
+            (
+                r#"1.2.3.4 - - [10/Oct/2000:13:55:36 +0000] "GET / HTTP/1.1" 2000 1"#,
+                Malformed::BadField,
+            ),
+            (
+                "Jun 21 16:47:48 host sshd[1]: Failed password for root from 1.2.3.4",
+                Malformed::Syntax,
+            ),
+            (
+                r#"999.2.3.4 - - [10/Oct/2000:13:55:36 +0000] "GET / HTTP/1.1" 200 1"#,
+                Malformed::Syntax,
+            ),
+        ];
+        for (line, why) in rows {
+            assert_eq!(
+                ClfParser::new().parse(line),
+                Parsed::Malformed(why),
+                "{line}"
+            );
+        }
+    }
+
+    #[test]
+    fn timestamp_cache_does_not_leak_between_lines() {
+        let mut p = ClfParser::new();
+        let a = r#"1.2.3.4 - - [10/Oct/2000:13:55:36 +0000] "GET / HTTP/1.1" 200 1"#;
+        let b = r#"1.2.3.4 - - [10/Oct/2000:13:55:37 +0000] "GET / HTTP/1.1" 200 1"#;
+        let ta = match p.parse(a) {
+            Parsed::Event(e) => e.time,
+            _ => unreachable!(),
+        };
+        let tb = match p.parse(b) {
+            Parsed::Event(e) => e.time,
+            _ => unreachable!(),
+        };
+        assert_eq!(tb.unix_micros - ta.unix_micros, 1_000_000);
     }
 }

@@ -215,7 +215,16 @@ pub enum Format {
 impl Format {
     /// The names `--format` and `format =` accept.
     pub const NAMES: &'static [&'static str] = &[
-        "auto", "combined", "common", "clf", "json", "app", "sshd", "syslog", "postgres", "apache_error",
+        "auto",
+        "combined",
+        "common",
+        "clf",
+        "json",
+        "app",
+        "sshd",
+        "syslog",
+        "postgres",
+        "apache_error",
     ];
 
     /// Parses a format name; JSON takes the built-in `app` mapping (our
@@ -226,7 +235,9 @@ impl Format {
             "combined" | "common" | "clf" | "nginx" | "apache" => Format::Clf,
             "json" | "app" => Format::Json(json::JsonMapping::app()),
             "sshd" | "syslog" | "auth" => Format::Sshd,
-            "postgres" | "postgresql" | "pgaudit" => Format::Postgres(postgres::PgOptions::default()),
+            "postgres" | "postgresql" | "pgaudit" => {
+                Format::Postgres(postgres::PgOptions::default())
+            }
             "apache_error" => Format::ApacheError,
             _ => return None,
         })
@@ -267,7 +278,9 @@ impl Parser {
             Format::Clf => Parser::Clf(clf::ClfParser::new()),
             Format::Json(m) => Parser::Json(json::JsonParser::new(m.clone(), local.clone())),
             Format::Sshd => Parser::Sshd(sshd::SshdParser::new(local.clone())),
-            Format::Postgres(o) => Parser::Postgres(postgres::PgParser::new(o.clone(), local.clone())),
+            Format::Postgres(o) => {
+                Parser::Postgres(postgres::PgParser::new(o.clone(), local.clone()))
+            }
             Format::ApacheError => Parser::ApacheError,
         }
     }

@@ -384,9 +384,21 @@ mod tests {
     #[test]
     fn rfc3339_with_fraction_and_offsets() {
         let cases = [
-            ("2026-03-10T00:00:12.036+02:00", "2026-03-10T00:00:12.036+02:00", 1_773_093_612),
-            ("2026-03-10T00:00:12Z", "2026-03-10T00:00:12+00:00", 1_773_100_812),
-            ("2026-03-09 22:00:12.5-0130", "2026-03-09T22:00:12.500-01:30", 1_773_099_012),
+            (
+                "2026-03-10T00:00:12.036+02:00",
+                "2026-03-10T00:00:12.036+02:00",
+                1_773_093_612,
+            ),
+            (
+                "2026-03-10T00:00:12Z",
+                "2026-03-10T00:00:12+00:00",
+                1_773_100_812,
+            ),
+            (
+                "2026-03-09 22:00:12.5-0130",
+                "2026-03-09T22:00:12.500-01:30",
+                1_773_099_012,
+            ),
         ];
         for (input, shown, secs) in cases {
             let t = parse_rfc3339(input).unwrap();
@@ -418,7 +430,16 @@ mod tests {
     fn local_time_resolves_in_the_zone() {
         let tz = jiff::tz::TimeZone::get("Europe/Berlin").unwrap();
         let lt = LocalTime::new(tz, jiff::Timestamp::now());
-        let c = Civil { year: 2026, month: 7, day: 1, hour: 12, ..Civil::default() };
-        assert_eq!(lt.resolve(&c).unwrap().to_string(), "2026-07-01T12:00:00+02:00");
+        let c = Civil {
+            year: 2026,
+            month: 7,
+            day: 1,
+            hour: 12,
+            ..Civil::default()
+        };
+        assert_eq!(
+            lt.resolve(&c).unwrap().to_string(),
+            "2026-07-01T12:00:00+02:00"
+        );
     }
 }

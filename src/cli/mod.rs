@@ -1,0 +1,84 @@
+//! The `breachd` command line: `run`, `replay`, `check`. Parses arguments,
+//! sets up breachd's own logging, and maps errors to exit codes. Everything
+//! else lives in the stage modules.
+
+mod check;
+mod replay;
+mod run;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "breachd",
+    version,
+    about = "Detects personal-data breaches in access logs and runs the response."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the daemon: tail the configured logs (embedded default without --config).
+    Run(run::RunArgs),
+    /// Run the detection path offline over files, gzip files or stdin (`-`), on event time.
+    Replay(replay::ReplayArgs),
+    /// Validate the config; report every problem with file, line and field.
+    Check {
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging();
+    let result = match cli.command {
+        Command::Run(args) => run::run(args),
+        Command::Replay(args) => replay::replay(args),
+        Command::Check { config } => check::check(config.as_deref()),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("breachd: error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// breachd's own log goes to stderr; `BREACHD_LOG` (or `RUST_LOG`) filters it.
+fn init_logging() {
+    use tracing_subscriber::EnvFilter;
+    let filter = std::env::var("BREACHD_LOG")
+        .ok()
+        .or_else(|| std::env::var("RUST_LOG").ok())
+        .unwrap_or_else(|| "info".into());
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::new(filter))
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
+}
+
+/// Loads `--config FILE`, or the embedded default.
+fn load_config(path: Option<&std::path::Path>) -> anyhow::Result<crate::config::Config> {
+    let loaded = match path {
+        Some(p) => crate::config::Config::load(p),
+        None => crate::config::Config::embedded_default(),
+    };
+    loaded.map_err(|e| anyhow::anyhow!("the config has problems:\n{e}"))
+}
+
+/// Peak resident set size of this process in bytes (Linux), for summaries.
+pub fn peak_rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}

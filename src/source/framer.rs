@@ -1,0 +1,180 @@
+//! Framing: bytes from a reader into whole lines, in one reused buffer.
+//!
+//! A line is only handed out once its newline has been read, so a writer
+//! caught mid-line is never seen half-written. Lines longer than the limit are
+//! skipped to their newline and reported once as `TooLong`.
+
+use std::io::{self, Read};
+
+use memchr::memchr;
+
+/// One framed item.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Frame<'a> {
+    /// A complete line, without `\n` or `\r\n`.
+    Line(&'a [u8]),
+    /// A line over the limit was skipped (its bytes are consumed).
+    TooLong,
+}
+
+/// Splits a byte stream into lines.
+#[derive(Debug)]
+pub struct Framer {
+    buf: Vec<u8>,
+    start: usize,
+    end: usize,
+    max_line: usize,
+    /// Inside an over-long line: drop bytes until the next newline.
+    skipping: bool,
+    /// Bytes consumed as complete lines (or skipped) since creation.
+    consumed: u64,
+}
+
+impl Framer {
+    /// `max_line` bounds memory: the buffer never grows past it plus one read.
+    pub fn new(max_line: usize) -> Framer {
+        let cap = (max_line + 1).clamp(64 * 1024, 1 << 20).max(256 * 1024);
+        Framer {
+            buf: vec![0; cap],
+            start: 0,
+            end: 0,
+            max_line,
+            skipping: false,
+            consumed: 0,
+        }
+    }
+
+    /// Bytes consumed as whole lines: the offset a checkpoint may record.
+    pub fn consumed(&self) -> u64 {
+        self.consumed
+    }
+
+    /// Bytes of an incomplete last line held back.
+    pub fn pending(&self) -> usize {
+        self.end - self.start
+    }
+
+    /// Reads once into the free space. Returns bytes read (0 at EOF).
+    pub fn fill<R: Read + ?Sized>(&mut self, r: &mut R) -> io::Result<usize> {
+        if self.start > 0
+            && (self.start == self.end || self.buf.len() - self.end < self.buf.len() / 4)
+        {
+            self.buf.copy_within(self.start..self.end, 0);
+            self.end -= self.start;
+            self.start = 0;
+        }
+        if self.end == self.buf.len() {
+            // a line longer than the buffer: it is over the limit by construction
+            self.skipping = true;
+            self.consumed += (self.end - self.start) as u64;
+            self.start = 0;
+            self.end = 0;
+        }
+        loop {
+            match r.read(&mut self.buf[self.end..]) {
+                Ok(n) => {
+                    self.end += n;
+                    return Ok(n);
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// The next complete line, if the buffer holds one.
+    #[inline]
+    pub fn next_frame(&mut self) -> Option<Frame<'_>> {
+        let window = &self.buf[self.start..self.end];
+        let nl = memchr(b'\n', window)?;
+        let line_start = self.start;
+        self.start += nl + 1;
+        self.consumed += nl as u64 + 1;
+        if std::mem::take(&mut self.skipping) || nl > self.max_line {
+            return Some(Frame::TooLong);
+        }
+        let mut line = &self.buf[line_start..line_start + nl];
+        if let [rest @ .., b'\r'] = line {
+            line = rest;
+        }
+        Some(Frame::Line(line))
+    }
+
+    /// At the true end of a finished input: the held-back bytes as a last
+    /// line without its newline (replay of a file that lacks the final `\n`).
+    pub fn take_rest(&mut self) -> Option<Frame<'_>> {
+        if self.start == self.end {
+            return None;
+        }
+        let (s, e) = (self.start, self.end);
+        self.consumed += (e - s) as u64;
+        self.start = e;
+        if std::mem::take(&mut self.skipping) || e - s > self.max_line {
+            return Some(Frame::TooLong);
+        }
+        Some(Frame::Line(&self.buf[s..e]))
+    }
+
+    /// Drops held-back bytes (the reader was reset, e.g. a truncated file).
+    pub fn reset(&mut self, consumed: u64) {
+        self.start = 0;
+        self.end = 0;
+        self.skipping = false;
+        self.consumed = consumed;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frames(input: &[u8], max: usize, read_size: usize) -> Vec<String> {
+        struct Chunked<'a>(&'a [u8], usize);
+        impl Read for Chunked<'_> {
+            fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+                let n = self.0.len().min(self.1).min(buf.len());
+                buf[..n].copy_from_slice(&self.0[..n]);
+                self.0 = &self.0[n..];
+                Ok(n)
+            }
+        }
+        let mut r = Chunked(input, read_size);
+        let mut f = Framer::new(max);
+        let mut out = Vec::new();
+        while f.fill(&mut r).unwrap() > 0 {
+            while let Some(fr) = f.next_frame() {
+                out.push(match fr {
+                    Frame::Line(l) => String::from_utf8_lossy(l).into_owned(),
+                    Frame::TooLong => "<too long>".into(),
+                });
+            }
+        }
+        if let Some(fr) = f.take_rest() {
+            out.push(match fr {
+                Frame::Line(l) => format!("<rest {}>", String::from_utf8_lossy(l)),
+                Frame::TooLong => "<rest too long>".into(),
+            });
+        }
+        assert_eq!(f.consumed(), input.len() as u64);
+        out
+    }
+
+    #[test]
+    fn splits_lines_across_reads() {
+        for rs in [1, 3, 7, 4096] {
+            assert_eq!(
+                frames(b"a\nbb\r\n\nccc", 1000, rs),
+                ["a", "bb", "", "<rest ccc>"]
+            );
+        }
+    }
+
+    #[test]
+    fn long_lines_are_skipped_whole() {
+        let mut input = b"ok\n".to_vec();
+        input.extend(std::iter::repeat_n(b'x', 600_000));
+        input.extend(b"\nafter\n");
+        assert_eq!(frames(&input, 1000, 8192), ["ok", "<too long>", "after"]);
+        assert_eq!(frames(b"12345678\nab\n", 4, 3), ["<too long>", "ab"]);
+    }
+}
