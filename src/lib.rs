@@ -6,6 +6,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod daemon;
 pub mod parse;
 pub mod pipeline;
 pub mod source;

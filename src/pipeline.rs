@@ -66,6 +66,11 @@ impl Stats {
 pub trait EventSink {
     /// Takes one event; an error stops the input (the sink cannot go on).
     fn event(&mut self, ev: &Event<'_>) -> std::io::Result<()>;
+
+    /// Makes everything taken so far durable enough to checkpoint past it.
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// A sink that drops events: `--until parse`.

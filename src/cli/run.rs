@@ -6,11 +6,13 @@ use clap::Args;
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
+    /// Config file; the embedded default (watch ./logs/*.log) without it.
     #[arg(long)]
     config: Option<PathBuf>,
 }
 
 pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
-    let _config = super::load_config(args.config.as_deref())?;
-    anyhow::bail!("the daemon is being written")
+    let config = super::load_config(args.config.as_deref())?;
+    crate::daemon::run(&config)?;
+    Ok(ExitCode::SUCCESS)
 }

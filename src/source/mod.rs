@@ -5,5 +5,7 @@
 //! Invariant: a line is handed on only when complete, and a checkpoint never
 //! records an offset past a line that was not handed on.
 
+pub mod checkpoint;
+pub mod file;
 pub mod framer;
 pub mod input;

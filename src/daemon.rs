@@ -1,0 +1,219 @@
+//! The daemon's wiring: file sources → pipeline → the next stage, woken by
+//! inotify (or a poll timer), checkpointing on an interval and on shutdown.
+//!
+//! Order that makes a crash lose nothing: events are handed on and flushed
+//! *before* the checkpoint that records their lines is written. After
+//! `kill -9` a restart re-reads at most the lines consumed since the last
+//! checkpoint (one `checkpoint_interval`, 1 s by default).
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, BufWriter, Write};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+
+use crate::config::{Config, Watch};
+use crate::parse::Event;
+use crate::pipeline::{EventSink, Stats};
+use crate::source::checkpoint::CheckpointStore;
+use crate::source::file::{idle_wait, FileSource};
+
+/// How often the daemon logs its counters.
+const STATS_EVERY: Duration = Duration::from_secs(60);
+
+/// The `[events]` file: every normalized event as a JSON line.
+struct EventsFile {
+    out: BufWriter<File>,
+}
+
+impl EventsFile {
+    fn open(path: &Path) -> io::Result<EventsFile> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let f = OpenOptions::new().create(true).append(true).open(path)?;
+        Ok(EventsFile {
+            out: BufWriter::with_capacity(256 * 1024, f),
+        })
+    }
+}
+
+/// What the sources feed: for now the optional events file; detection plugs in here.
+struct Downstream {
+    events: Option<EventsFile>,
+}
+
+impl EventSink for Downstream {
+    fn event(&mut self, ev: &Event<'_>) -> io::Result<()> {
+        if let Some(f) = &mut self.events {
+            serde_json::to_writer(&mut f.out, ev)?;
+            f.out.write_all(b"\n")?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        if let Some(f) = &mut self.events {
+            f.out.flush()?;
+            f.out.get_ref().sync_data()?;
+        }
+        Ok(())
+    }
+}
+
+/// Runs until SIGTERM or SIGINT; flushes and checkpoints before returning.
+pub fn run(config: &Config) -> anyhow::Result<()> {
+    let store = CheckpointStore::open(&config.data_dir)?;
+    let mut saved = store.load()?;
+    let mut sources: Vec<FileSource> = config
+        .sources
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let mine = extract(&mut saved, |c| c.source == s.name);
+            FileSource::new(s.clone(), i as u32, config.max_line_bytes, mine)
+        })
+        .collect();
+    let mut downstream = Downstream {
+        events: match &config.events_path {
+            Some(p) => Some(
+                EventsFile::open(p)
+                    .with_context(|| format!("opening the events file {}", p.display()))?,
+            ),
+            None => None,
+        },
+    };
+
+    let (wake_tx, wake_rx) = mpsc::channel::<()>();
+    let stop = Arc::new(AtomicBool::new(false));
+    {
+        let stop = stop.clone();
+        let tx = wake_tx.clone();
+        let mut signals = signal_hook::iterator::Signals::new([
+            signal_hook::consts::SIGTERM,
+            signal_hook::consts::SIGINT,
+        ])
+        .context("installing signal handlers")?;
+        std::thread::Builder::new()
+            .name("signals".into())
+            .spawn(move || {
+                if let Some(sig) = signals.forever().next() {
+                    tracing::info!(signal = sig, "stopping");
+                    stop.store(true, Ordering::SeqCst);
+                    let _ = tx.send(());
+                }
+            })?;
+    }
+    let _watcher = watch(&sources, config, wake_tx)?;
+
+    tracing::info!(sources = sources.len(), data_dir = %config.data_dir.display(), "breachd running");
+    let wait = idle_wait(&sources);
+    let mut last_checkpoint = Instant::now();
+    let mut last_stats = Instant::now();
+    let mut dirty = false;
+    loop {
+        let stopping = stop.load(Ordering::SeqCst);
+        for s in &mut sources {
+            match s.poll(&mut downstream) {
+                Ok(n) => dirty |= n > 0,
+                Err(e) => {
+                    tracing::error!(source = s.name(), error = %e, "reading a source failed; retrying next cycle")
+                }
+            }
+        }
+        if stopping || (dirty && last_checkpoint.elapsed() >= config.checkpoint_interval) {
+            downstream.flush().context("flushing events")?;
+            let mut all: Vec<_> = sources.iter().flat_map(FileSource::checkpoints).collect();
+            all.extend(saved.iter().cloned()); // sources no longer configured keep their records
+            store.save(&all).context("writing checkpoints")?;
+            last_checkpoint = Instant::now();
+            dirty = false;
+        }
+        if stopping || last_stats.elapsed() >= STATS_EVERY {
+            for s in &sources {
+                log_stats(s.name(), &s.stats());
+            }
+            last_stats = Instant::now();
+        }
+        if stopping {
+            return Ok(());
+        }
+        // Wait for a change (or the poll interval), then drain extra wakes.
+        let timeout = if dirty {
+            wait.min(config.checkpoint_interval)
+        } else {
+            wait
+        };
+        let _ = wake_rx.recv_timeout(timeout);
+        while wake_rx.try_recv().is_ok() {}
+    }
+}
+
+fn log_stats(source: &str, s: &Stats) {
+    tracing::info!(
+        source,
+        lines = s.lines,
+        events = s.events,
+        ignored = s.ignored_total(),
+        malformed = s.malformed_total(),
+        out_of_order = s.out_of_order,
+        "source stats"
+    );
+}
+
+fn extract<T>(v: &mut Vec<T>, pred: impl Fn(&T) -> bool) -> Vec<T> {
+    let (yes, no): (Vec<T>, Vec<T>) = std::mem::take(v).into_iter().partition(|x| pred(x));
+    *v = no;
+    yes
+}
+
+/// Watches the sources' directories with inotify; `None` means polling only.
+fn watch(
+    sources: &[FileSource],
+    config: &Config,
+    wake: mpsc::Sender<()>,
+) -> anyhow::Result<Option<notify::RecommendedWatcher>> {
+    use notify::Watcher;
+    let wanted: Vec<_> = config.sources.iter().map(|s| s.watch).collect();
+    if wanted.iter().all(|w| *w == Watch::Poll) {
+        return Ok(None);
+    }
+    let strict = wanted.contains(&Watch::Inotify);
+    let made = notify::recommended_watcher(move |_res: notify::Result<notify::Event>| {
+        let _ = wake.send(());
+    });
+    let mut watcher = match made {
+        Ok(w) => w,
+        Err(e) if !strict => {
+            tracing::warn!(error = %e, "file events unavailable; polling instead");
+            return Ok(None);
+        }
+        Err(e) => {
+            return Err(e)
+                .context("starting inotify (set watch = \"poll\" on filesystems without it)")
+        }
+    };
+    for (s, cfg) in sources.iter().zip(&config.sources) {
+        if cfg.watch == Watch::Poll {
+            continue;
+        }
+        for dir in s.watch_dirs() {
+            let dir = if dir.as_os_str().is_empty() {
+                Path::new(".").to_path_buf()
+            } else {
+                dir
+            };
+            if let Err(e) = watcher.watch(&dir, notify::RecursiveMode::NonRecursive) {
+                if cfg.watch == Watch::Inotify {
+                    return Err(e).with_context(|| format!("watching {}", dir.display()));
+                }
+                tracing::warn!(dir = %dir.display(), error = %e, "cannot watch a directory; polling it");
+            }
+        }
+    }
+    Ok(Some(watcher))
+}

@@ -1,0 +1,422 @@
+//! Tailing files matched by globs, through rotation, truncation and restarts.
+//!
+//! Each cycle rescans the globs and reads every followed file to its end:
+//! - a file that appears later is read from its beginning;
+//! - rename rotation (logrotate `create`): the old file is followed by its
+//!   open descriptor until it has been quiet for `rotate_wait`, the new one is
+//!   read from the beginning;
+//! - `copytruncate` and in-place rewrites: a file shorter than our offset, or
+//!   whose first bytes changed, is read again from the beginning;
+//! - delete and recreate: like rotation;
+//! - a last line without its newline is held back until it is completed.
+//!
+//! `read_from = end` applies only on a first start (no checkpoints yet for the
+//! source); after that every file breachd has not seen is new and is read
+//! from its beginning, so nothing written while breachd was down is skipped.
+
+use std::fs::{self, File};
+use std::io::{self, Seek, SeekFrom};
+use std::os::unix::fs::{FileExt, MetadataExt};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use crate::config::{ReadFrom, Source};
+use crate::parse::LocalTime;
+use crate::pipeline::{Decoder, EventSink, Stats};
+use crate::source::checkpoint::{Checkpoint, Fingerprint, CLOSED_RETENTION_SECS};
+use crate::source::framer::Framer;
+
+/// Bytes read from one file per cycle before moving to the next file, so one
+/// huge backlog does not starve the others or delay checkpoints.
+const READ_BUDGET: u64 = 32 << 20;
+
+/// One followed file.
+#[derive(Debug)]
+struct Followed {
+    path: PathBuf,
+    dev: u64,
+    ino: u64,
+    file: File,
+    framer: Framer,
+    decoder: Decoder,
+    fingerprint: Fingerprint,
+    /// Size at the last look, to notice change.
+    size: u64,
+    /// Set when no glob path leads to this file any more (rotated or deleted).
+    orphaned: Option<Instant>,
+    last_growth: Instant,
+    seen: bool,
+}
+
+/// All files of one `[[source]]`.
+#[derive(Debug)]
+pub struct FileSource {
+    cfg: Source,
+    index: u32,
+    max_line: usize,
+    followed: Vec<Followed>,
+    /// Checkpoints from the last run not yet matched to a file.
+    unmatched: Vec<Checkpoint>,
+    /// Files drained and closed, remembered so a glob that matches rotated
+    /// files does not read them twice.
+    closed: Vec<Checkpoint>,
+    /// No checkpoint existed for this source at start: `read_from` applies.
+    first_start: bool,
+    scanned_once: bool,
+    /// Stats of files already closed.
+    closed_stats: Stats,
+}
+
+impl FileSource {
+    /// `checkpoints` are this source's records from the last run.
+    pub fn new(
+        cfg: Source,
+        index: u32,
+        max_line: usize,
+        checkpoints: Vec<Checkpoint>,
+    ) -> FileSource {
+        let now = unix_now();
+        let (closed, unmatched): (Vec<_>, Vec<_>) = checkpoints
+            .into_iter()
+            .filter(|c| c.closed_at.is_none_or(|t| now - t < CLOSED_RETENTION_SECS))
+            .partition(|c| c.closed_at.is_some());
+        FileSource {
+            first_start: closed.is_empty() && unmatched.is_empty(),
+            cfg,
+            index,
+            max_line,
+            followed: Vec::new(),
+            unmatched,
+            closed,
+            scanned_once: false,
+            closed_stats: Stats::default(),
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.cfg.name
+    }
+
+    /// The directories to watch for changes.
+    pub fn watch_dirs(&self) -> Vec<PathBuf> {
+        let mut dirs: Vec<PathBuf> = self.cfg.patterns.iter().map(|p| static_dir(p)).collect();
+        dirs.sort();
+        dirs.dedup();
+        dirs
+    }
+
+    /// Lines counted so far, over open and closed files.
+    pub fn stats(&self) -> Stats {
+        let mut s = self.closed_stats.clone();
+        for f in &self.followed {
+            s.add(&f.decoder.stats);
+        }
+        s
+    }
+
+    /// Where every file stands, for the checkpoint store.
+    pub fn checkpoints(&self) -> Vec<Checkpoint> {
+        let mut out: Vec<Checkpoint> = self
+            .followed
+            .iter()
+            .map(|f| Checkpoint {
+                source: self.cfg.name.clone(),
+                path: f.path.clone(),
+                dev: f.dev,
+                ino: f.ino,
+                fingerprint: f.fingerprint,
+                offset: f.framer.consumed(),
+                closed_at: None,
+            })
+            .collect();
+        out.extend(self.closed.iter().cloned());
+        // Not found yet this run (e.g. a directory not mounted): keep them.
+        out.extend(self.unmatched.iter().cloned());
+        out
+    }
+
+    /// One cycle: rescan, read everything new, close drained rotated files.
+    /// Returns the number of bytes consumed.
+    pub fn poll(&mut self, sink: &mut dyn EventSink) -> io::Result<u64> {
+        self.scan();
+        let mut consumed = 0;
+        let rotate_wait = self.cfg.rotate_wait;
+        let mut i = 0;
+        while i < self.followed.len() {
+            let f = &mut self.followed[i];
+            consumed += read_available(f, sink)?;
+            let drained = f.framer.pending() == 0 || f.last_growth.elapsed() >= rotate_wait;
+            let done = f.orphaned.is_some_and(|t| {
+                t.elapsed() >= rotate_wait && f.last_growth.elapsed() >= rotate_wait && drained
+            });
+            if done {
+                let mut f = self.followed.swap_remove(i);
+                if let Some(rest) = f.framer.take_rest() {
+                    if let crate::source::framer::Frame::Line(raw) = rest {
+                        f.decoder.truncated(raw);
+                    }
+                }
+                tracing::info!(source = %self.cfg.name, path = %f.path.display(), lines = f.decoder.stats.lines, "finished a rotated or deleted file");
+                self.closed_stats.add(&f.decoder.stats);
+                self.closed.push(Checkpoint {
+                    source: self.cfg.name.clone(),
+                    path: f.path.clone(),
+                    dev: f.dev,
+                    ino: f.ino,
+                    fingerprint: f.fingerprint,
+                    offset: f.framer.consumed(),
+                    closed_at: Some(unix_now()),
+                });
+                continue;
+            }
+            i += 1;
+        }
+        Ok(consumed)
+    }
+
+    /// Matches glob paths to followed files by identity and opens new ones.
+    fn scan(&mut self) {
+        for f in &mut self.followed {
+            f.seen = false;
+        }
+        let mut found = Vec::new();
+        for pattern in &self.cfg.patterns {
+            match glob::glob(pattern) {
+                Ok(paths) => {
+                    for path in paths.flatten() {
+                        if let Ok(meta) = fs::metadata(&path) {
+                            if meta.is_file() {
+                                found.push((path, meta));
+                            }
+                        }
+                    }
+                }
+                Err(e) => tracing::warn!(source = %self.cfg.name, pattern, error = %e, "bad glob"),
+            }
+        }
+        for (path, meta) in found {
+            let (dev, ino) = (meta.dev(), meta.ino());
+            if let Some(f) = self
+                .followed
+                .iter_mut()
+                .find(|f| f.dev == dev && f.ino == ino)
+            {
+                if f.path != path {
+                    f.path = path;
+                }
+                f.seen = true;
+                f.orphaned = None;
+                continue;
+            }
+            if let Err(e) = self.open(&path, &meta) {
+                tracing::warn!(source = %self.cfg.name, path = %path.display(), error = %e, "cannot open a log file; will retry");
+            }
+        }
+        if !self.scanned_once {
+            self.scanned_once = true;
+            self.recover_renamed();
+        }
+        let now = Instant::now();
+        for f in &mut self.followed {
+            if !f.seen && f.orphaned.is_none() {
+                tracing::debug!(source = %self.cfg.name, path = %f.path.display(), "file rotated away or deleted; draining it");
+                f.orphaned = Some(now);
+            }
+        }
+    }
+
+    /// Checkpointed files no glob matches any more were rotated while breachd
+    /// was down: find them by identity in their directory and drain them.
+    fn recover_renamed(&mut self) {
+        for cp in std::mem::take(&mut self.unmatched) {
+            let dir = cp.path.parent().unwrap_or(Path::new("."));
+            let hit = fs::read_dir(dir).ok().and_then(|rd| {
+                rd.flatten().find_map(|e| {
+                    let m = e.metadata().ok()?;
+                    (m.is_file() && m.dev() == cp.dev && m.ino() == cp.ino).then(|| (e.path(), m))
+                })
+            });
+            match hit {
+                Some((path, meta)) => match self.follow_from(&path, &meta, Some(&cp)) {
+                    Ok(()) => {}
+                    Err(e) => {
+                        tracing::warn!(source = %self.cfg.name, path = %path.display(), error = %e, "cannot reopen a rotated file")
+                    }
+                },
+                None => {
+                    tracing::warn!(source = %self.cfg.name, path = %cp.path.display(), "a checkpointed file is gone; lines written to it after the checkpoint are lost")
+                }
+            }
+        }
+    }
+
+    fn open(&mut self, path: &Path, meta: &fs::Metadata) -> io::Result<()> {
+        let (dev, ino) = (meta.dev(), meta.ino());
+        let cp = take_matching(&mut self.unmatched, dev, ino, path).or_else(|| {
+            take_matching(&mut self.closed, dev, ino, path).map(|c| Checkpoint {
+                closed_at: None,
+                ..c
+            })
+        });
+        self.follow_from(path, meta, cp.as_ref())
+    }
+
+    fn follow_from(
+        &mut self,
+        path: &Path,
+        meta: &fs::Metadata,
+        cp: Option<&Checkpoint>,
+    ) -> io::Result<()> {
+        let mut file = File::open(path)?;
+        let len = meta.len();
+        let fingerprint = Fingerprint::of(&file, len)?;
+        let start = match cp {
+            Some(cp) if cp.offset <= len => cp.offset,
+            Some(_) => 0, // shorter than our offset: truncated while we were away
+            None if self.first_start
+                && !self.scanned_once
+                && self.cfg.read_from == ReadFrom::End =>
+            {
+                line_end_at_or_before(&file, len)?
+            }
+            None => 0,
+        };
+        file.seek(SeekFrom::Start(start))?;
+        let mut framer = Framer::new(self.max_line);
+        framer.reset(start);
+        let reference = meta
+            .modified()
+            .ok()
+            .and_then(|m| jiff::Timestamp::try_from(m).ok())
+            .unwrap_or_else(jiff::Timestamp::now);
+        let local = LocalTime::new(self.cfg.timezone.clone(), reference);
+        let name = format!("{}:{}", self.cfg.name, path.display());
+        tracing::info!(source = %self.cfg.name, path = %path.display(), offset = start, resumed = cp.is_some(), "following a file");
+        self.followed.push(Followed {
+            path: path.to_path_buf(),
+            dev: meta.dev(),
+            ino: meta.ino(),
+            file,
+            framer,
+            decoder: Decoder::for_format(&self.cfg.format, &local, self.index, name),
+            fingerprint,
+            size: len,
+            orphaned: None,
+            last_growth: Instant::now(),
+            seen: true,
+        });
+        Ok(())
+    }
+}
+
+/// Takes the checkpoint of the file at (dev, ino) if its first bytes still match.
+fn take_matching(
+    list: &mut Vec<Checkpoint>,
+    dev: u64,
+    ino: u64,
+    path: &Path,
+) -> Option<Checkpoint> {
+    let i = list.iter().position(|c| c.dev == dev && c.ino == ino)?;
+    let cp = list.swap_remove(i);
+    let file = File::open(path).ok()?;
+    let now = Fingerprint::of(&file, cp.fingerprint.len).ok()?;
+    (now == cp.fingerprint).then_some(cp)
+}
+
+/// Reads everything the file has now, up to the per-cycle budget.
+fn read_available(f: &mut Followed, sink: &mut dyn EventSink) -> io::Result<u64> {
+    let len = f.file.metadata()?.len();
+    let position = f.framer.consumed() + f.framer.pending() as u64;
+    let rewritten = if len < position {
+        true
+    } else if len != f.size || !f.fingerprint.is_full() {
+        // Same length or longer, but the start changed: rewritten in place.
+        Fingerprint::of(&f.file, f.fingerprint.len)? != f.fingerprint
+    } else {
+        false
+    };
+    if rewritten {
+        tracing::info!(path = %f.path.display(), offset = position, size = len, "file was truncated or rewritten; reading it from the beginning");
+        f.file.seek(SeekFrom::Start(0))?;
+        f.framer.reset(0);
+        f.fingerprint = Fingerprint::of(&f.file, len)?;
+    } else if !f.fingerprint.is_full() && len > f.fingerprint.len {
+        f.fingerprint = Fingerprint::of(&f.file, len)?;
+    }
+    if len != f.size {
+        f.size = len;
+        f.last_growth = Instant::now();
+    }
+    let before = f.framer.consumed();
+    loop {
+        let n = f.framer.fill(&mut f.file)?;
+        while let Some(frame) = f.framer.next_frame() {
+            f.decoder.frame(frame, sink)?;
+        }
+        if n == 0 || f.framer.consumed() - before >= READ_BUDGET {
+            break;
+        }
+    }
+    Ok(f.framer.consumed() - before)
+}
+
+/// For `read_from = end`: the offset just after the last complete line.
+fn line_end_at_or_before(file: &File, len: u64) -> io::Result<u64> {
+    let mut pos = len;
+    let mut buf = [0u8; 4096];
+    while pos > 0 {
+        let n = buf.len().min(pos as usize);
+        let start = pos - n as u64;
+        file.read_exact_at(&mut buf[..n], start)?;
+        if let Some(i) = memchr::memrchr(b'\n', &buf[..n]) {
+            return Ok(start + i as u64 + 1);
+        }
+        pos = start;
+    }
+    Ok(0)
+}
+
+/// The directory part of a glob before its first wildcard.
+fn static_dir(pattern: &str) -> PathBuf {
+    let mut dir = PathBuf::new();
+    for comp in Path::new(pattern).components() {
+        let s = comp.as_os_str().to_string_lossy();
+        if s.contains(['*', '?', '[', '{']) {
+            return dir;
+        }
+        dir.push(comp);
+    }
+    dir.parent().map(Path::to_path_buf).unwrap_or(dir)
+}
+
+fn unix_now() -> i64 {
+    jiff::Timestamp::now().as_second()
+}
+
+/// How long the daemon waits between cycles when nothing wakes it.
+pub fn idle_wait(sources: &[FileSource]) -> Duration {
+    sources
+        .iter()
+        .map(|s| s.cfg.poll_interval)
+        .min()
+        .unwrap_or(Duration::from_secs(1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn static_dir_stops_at_the_first_wildcard() {
+        assert_eq!(
+            static_dir("/var/log/nginx/*.log"),
+            PathBuf::from("/var/log/nginx")
+        );
+        assert_eq!(
+            static_dir("/var/log/*/access.log"),
+            PathBuf::from("/var/log")
+        );
+        assert_eq!(static_dir("/var/log/auth.log"), PathBuf::from("/var/log"));
+        assert_eq!(static_dir("logs/*.log"), PathBuf::from("logs"));
+    }
+}
