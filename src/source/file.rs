@@ -151,10 +151,8 @@ impl FileSource {
             });
             if done {
                 let mut f = self.followed.swap_remove(i);
-                if let Some(rest) = f.framer.take_rest() {
-                    if let crate::source::framer::Frame::Line(raw) = rest {
-                        f.decoder.truncated(raw);
-                    }
+                if let Some(crate::source::framer::Frame::Line(raw)) = f.framer.take_rest() {
+                    f.decoder.truncated(raw);
                 }
                 tracing::info!(source = %self.cfg.name, path = %f.path.display(), lines = f.decoder.stats.lines, "finished a rotated or deleted file");
                 self.closed_stats.add(&f.decoder.stats);
