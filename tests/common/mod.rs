@@ -1,0 +1,82 @@
+//! A tiny harness: run the real `breachd` binary in a temp dir, as a user would.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+pub fn bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_breachd"))
+}
+
+/// Runs `breachd ARGS` to completion in `dir`.
+pub fn run(dir: &Path, args: &[&str]) -> Output {
+    Command::new(bin())
+        .args(args)
+        .current_dir(dir)
+        .env("BREACHD_LOG", "warn")
+        .output()
+        .expect("breachd runs")
+}
+
+/// Starts the daemon in `dir` with `--config CONFIG`.
+pub fn spawn_daemon(dir: &Path, config: &str) -> Child {
+    Command::new(bin())
+        .args(["run", "--config", config])
+        .current_dir(dir)
+        .env("BREACHD_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::from(
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(dir.join("daemon.log"))
+                .unwrap(),
+        ))
+        .spawn()
+        .expect("breachd starts")
+}
+
+/// SIGTERM, then wait for a clean exit.
+pub fn terminate(mut child: Child) {
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            assert!(status.success(), "breachd exited with {status}");
+            return;
+        }
+        assert!(Instant::now() < deadline, "breachd did not stop on SIGTERM");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Polls `f` until it returns true or `secs` pass.
+pub fn wait_for(secs: u64, mut f: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while Instant::now() < deadline {
+        if f() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    f()
+}
+
+/// A combined-format line whose path carries `n`.
+pub fn numbered_line(n: u64) -> String {
+    format!("10.0.0.{} - - [10/Mar/2026:10:00:00 +0000] \"GET /n/{n} HTTP/1.1\" 200 {n} \"-\" \"test\"\n", n % 250 + 1)
+}
+
+/// The numbers in `/n/N` resources of an events file, in order.
+pub fn emitted_numbers(events: &Path) -> Vec<u64> {
+    let text = std::fs::read_to_string(events).unwrap_or_default();
+    text.lines()
+        .filter_map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).ok()?;
+            v["resource"].as_str()?.strip_prefix("/n/")?.parse().ok()
+        })
+        .collect()
+}
