@@ -118,6 +118,12 @@ impl Sampler {
     }
 }
 
+/// NUL or other C0 control bytes (but tab and escape) that no text log writes.
+/// Checked only for lines that already failed, off the hot path.
+fn is_binary(raw: &[u8]) -> bool {
+    raw.iter().any(|&c| c < 0x20 && c != b'\t' && c != 0x1b)
+}
+
 /// Turns the framed lines of one input into events.
 #[derive(Debug)]
 pub struct Decoder {
@@ -184,12 +190,9 @@ impl Decoder {
     pub fn line<S: EventSink + ?Sized>(&mut self, raw: &[u8], sink: &mut S) -> std::io::Result<()> {
         self.stats.lines += 1;
         self.stats.bytes += raw.len() as u64 + 1;
-        if memchr::memchr(0, raw).is_some() {
-            self.bad(Malformed::Binary, raw);
-            return Ok(());
-        }
         let Ok(text) = std::str::from_utf8(raw) else {
-            self.bad(Malformed::InvalidUtf8, raw);
+            let why = if is_binary(raw) { Malformed::Binary } else { Malformed::InvalidUtf8 };
+            self.bad(why, raw);
             return Ok(());
         };
         match self.parser.parse(text) {
@@ -208,7 +211,9 @@ impl Decoder {
                 Ok(())
             }
             Parsed::Malformed(m) => {
-                self.bad(m, raw);
+                // Control bytes explain the failure better than the parser can.
+                let why = if is_binary(raw) { Malformed::Binary } else { m };
+                self.bad(why, raw);
                 Ok(())
             }
         }

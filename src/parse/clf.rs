@@ -59,7 +59,7 @@ impl ClfParser {
         use Malformed::{BadField, Syntax};
 
         // remote address
-        let sp = memchr(b' ', b).ok_or(Syntax)?;
+        let sp = find_near(b, 0, b' ').ok_or(Syntax)?;
         let addr = &line[..sp];
         let ip = parse_ip(addr);
         if ip.is_none() && !plausible_host(addr.as_bytes()) {
@@ -67,14 +67,14 @@ impl ClfParser {
         }
         // ident, then user up to " ["
         let rest = sp + 1;
-        let sp2 = rest + memchr(b' ', &b[rest..]).ok_or(Syntax)?;
+        let sp2 = find_near(b, rest, b' ').ok_or(Syntax)?;
         let user_start = sp2 + 1;
-        let open = user_start + memchr(b'[', &b[user_start..]).ok_or(Syntax)?;
+        let open = find_near(b, user_start, b'[').ok_or(Syntax)?;
         if open == user_start || b[open - 1] != b' ' {
             return Err(Syntax);
         }
         let user = &line[user_start..open - 1];
-        let close = open + memchr(b']', &b[open..]).ok_or(Syntax)?;
+        let close = find_near(b, open, b']').ok_or(Syntax)?;
         let time = self.time(&b[open + 1..close])?;
 
         // "request"
@@ -199,6 +199,13 @@ fn plausible_host(b: &[u8]) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'-' | b'_'))
 }
 
+/// Index of `c` at or after `from`, for fields that are a few bytes long:
+/// a plain loop beats a vectorised search's setup there.
+#[inline]
+fn find_near(b: &[u8], from: usize, c: u8) -> Option<usize> {
+    b.get(from..)?.iter().position(|&x| x == c).map(|p| from + p)
+}
+
 /// Index of the quote that closes a field starting at `from`, skipping `\"`.
 #[inline]
 fn closing_quote(b: &[u8], from: usize) -> Option<usize> {
@@ -246,22 +253,25 @@ fn dash_none<'a>(s: &'a str) -> Option<Cow<'a, str>> {
 /// one (TLS bytes sent to the HTTP port, `-`) keeps its text as the resource
 /// so signatures can still see it.
 fn split_request(r: &str) -> (Option<&str>, Option<&str>) {
-    if r.is_empty() || r == "-" {
+    let b = r.as_bytes();
+    if b.is_empty() || b == b"-" {
         return (None, None);
     }
-    let Some(sp) = r.find(' ') else {
+    let Some(sp) = b.iter().position(|&c| c == b' ') else {
         return (None, Some(r));
     };
-    let method = &r[..sp];
-    if method.is_empty() || !method.bytes().all(|c| c.is_ascii_uppercase()) {
+    if sp == 0 || !b[..sp].iter().all(u8::is_ascii_uppercase) {
         return (None, Some(r));
     }
     let rest = &r[sp + 1..];
-    let target = match rest.rfind(' ') {
-        Some(p) if rest[p + 1..].starts_with("HTTP/") => &rest[..p],
+    // ` HTTP/1.1`, ` HTTP/2.0`, ` HTTP/2`: look at the tail, not the whole target.
+    let rb = rest.as_bytes();
+    let tail = rb.len().saturating_sub(10);
+    let target = match rb[tail..].iter().rposition(|&c| c == b' ') {
+        Some(p) if rb[tail + p + 1..].starts_with(b"HTTP/") => &rest[..tail + p],
         _ => rest,
     };
-    (Some(method), Some(target))
+    (Some(&r[..sp]), Some(target))
 }
 
 #[cfg(test)]

@@ -33,7 +33,7 @@ pub struct Framer {
 impl Framer {
     /// `max_line` bounds memory: the buffer never grows past it plus one read.
     pub fn new(max_line: usize) -> Framer {
-        let cap = (max_line + 1).clamp(64 * 1024, 1 << 20).max(256 * 1024);
+        let cap = (max_line + 1).max(256 * 1024);
         Framer {
             buf: vec![0; cap],
             start: 0,

@@ -39,9 +39,18 @@ impl Input {
                 ),
             ));
         }
+        // Peek with a positioned read so a plain file is read straight into
+        // the framer's buffer, with no second buffer in between.
+        let mut magic = [0u8; 2];
+        let n = std::os::unix::fs::FileExt::read_at(&file, &mut magic, 0).map_err(|e| with_path(e, path))?;
+        let reader: Box<dyn Read + Send> = if n == 2 && magic == [0x1f, 0x8b] {
+            Box::new(MultiGzDecoder::new(BufReader::with_capacity(256 * 1024, file)))
+        } else {
+            Box::new(file)
+        };
         Ok(Input {
             name: path.display().to_string(),
-            reader: sniff_gzip(Box::new(file))?,
+            reader,
             size: Some(meta.len()),
             modified: meta.modified().ok(),
         })
@@ -57,7 +66,7 @@ fn with_path(e: io::Error, path: &Path) -> io::Error {
     io::Error::new(e.kind(), format!("{}: {e}", path.display()))
 }
 
-/// Wraps the reader in a gzip decoder when it starts with gzip's magic.
+/// Wraps a stream in a gzip decoder when it starts with gzip's magic.
 fn sniff_gzip(inner: Box<dyn Read + Send>) -> io::Result<Box<dyn Read + Send>> {
     let mut r = BufReader::with_capacity(256 * 1024, inner);
     let head = io::BufRead::fill_buf(&mut r)?;
