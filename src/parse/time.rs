@@ -354,6 +354,74 @@ impl LocalTime {
     }
 }
 
+/// A [`LocalTime`] with memory: zoneless timestamps arrive in order, so the
+/// zone lookup (a tz-database search) runs once per wall-clock minute and the
+/// year inference once per day, not once per line.
+#[derive(Debug, Clone)]
+pub struct ZoneCache {
+    local: LocalTime,
+    /// `(year, month, day, hour, minute)` packed, and the instant of its second 0.
+    minute: Option<(u64, EventTime)>,
+    /// `(month, day)` and the year inferred for it.
+    year: Option<((u8, u8), i32)>,
+}
+
+impl ZoneCache {
+    pub fn new(local: LocalTime) -> ZoneCache {
+        ZoneCache {
+            local,
+            minute: None,
+            year: None,
+        }
+    }
+
+    /// The zone and reference behind the cache.
+    pub fn local(&self) -> &LocalTime {
+        &self.local
+    }
+
+    /// [`LocalTime::resolve`], cached per minute. Offsets change only on
+    /// minute boundaries, so every second of a minute shares its offset.
+    pub fn resolve(&mut self, c: &Civil) -> Option<EventTime> {
+        if !c.valid() {
+            return None;
+        }
+        let key = ((c.year as u32 as u64) << 32)
+            | (c.month as u64) << 24
+            | (c.day as u64) << 16
+            | (c.hour as u64) << 8
+            | c.minute as u64;
+        let base = match self.minute {
+            Some((k, t)) if k == key => t,
+            _ => {
+                let t = self.local.resolve(&Civil {
+                    second: 0,
+                    micros: 0,
+                    ..*c
+                })?;
+                self.minute = Some((key, t));
+                t
+            }
+        };
+        Some(EventTime {
+            unix_micros: base.unix_micros + c.second as i64 * 1_000_000 + c.micros as i64,
+            offset_secs: base.offset_secs,
+        })
+    }
+
+    /// [`LocalTime::infer_year`], cached per day.
+    pub fn infer_year(&mut self, month: u8, day: u8) -> i32 {
+        match self.year {
+            Some((k, y)) if k == (month, day) => y,
+            _ => {
+                let y = self.local.infer_year(month, day);
+                self.year = Some(((month, day), y));
+                y
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -384,9 +452,21 @@ mod tests {
     #[test]
     fn rfc3339_with_fraction_and_offsets() {
         let cases = [
-            ("2026-03-10T00:00:12.036+02:00", "2026-03-10T00:00:12.036+02:00", 1_773_093_612),
-            ("2026-03-10T00:00:12Z", "2026-03-10T00:00:12+00:00", 1_773_100_812),
-            ("2026-03-09 22:00:12.5-0130", "2026-03-09T22:00:12.500-01:30", 1_773_099_012),
+            (
+                "2026-03-10T00:00:12.036+02:00",
+                "2026-03-10T00:00:12.036+02:00",
+                1_773_093_612,
+            ),
+            (
+                "2026-03-10T00:00:12Z",
+                "2026-03-10T00:00:12+00:00",
+                1_773_100_812,
+            ),
+            (
+                "2026-03-09 22:00:12.5-0130",
+                "2026-03-09T22:00:12.500-01:30",
+                1_773_099_012,
+            ),
         ];
         for (input, shown, secs) in cases {
             let t = parse_rfc3339(input).unwrap();
@@ -418,7 +498,16 @@ mod tests {
     fn local_time_resolves_in_the_zone() {
         let tz = jiff::tz::TimeZone::get("Europe/Berlin").unwrap();
         let lt = LocalTime::new(tz, jiff::Timestamp::now());
-        let c = Civil { year: 2026, month: 7, day: 1, hour: 12, ..Civil::default() };
-        assert_eq!(lt.resolve(&c).unwrap().to_string(), "2026-07-01T12:00:00+02:00");
+        let c = Civil {
+            year: 2026,
+            month: 7,
+            day: 1,
+            hour: 12,
+            ..Civil::default()
+        };
+        assert_eq!(
+            lt.resolve(&c).unwrap().to_string(),
+            "2026-07-01T12:00:00+02:00"
+        );
     }
 }
