@@ -150,9 +150,7 @@ fn check(e: &Event, ann: &serde_json::Value, ts: jiff::Timestamp) -> Option<Stri
     }
     // Some multi-line cases name no host (fail2ban takes it from the
     // connection's earlier lines); then there is nothing to compare.
-    let Some(host) = ann["host"].as_str() else {
-        return None;
-    };
+    let host = ann["host"].as_str()?;
     match host.parse::<IpAddr>() {
         Ok(ip) if e.ip != Some(ip.to_canonical()) => Some(format!("ip {:?} != {host}", e.ip)),
         // A host name (or `192.030.0.6`, which is no address std accepts):

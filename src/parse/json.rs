@@ -22,11 +22,35 @@ use serde::Deserialize;
 use super::time::{parse_iso, ZoneCache};
 use super::{Event, EventTime, IgnoreReason, LocalTime, Malformed, Outcome, Parsed};
 
-/// Which JSON key holds each event field. Every key is optional; a dotted
-/// key (`http.request.method`) reads a nested object.
+/// Which JSON key holds each event field: the [`FieldKeys`] of a config's
+/// `json` table, boxed (the mapping rides in `Format`, whose other variants
+/// are small).
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[serde(transparent)]
+pub struct JsonMapping(Box<FieldKeys>);
+
+impl JsonMapping {
+    pub fn new(keys: FieldKeys) -> JsonMapping {
+        JsonMapping(Box::new(keys))
+    }
+
+    /// The keys, field by field.
+    pub fn keys(&self) -> &FieldKeys {
+        &self.0
+    }
+}
+
+impl From<FieldKeys> for JsonMapping {
+    fn from(keys: FieldKeys) -> JsonMapping {
+        JsonMapping::new(keys)
+    }
+}
+
+/// The JSON key of each event field. Every key is optional; a dotted key
+/// (`http.request.method`) reads a nested object.
 #[derive(Debug, Clone, PartialEq, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct JsonMapping {
+pub struct FieldKeys {
     pub time: Option<String>,
     /// How `time` is written; RFC 3339 when not said.
     #[serde(default)]
@@ -67,7 +91,7 @@ impl JsonMapping {
     /// The mapping of our scenario's `app.jsonl`.
     pub fn app() -> JsonMapping {
         let s = |k: &str| Some(k.to_string());
-        JsonMapping {
+        JsonMapping::new(FieldKeys {
             time: s("ts"),
             time_format: TimeFormat::Rfc3339,
             ip: s("ip"),
@@ -81,10 +105,12 @@ impl JsonMapping {
             records: s("records"),
             subjects: s("subjects"),
             subjects_truncated: s("subjects_truncated"),
-            ..JsonMapping::default()
-        }
+            ..FieldKeys::default()
+        })
     }
+}
 
+impl FieldKeys {
     fn fields(&self) -> [(Field, Option<&str>); FIELDS] {
         use Field::*;
         [
@@ -173,14 +199,14 @@ pub struct JsonParser {
 impl JsonParser {
     pub fn new(mapping: JsonMapping, local: LocalTime) -> JsonParser {
         let mut tree = Vec::new();
-        for (field, key) in mapping.fields() {
+        for (field, key) in mapping.keys().fields() {
             if let Some(key) = key.filter(|k| !k.is_empty()) {
                 insert(&mut tree, key, field);
             }
         }
         JsonParser {
             tree,
-            time_format: mapping.time_format,
+            time_format: mapping.keys().time_format,
             clock: ZoneCache::new(local),
         }
     }
@@ -605,17 +631,19 @@ mod tests {
         assert!(e.subjects.iter().all(|s| matches!(s, Cow::Borrowed(_))));
     }
 
+    /// (line, status, outcome, user, resource, subjects)
+    type FieldCase = (
+        &'static str,
+        Option<u16>,
+        Outcome,
+        Option<&'static str>,
+        Option<&'static str>,
+        &'static [&'static str],
+    );
+
     #[test]
     fn field_cases() {
-        // (line, status, outcome, user, resource, subjects)
-        let cases: &[(
-            &str,
-            Option<u16>,
-            Outcome,
-            Option<&str>,
-            Option<&str>,
-            &[&str],
-        )] = &[
+        let cases: &[FieldCase] = &[
             (
                 r#"{"ts":"2026-03-10T00:00:00Z","status":401,"user":null}"#,
                 Some(401),

@@ -851,10 +851,18 @@ mod tests {
         }
     }
 
+    /// (prefix, line, user, ip, session)
+    type PrefixCase = (
+        &'static str,
+        &'static str,
+        Option<&'static str>,
+        Option<&'static str>,
+        Option<&'static str>,
+    );
+
     #[test]
     fn other_prefixes() {
-        // (prefix, line, user, ip, session)
-        let cases: &[(&str, &str, Option<&str>, Option<&str>, Option<&str>)] = &[
+        let cases: &[PrefixCase] = &[
             (
                 "%t [%p]: [%l-1] user=%u,db=%d,app=%a,client=%h ",
                 "2024-03-10 11:43:00 UTC [4242]: [3-1] user=alice,db=crm,app=pgAdmin 4 - DB:crm,client=203.0.113.5 LOG:  AUDIT: SESSION,1,1,READ,SELECT,TABLE,public.customers,select 1,<none>",

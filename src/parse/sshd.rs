@@ -562,14 +562,15 @@ struct Connection {
 /// A fixed ring of recent connections, searched linearly (it is small).
 #[derive(Debug)]
 struct Connections {
-    slots: [Connection; CONNECTIONS],
+    /// Boxed: allocated once per parser, and keeps `Parser` small.
+    slots: Box<[Connection; CONNECTIONS]>,
     next: usize,
 }
 
 impl Default for Connections {
     fn default() -> Self {
         Connections {
-            slots: [Connection::default(); CONNECTIONS],
+            slots: Box::new([Connection::default(); CONNECTIONS]),
             next: 0,
         }
     }

@@ -279,10 +279,19 @@ mod tests {
         ))
     }
 
+    /// (line, time, host, program, pid, message)
+    type HeaderCase = (
+        &'static str,
+        &'static str,
+        Option<&'static str>,
+        &'static str,
+        Option<u32>,
+        &'static str,
+    );
+
     #[test]
     fn header_shapes() {
-        // (line, time, host, program, pid, message)
-        let cases: &[(&str, &str, Option<&str>, &str, Option<u32>, &str)] = &[
+        let cases: &[HeaderCase] = &[
             (
                 "Mar 10 11:43:00 app-2 sshd[21001]: Accepted publickey for deploy",
                 "2024-03-10T11:43:00+00:00",
