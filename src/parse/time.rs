@@ -354,6 +354,74 @@ impl LocalTime {
     }
 }
 
+/// A [`LocalTime`] with memory: zoneless timestamps arrive in order, so the
+/// zone lookup (a tz-database search) runs once per wall-clock minute and the
+/// year inference once per day, not once per line.
+#[derive(Debug, Clone)]
+pub struct ZoneCache {
+    local: LocalTime,
+    /// `(year, month, day, hour, minute)` packed, and the instant of its second 0.
+    minute: Option<(u64, EventTime)>,
+    /// `(month, day)` and the year inferred for it.
+    year: Option<((u8, u8), i32)>,
+}
+
+impl ZoneCache {
+    pub fn new(local: LocalTime) -> ZoneCache {
+        ZoneCache {
+            local,
+            minute: None,
+            year: None,
+        }
+    }
+
+    /// The zone and reference behind the cache.
+    pub fn local(&self) -> &LocalTime {
+        &self.local
+    }
+
+    /// [`LocalTime::resolve`], cached per minute. Offsets change only on
+    /// minute boundaries, so every second of a minute shares its offset.
+    pub fn resolve(&mut self, c: &Civil) -> Option<EventTime> {
+        if !c.valid() {
+            return None;
+        }
+        let key = ((c.year as u32 as u64) << 32)
+            | (c.month as u64) << 24
+            | (c.day as u64) << 16
+            | (c.hour as u64) << 8
+            | c.minute as u64;
+        let base = match self.minute {
+            Some((k, t)) if k == key => t,
+            _ => {
+                let t = self.local.resolve(&Civil {
+                    second: 0,
+                    micros: 0,
+                    ..*c
+                })?;
+                self.minute = Some((key, t));
+                t
+            }
+        };
+        Some(EventTime {
+            unix_micros: base.unix_micros + c.second as i64 * 1_000_000 + c.micros as i64,
+            offset_secs: base.offset_secs,
+        })
+    }
+
+    /// [`LocalTime::infer_year`], cached per day.
+    pub fn infer_year(&mut self, month: u8, day: u8) -> i32 {
+        match self.year {
+            Some((k, y)) if k == (month, day) => y,
+            _ => {
+                let y = self.local.infer_year(month, day);
+                self.year = Some(((month, day), y));
+                y
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
