@@ -191,7 +191,11 @@ impl Decoder {
         self.stats.lines += 1;
         self.stats.bytes += raw.len() as u64 + 1;
         let Ok(text) = std::str::from_utf8(raw) else {
-            let why = if is_binary(raw) { Malformed::Binary } else { Malformed::InvalidUtf8 };
+            let why = if is_binary(raw) {
+                Malformed::Binary
+            } else {
+                Malformed::InvalidUtf8
+            };
             self.bad(why, raw);
             return Ok(());
         };

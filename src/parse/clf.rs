@@ -203,7 +203,10 @@ fn plausible_host(b: &[u8]) -> bool {
 /// a plain loop beats a vectorised search's setup there.
 #[inline]
 fn find_near(b: &[u8], from: usize, c: u8) -> Option<usize> {
-    b.get(from..)?.iter().position(|&x| x == c).map(|p| from + p)
+    b.get(from..)?
+        .iter()
+        .position(|&x| x == c)
+        .map(|p| from + p)
 }
 
 /// Index of the quote that closes a field starting at `from`, skipping `\"`.

@@ -42,9 +42,13 @@ impl Input {
         // Peek with a positioned read so a plain file is read straight into
         // the framer's buffer, with no second buffer in between.
         let mut magic = [0u8; 2];
-        let n = std::os::unix::fs::FileExt::read_at(&file, &mut magic, 0).map_err(|e| with_path(e, path))?;
+        let n = std::os::unix::fs::FileExt::read_at(&file, &mut magic, 0)
+            .map_err(|e| with_path(e, path))?;
         let reader: Box<dyn Read + Send> = if n == 2 && magic == [0x1f, 0x8b] {
-            Box::new(MultiGzDecoder::new(BufReader::with_capacity(256 * 1024, file)))
+            Box::new(MultiGzDecoder::new(BufReader::with_capacity(
+                256 * 1024,
+                file,
+            )))
         } else {
             Box::new(file)
         };
