@@ -1,15 +1,15 @@
-//! loghub's OpenSSH sample (`/work/shared/corpus/loghub/OpenSSH_2k.log`): a
+//! loghub's OpenSSH sample (`../shared/corpus/loghub/OpenSSH_2k.log`): a
 //! server under constant attack. loghub's structured CSV names each line's
 //! event template; every template that is a login attempt must come out of
 //! the sshd parser with the outcome below, and with the user and address the
 //! template's variables hold.
 
+mod common;
+
 use std::net::IpAddr;
 
 use breachd::parse::sshd::SshdParser;
 use breachd::parse::{IgnoreReason, LocalTime, Outcome, Parsed};
-
-const DIR: &str = "/work/shared/corpus/loghub";
 
 /// What a template stands for.
 #[derive(Debug, Clone, Copy)]
@@ -121,8 +121,9 @@ fn variables(template: &str, content: &str) -> Option<Vec<String>> {
 
 #[test]
 fn openssh_attempts_have_their_outcome_user_and_address() {
-    let log = std::fs::read_to_string(format!("{DIR}/OpenSSH_2k.log")).expect("log");
-    let csv = std::fs::read_to_string(format!("{DIR}/OpenSSH_2k.log_structured.csv")).expect("csv");
+    let dir = common::corpus("loghub");
+    let log = std::fs::read_to_string(dir.join("OpenSSH_2k.log")).expect("log");
+    let csv = std::fs::read_to_string(dir.join("OpenSSH_2k.log_structured.csv")).expect("csv");
     let raw: Vec<&str> = log.lines().collect();
     let local = LocalTime::new(
         jiff::tz::TimeZone::UTC,

@@ -212,6 +212,9 @@ impl FileSource {
         }
         if !self.scanned_once {
             self.scanned_once = true;
+            if self.followed.is_empty() {
+                tracing::info!(source = %self.cfg.name, patterns = ?self.cfg.patterns, "no file matches yet; waiting for one");
+            }
             self.recover_renamed();
         }
         let now = Instant::now();

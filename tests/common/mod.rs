@@ -5,6 +5,21 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+/// A folder of the shared test corpus (`../shared/corpus` beside the
+/// checkout, or `$BREACHD_SHARED/corpus`).
+pub fn corpus(name: &str) -> PathBuf {
+    let shared = std::env::var_os("BREACHD_SHARED")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared"));
+    let dir = shared.join("corpus").join(name);
+    assert!(
+        dir.is_dir(),
+        "{} is missing: the shared corpus must sit beside the checkout (or set BREACHD_SHARED)",
+        dir.display()
+    );
+    dir
+}
+
 pub fn bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_breachd"))
 }
