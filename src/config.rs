@@ -286,9 +286,31 @@ fn build(c: &ConfigFile, doc: &Doc<'_>, base: &Path, errors: &mut Vec<ConfigErro
                 Format::Auto
             }
         };
+        // Point at `format`, or at the source's `paths` when format is left out.
+        let format_at = if s.format.span() == (0..0) {
+            s.paths.span()
+        } else {
+            s.format.span()
+        };
         match (&mut format, &s.json, &s.postgres) {
-            (Format::Json(m), Some(custom), _) => *m = custom.clone(),
+            (Format::Json(m), Some(custom), _) => {
+                if custom.keys().time.is_none() {
+                    errors.push(doc.error(
+                        s.format.span(),
+                        "the [source.json] mapping needs `time`: the key that holds the event time".into(),
+                    ));
+                }
+                *m = custom.clone();
+            }
             (Format::Postgres(o), _, Some(custom)) => *o = custom.clone(),
+            (_, Some(_), _) => errors.push(doc.error(
+                format_at.clone(),
+                "a [source.json] mapping is given: set format = \"json\" to use it".into(),
+            )),
+            (_, _, Some(_)) => errors.push(doc.error(
+                format_at,
+                "[source.postgres] options are given: set format = \"postgres\" to use them".into(),
+            )),
             _ => {}
         }
         if s.paths.get_ref().is_empty() {
@@ -608,6 +630,32 @@ max_line_bytes = "big"
             vec!["/etc/breachd/logs/*.log".to_string()]
         );
         assert_eq!(c.events_path, Some(PathBuf::from("/etc/breachd/ev.jsonl")));
+    }
+
+    #[test]
+    fn a_json_mapping_needs_a_time_key_and_the_json_format() {
+        let e = errors(
+            "[[source]]\npaths = [\"a\"]\nformat = \"json\"\n[source.json]\nip = \"client\"\n",
+        );
+        assert_eq!(e.len(), 1, "{e:?}");
+        assert!(
+            e[0].starts_with(
+                "t.toml:3:10: source[0].format: the [source.json] mapping needs `time`"
+            ),
+            "{}",
+            e[0]
+        );
+        let e = errors("[[source]]\npaths = [\"a\"]\n[source.json]\ntime = \"ts\"\n");
+        assert!(
+            e[0].starts_with("t.toml:2:9: source[0].paths: a [source.json] mapping is given"),
+            "{e:?}"
+        );
+        let ok = Config::from_str(
+            "[[source]]\npaths = [\"a\"]\nformat = \"json\"\n[source.json]\ntime = \"@timestamp\"\nip = \"source.ip\"\n",
+            "t",
+            Path::new(""),
+        );
+        assert!(ok.is_ok(), "{ok:?}");
     }
 
     #[test]
