@@ -8,6 +8,7 @@ pub mod classify;
 pub mod cli;
 pub mod config;
 pub mod daemon;
+pub mod detect;
 pub mod parse;
 pub mod pipeline;
 pub mod source;

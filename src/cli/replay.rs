@@ -10,10 +10,13 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use clap::{Args, ValueEnum};
 
+use crate::classify::Inventory;
+use crate::detect::alert::Alert;
+use crate::detect::{rules, DetectStats, Engine};
 use crate::parse::{Event, Format, LocalTime};
-use crate::pipeline::{Decoder, Discard, EventSink, Stats};
-use crate::source::framer::Framer;
+use crate::pipeline::{Decoder, EventSink, Stats};
 use crate::source::input::Input;
+use crate::source::merge::{merge, total_stats, Lane};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Output {
@@ -29,6 +32,10 @@ pub enum Output {
 pub enum Stage {
     /// Stop after parsing: every line is framed, checked and parsed.
     Parse,
+    /// Stop after classifying events with the inventory.
+    Classify,
+    /// The whole detection path (the default).
+    Detect,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -42,12 +49,19 @@ pub struct ReplayArgs {
     /// Config file (limits and time zone); the embedded default otherwise.
     #[arg(long)]
     config: Option<PathBuf>,
+    /// Data inventory (YAML): which resources hold which personal data.
+    #[arg(long)]
+    inventory: Option<PathBuf>,
+    /// Detection rules (YAML); the shipped defaults otherwise.
+    #[arg(long)]
+    rules: Option<PathBuf>,
     /// Log format of the inputs (`auto` sniffs each input).
     #[arg(long, default_value = "auto")]
     format: String,
     /// Zone for timestamps that carry none (syslog): IANA name, UTC or local.
-    #[arg(long, default_value = "local")]
-    timezone: String,
+    /// Defaults to the inventory's `timezone`, else the system zone.
+    #[arg(long)]
+    timezone: Option<String>,
     #[arg(long, value_enum, default_value = "jsonl")]
     output: Output,
     /// Stop the path after this stage.
@@ -61,15 +75,52 @@ pub struct ReplayArgs {
     files: Vec<PathBuf>,
 }
 
-/// Writes events as JSON lines.
-struct EventLines<W: Write> {
-    out: W,
+/// The stages after parsing, as one sink: optional event output, classify,
+/// detect, alert output.
+struct Path<'i> {
+    until: Stage,
+    inventory: &'i Inventory,
+    engine: Engine,
+    events_out: Option<Box<dyn Write + 'i>>,
+    alerts_out: Option<Box<dyn Write + 'i>>,
+    table: Option<Vec<Alert>>,
 }
 
-impl<W: Write> EventSink for EventLines<W> {
+impl Path<'_> {
+    fn emit(&mut self, alerts: Vec<Alert>) -> io::Result<()> {
+        for a in alerts {
+            if let Some(t) = &mut self.table {
+                t.push(a);
+            } else if let Some(out) = &mut self.alerts_out {
+                serde_json::to_writer(&mut *out, &a)?;
+                out.write_all(b"\n")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl EventSink for Path<'_> {
+    #[inline]
     fn event(&mut self, ev: &Event<'_>) -> io::Result<()> {
-        serde_json::to_writer(&mut self.out, ev)?;
-        self.out.write_all(b"\n")
+        if let Some(out) = &mut self.events_out {
+            serde_json::to_writer(&mut *out, ev)?;
+            out.write_all(b"\n")?;
+        }
+        if self.until == Stage::Parse {
+            return Ok(());
+        }
+        let class = self.inventory.classify(ev);
+        if self.until == Stage::Classify {
+            std::hint::black_box(&class);
+            return Ok(());
+        }
+        self.engine.observe(ev, &class);
+        if self.engine.has_closed() {
+            let closed = self.engine.take_closed();
+            self.emit(closed)?;
+        }
+        Ok(())
     }
 }
 
@@ -82,71 +133,135 @@ pub fn replay(args: ReplayArgs) -> anyhow::Result<ExitCode> {
             Format::NAMES.join(", ")
         )
     })?;
-    let tz = crate::config::parse_timezone(&args.timezone).map_err(anyhow::Error::msg)?;
+    let inventory = match &args.inventory {
+        Some(p) => {
+            Inventory::load(p).map_err(|e| anyhow::anyhow!("the inventory has problems:\n{e}"))?
+        }
+        None => Inventory::default(),
+    };
+    let tz = match (&args.timezone, &inventory.timezone) {
+        (Some(name), _) => crate::config::parse_timezone(name).map_err(anyhow::Error::msg)?,
+        (None, Some(tz)) => tz.clone(),
+        (None, None) => jiff::tz::TimeZone::system(),
+    };
+    let rules = match &args.rules {
+        Some(p) => rules::load(p),
+        None => rules::compile(rules::DEFAULT_RULES, "<shipped rules>"),
+    }
+    .map_err(|e| {
+        anyhow::anyhow!(
+            "the rules have problems:\n{}",
+            e.iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("\n")
+        )
+    })?;
     let inputs = Input::open_all(&args.files)?;
 
     let progress = Progress::start(inputs.iter().map(|i| i.size).sum::<Option<u64>>());
     let started = Instant::now();
+    let until = args.until.unwrap_or(Stage::Detect);
     let stdout = io::stdout();
-    let mut events_out = EventLines {
-        out: io::BufWriter::with_capacity(256 * 1024, stdout.lock()),
+    let out = io::BufWriter::with_capacity(256 * 1024, stdout.lock());
+    type Out<'o> = Option<Box<dyn Write + 'o>>;
+    let (events_out, alerts_out): (Out, Out) = match args.output {
+        Output::Events => (Some(Box::new(out)), None),
+        Output::Jsonl | Output::Table => (None, Some(Box::new(out))),
     };
-    // Alerts come from detection; until it is built, `jsonl` and `table` print nothing.
-    let sink: &mut dyn EventSink = match (args.output, args.until) {
-        (Output::Events, _) => &mut events_out,
-        _ => &mut Discard,
+    let mut path = Path {
+        until,
+        inventory: &inventory,
+        engine: Engine::new(rules, crate::detect::DEFAULT_MAX_KEYS),
+        events_out,
+        alerts_out,
+        table: (args.output == Output::Table).then(Vec::new),
     };
-    let mut total = Stats::default();
-    let mut formats = Vec::new();
-    for (i, input) in inputs.into_iter().enumerate() {
-        let reference = input
-            .modified
-            .and_then(|m| jiff::Timestamp::try_from(m).ok())
-            .unwrap_or_else(jiff::Timestamp::now);
-        let local = LocalTime::new(tz.clone(), reference);
-        let mut decoder = Decoder::for_format(&format, &local, i as u32, input.name.clone());
-        let mut reader = input.reader;
-        let mut framer = Framer::new(config.max_line_bytes);
-        let mut broken_pipe = false;
-        loop {
-            let n = framer
-                .fill(&mut *reader)
-                .with_context(|| format!("reading {}", input.name))?;
-            progress.advance(n as u64);
-            while let Some(frame) = framer.next_frame() {
-                if let Err(e) = decoder.frame(frame, sink) {
-                    broken_pipe = e.kind() == io::ErrorKind::BrokenPipe;
-                    if !broken_pipe {
-                        return Err(e).context("writing events");
-                    }
-                    break;
-                }
-            }
-            if n == 0 || broken_pipe {
-                break;
+    let mut lanes: Vec<Lane> = inputs
+        .into_iter()
+        .enumerate()
+        .map(|(i, input)| {
+            let reference = input
+                .modified
+                .and_then(|m| jiff::Timestamp::try_from(m).ok())
+                .unwrap_or_else(jiff::Timestamp::now);
+            let local = LocalTime::new(tz.clone(), reference);
+            let decoder = Decoder::for_format(&format, &local, i as u32, input.name.clone());
+            Lane::new(input.name, input.reader, config.max_line_bytes, decoder)
+        })
+        .collect();
+    let merged = merge(&mut lanes, &mut path, &mut |n| progress.advance(n));
+    let finished = merged.and_then(|()| {
+        let rest = path.engine.finish();
+        path.emit(rest)?;
+        if let Some(t) = path.table.take() {
+            if let Some(out) = &mut path.alerts_out {
+                print_table(out, &t)?;
             }
         }
-        // A finished input's last line needs no newline.
-        if let Some(frame) = framer.take_rest().filter(|_| !broken_pipe) {
-            let _ = decoder.frame(frame, sink);
+        for out in [&mut path.events_out, &mut path.alerts_out]
+            .into_iter()
+            .flatten()
+        {
+            out.flush()?;
         }
-        formats.push((input.name, decoder.format_name()));
-        total.add(&decoder.stats);
-        if broken_pipe {
-            break;
-        }
-    }
-    match events_out.out.flush() {
-        Err(e) if e.kind() != io::ErrorKind::BrokenPipe => return Err(e).context("writing events"),
-        _ => {}
+        Ok(())
+    });
+    match finished {
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {}
+        other => other.context("replay")?,
     }
     progress.stop();
     let elapsed = started.elapsed();
-    print_summary(args.summary, &total, &formats, elapsed);
+    let formats: Vec<(String, &str)> = lanes
+        .iter()
+        .map(|l| (l.name.clone(), l.decoder.format_name()))
+        .collect();
+    print_summary(
+        args.summary,
+        &total_stats(&lanes),
+        &path.engine.stats,
+        &formats,
+        elapsed,
+    );
     Ok(ExitCode::SUCCESS)
 }
 
-fn print_summary(kind: Summary, s: &Stats, formats: &[(String, &str)], elapsed: Duration) {
+/// Alerts for people.
+fn print_table(out: &mut dyn Write, alerts: &[Alert]) -> io::Result<()> {
+    writeln!(
+        out,
+        "{:<25} {:<20} {:<9} {:>8} {:>8}  entities",
+        "detected_at", "detector", "severity", "events", "subjects"
+    )?;
+    for a in alerts {
+        let ents: Vec<String> = a.entities.iter().map(|e| e.value.clone()).collect();
+        writeln!(
+            out,
+            "{:<25} {:<20} {:<9} {:>8} {:>8}  {}",
+            a.detected_at.to_string(),
+            a.detector,
+            a.severity.as_str(),
+            a.events,
+            a.subjects,
+            ents.join(", ")
+        )?;
+    }
+    writeln!(
+        out,
+        "{} alert{}",
+        alerts.len(),
+        if alerts.len() == 1 { "" } else { "s" }
+    )
+}
+
+fn print_summary(
+    kind: Summary,
+    s: &Stats,
+    d: &DetectStats,
+    formats: &[(String, &str)],
+    elapsed: Duration,
+) {
     let secs = elapsed.as_secs_f64().max(1e-9);
     let rss = super::peak_rss_bytes().unwrap_or(0);
     let mut err = io::stderr().lock();
@@ -164,7 +279,9 @@ fn print_summary(kind: Summary, s: &Stats, formats: &[(String, &str)], elapsed: 
                 "seconds": secs,
                 "lines_per_sec": s.lines as f64 / secs,
                 "peak_rss_bytes": rss,
-                "peak_state_keys": 0,
+                "peak_state_keys": d.peak_keys,
+                "alerts": d.alerts,
+                "state_cap_hits": d.cap_hits,
             });
             let _ = writeln!(err, "{v}");
         }
@@ -204,8 +321,15 @@ fn print_summary(kind: Summary, s: &Stats, formats: &[(String, &str)], elapsed: 
             );
             let _ = writeln!(
                 err,
-                "  peak RSS {:.1} MB, peak detector state 0 keys",
-                rss as f64 / 1e6
+                "  alerts {}, peak RSS {:.1} MB, peak detector state {} keys{}",
+                d.alerts,
+                rss as f64 / 1e6,
+                d.peak_keys,
+                if d.cap_hits > 0 {
+                    format!(" ({} keys refused at the cap)", d.cap_hits)
+                } else {
+                    String::new()
+                }
             );
         }
     }

@@ -357,3 +357,37 @@ impl AutoParser {
         ]
     }
 }
+
+impl Event<'_> {
+    /// An owned copy, for the few places an event must outlive its line
+    /// (merging inputs on event time).
+    pub fn into_owned(self) -> Event<'static> {
+        fn own(c: Option<Cow<'_, str>>) -> Option<Cow<'static, str>> {
+            c.map(|c| Cow::Owned(c.into_owned()))
+        }
+        Event {
+            time: self.time,
+            source: self.source,
+            ip: self.ip,
+            user: own(self.user),
+            role: own(self.role),
+            session: own(self.session),
+            action: own(self.action),
+            resource: own(self.resource),
+            outcome: self.outcome,
+            detail: self.detail,
+            status: self.status,
+            bytes_out: self.bytes_out,
+            records: self.records,
+            subjects: self
+                .subjects
+                .into_iter()
+                .map(|s| Cow::Owned(s.into_owned()))
+                .collect(),
+            subjects_truncated: self.subjects_truncated,
+            user_agent: own(self.user_agent),
+            referer: own(self.referer),
+            host: own(self.host),
+        }
+    }
+}

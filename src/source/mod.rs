@@ -9,3 +9,4 @@ pub mod checkpoint;
 pub mod file;
 pub mod framer;
 pub mod input;
+pub mod merge;

@@ -1,0 +1,132 @@
+//! The alert: what a detector says about one attack, and its JSON line
+//! (the ⚑ alert-line contract of DESIGN.md, read by `score.py`).
+
+use serde::{Serialize, Serializer};
+
+use crate::classify::Categories;
+use crate::parse::EventTime;
+
+/// How bad an alert is.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Low => "low",
+            Severity::Medium => "medium",
+            Severity::High => "high",
+            Severity::Critical => "critical",
+        }
+    }
+}
+
+/// What an entity is.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum EntityType {
+    Ip,
+    User,
+    Session,
+    IpPrefix,
+    UserAgent,
+}
+
+/// One entity an alert is about.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub struct Entity {
+    #[serde(rename = "type")]
+    pub kind: EntityType,
+    pub value: String,
+}
+
+/// One alert, extended while its attack goes on.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Alert {
+    /// The rule that raised it.
+    pub detector: String,
+    pub entities: Vec<Entity>,
+    /// Event time of the first line the alert covers.
+    pub start: EventTime,
+    /// Event time of the last line the alert covers.
+    pub end: EventTime,
+    /// Event time of the line that made the detector fire.
+    pub detected_at: EventTime,
+    pub severity: Severity,
+    /// Set once incidents exist (issue 4).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub incident: Option<String>,
+    /// Estimated data subjects whose data the attack exposed (0: none).
+    pub subjects: u64,
+    #[serde(serialize_with = "category_names")]
+    pub categories: Categories,
+    /// Lines (events) the alert covers.
+    pub events: u64,
+    /// One sentence for people.
+    pub summary: String,
+}
+
+fn category_names<S: Serializer>(c: &Categories, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_seq(c.names())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::classify::Category;
+
+    #[test]
+    fn alert_line_follows_the_contract() {
+        let t = |s| crate::parse::time::parse_rfc3339(s).unwrap();
+        let a = Alert {
+            detector: "credential_stuffing".into(),
+            entities: vec![
+                Entity {
+                    kind: EntityType::Ip,
+                    value: "203.0.113.7".into(),
+                },
+                Entity {
+                    kind: EntityType::User,
+                    value: "alice".into(),
+                },
+            ],
+            start: t("2026-03-02T10:00:01+00:00"),
+            end: t("2026-03-02T10:14:40+00:00"),
+            detected_at: t("2026-03-02T10:01:12+00:00"),
+            severity: Severity::High,
+            incident: None,
+            subjects: 240,
+            categories: [Category::Identity, Category::Contact]
+                .into_iter()
+                .collect(),
+            events: 12,
+            summary: "x".into(),
+        };
+        let v: serde_json::Value = serde_json::to_value(&a).unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({
+                "detector": "credential_stuffing",
+                "entities": [{"type": "ip", "value": "203.0.113.7"}, {"type": "user", "value": "alice"}],
+                "start": "2026-03-02T10:00:01+00:00",
+                "end": "2026-03-02T10:14:40+00:00",
+                "detected_at": "2026-03-02T10:01:12+00:00",
+                "severity": "high",
+                "subjects": 240,
+                "categories": ["identity", "contact"],
+                "events": 12,
+                "summary": "x"
+            })
+        );
+    }
+}

@@ -1,0 +1,375 @@
+//! Rules: declarative YAML, each an instance of a detector kind with its
+//! parameters, compiled once into [`Rule`]s the engine runs.
+//!
+//! Rules speak the inventory's language (kind, sensitivity, categories,
+//! subjects) and the event's (outcome, action), never one application's
+//! paths, so the same rules carry to another app given its inventory.
+
+use std::path::Path;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::classify::{Class, Kind, Sensitivity};
+use crate::detect::alert::Severity;
+use crate::parse::{Event, Outcome};
+
+/// The rules shipped in the repository (`rules/default.yaml`).
+pub const DEFAULT_RULES: &str = include_str!("../../rules/default.yaml");
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RulesFile {
+    rules: Vec<RuleFile>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RuleFile {
+    name: String,
+    #[serde(default)]
+    description: Option<String>,
+    detector: DetectorFile,
+    #[serde(rename = "match", default)]
+    filter: FilterFile,
+    /// For `sequence`: the events that complete it.
+    #[serde(default)]
+    then: Option<FilterFile>,
+    key: Vec<KeyPart>,
+    #[serde(default)]
+    window: Option<String>,
+    #[serde(default)]
+    threshold: Option<u64>,
+    /// For `distinct`: which field's distinct values are counted.
+    #[serde(default)]
+    distinct: Option<KeyPart>,
+    severity: Severity,
+    /// Event time without a matching event after which the alert is closed.
+    #[serde(default)]
+    quiet: Option<String>,
+    #[serde(default)]
+    enabled: Option<bool>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum DetectorFile {
+    Threshold,
+    Distinct,
+    Sequence,
+}
+
+/// Which events a rule looks at. Every condition given must hold.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FilterFile {
+    #[serde(default)]
+    kind: Option<Vec<Kind>>,
+    #[serde(default)]
+    outcome: Option<Vec<Outcome>>,
+    #[serde(default)]
+    action: Option<Vec<String>>,
+    /// Resource equals one of these (exact, e.g. `ssh`).
+    #[serde(default)]
+    resource: Option<Vec<String>>,
+    #[serde(default)]
+    min_sensitivity: Option<Sensitivity>,
+    /// The event names a data subject (path parameter or app log field).
+    #[serde(default)]
+    has_subject: Option<bool>,
+}
+
+/// A part of a state key, or of what `distinct` counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KeyPart {
+    Ip,
+    User,
+    Session,
+    /// /24 for IPv4, /48 for IPv6.
+    IpPrefix,
+    UserAgent,
+    /// The data subject an event names.
+    Subject,
+}
+
+/// A compiled event filter.
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    kind: Option<Vec<Kind>>,
+    outcome: Option<Vec<Outcome>>,
+    action: Option<Vec<String>>,
+    resource: Option<Vec<String>>,
+    min_sensitivity: Option<Sensitivity>,
+    has_subject: Option<bool>,
+}
+
+impl Filter {
+    fn build(f: &FilterFile) -> Filter {
+        Filter {
+            kind: f.kind.clone(),
+            outcome: f.outcome.clone(),
+            action: f.action.clone(),
+            resource: f.resource.clone(),
+            min_sensitivity: f.min_sensitivity,
+            has_subject: f.has_subject,
+        }
+    }
+
+    /// Whether the event passes.
+    #[inline]
+    pub fn matches(&self, ev: &Event<'_>, c: &Class<'_>) -> bool {
+        if let Some(k) = &self.kind {
+            if !c.kind.is_some_and(|x| k.contains(&x)) {
+                return false;
+            }
+        }
+        if let Some(o) = &self.outcome {
+            if !o.contains(&ev.outcome) {
+                return false;
+            }
+        }
+        if let Some(a) = &self.action {
+            if !ev
+                .action
+                .as_deref()
+                .is_some_and(|x| a.iter().any(|y| y.eq_ignore_ascii_case(x)))
+            {
+                return false;
+            }
+        }
+        if let Some(r) = &self.resource {
+            if !ev
+                .resource
+                .as_deref()
+                .is_some_and(|x| r.iter().any(|y| y == x))
+            {
+                return false;
+            }
+        }
+        if let Some(s) = self.min_sensitivity {
+            if c.sensitivity < s {
+                return false;
+            }
+        }
+        if let Some(h) = self.has_subject {
+            if has_subject(ev, c) != h {
+                return false;
+            }
+        }
+        true
+    }
+}
+
+/// The subject ids an event names: the app log's list, else the path's.
+pub fn has_subject(ev: &Event<'_>, c: &Class<'_>) -> bool {
+    !ev.subjects.is_empty() || c.subject.is_some()
+}
+
+/// What a rule's detector does.
+#[derive(Debug, Clone)]
+pub enum Detector {
+    /// At least `threshold` matching events per key within `window`.
+    Threshold { window: i64, threshold: u64 },
+    /// At least `threshold` distinct values of `of` per key within `window`.
+    Distinct {
+        window: i64,
+        threshold: u64,
+        of: KeyPart,
+    },
+    /// At least `threshold` matching events, then one `then` event, for the
+    /// same key within `window`.
+    Sequence {
+        window: i64,
+        threshold: u64,
+        then: Filter,
+    },
+}
+
+/// A compiled rule.
+#[derive(Debug, Clone)]
+pub struct Rule {
+    pub name: String,
+    pub description: String,
+    pub detector: Detector,
+    pub filter: Filter,
+    pub key: Vec<KeyPart>,
+    pub severity: Severity,
+    /// Microseconds of event time without activity that close an alert.
+    pub quiet: i64,
+}
+
+/// A problem in a rules file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleError {
+    pub file: String,
+    pub line: usize,
+    pub field: String,
+    pub message: String,
+}
+
+impl std::fmt::Display for RuleError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}:{}: {}: {}",
+            self.file, self.line, self.field, self.message
+        )
+    }
+}
+
+/// Loads a rules file.
+pub fn load(path: &Path) -> Result<Vec<Rule>, Vec<RuleError>> {
+    let name = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        vec![RuleError {
+            file: name.clone(),
+            line: 0,
+            field: String::new(),
+            message: format!("cannot read the rules: {e}"),
+        }]
+    })?;
+    compile(&text, &name)
+}
+
+/// Compiles rules YAML, reporting every problem.
+pub fn compile(text: &str, file: &str) -> Result<Vec<Rule>, Vec<RuleError>> {
+    let raw: RulesFile = serde_yaml_ng::from_str(text).map_err(|e| {
+        vec![RuleError {
+            file: file.into(),
+            line: e.location().map_or(0, |l| l.line()),
+            field: String::new(),
+            message: e.to_string(),
+        }]
+    })?;
+    let mut errors = Vec::new();
+    let mut rules = Vec::new();
+    for (i, r) in raw.rules.iter().enumerate() {
+        if r.enabled == Some(false) {
+            continue;
+        }
+        let line = text
+            .lines()
+            .position(|l| l.contains("name:") && l.contains(&r.name))
+            .map_or(0, |p| p + 1);
+        let mut err = |field: &str, message: String| {
+            errors.push(RuleError {
+                file: file.into(),
+                line,
+                field: format!("rules[{i}].{field}"),
+                message,
+            })
+        };
+        let window = match r.window.as_deref().map(crate::config::parse_duration) {
+            Some(Ok(d)) => micros(d),
+            Some(Err(m)) => {
+                err("window", m);
+                0
+            }
+            None => {
+                err(
+                    "window",
+                    "give the window the rule counts over, e.g. `10m`".into(),
+                );
+                0
+            }
+        };
+        let quiet = match r.quiet.as_deref().map(crate::config::parse_duration) {
+            Some(Ok(d)) => micros(d),
+            Some(Err(m)) => {
+                err("quiet", m);
+                0
+            }
+            None => window.max(micros(Duration::from_secs(1800))),
+        };
+        let threshold = r.threshold.unwrap_or_else(|| {
+            err(
+                "threshold",
+                "give the count that makes the rule fire".into(),
+            );
+            1
+        });
+        if r.key.is_empty() {
+            err("key", "name at least one key part (ip, user, ...)".into());
+        }
+        let detector = match r.detector {
+            DetectorFile::Threshold => Detector::Threshold { window, threshold },
+            DetectorFile::Distinct => match r.distinct {
+                Some(of) => Detector::Distinct {
+                    window,
+                    threshold,
+                    of,
+                },
+                None => {
+                    err(
+                        "distinct",
+                        "name what is counted (user, ip, subject...)".into(),
+                    );
+                    Detector::Threshold { window, threshold }
+                }
+            },
+            DetectorFile::Sequence => match &r.then {
+                Some(t) => Detector::Sequence {
+                    window,
+                    threshold,
+                    then: Filter::build(t),
+                },
+                None => {
+                    err(
+                        "then",
+                        "a sequence needs the `then` events that complete it".into(),
+                    );
+                    Detector::Threshold { window, threshold }
+                }
+            },
+        };
+        rules.push(Rule {
+            name: r.name.clone(),
+            description: r.description.clone().unwrap_or_default(),
+            detector,
+            filter: Filter::build(&r.filter),
+            key: r.key.clone(),
+            severity: r.severity,
+            quiet,
+        });
+    }
+    if errors.is_empty() {
+        Ok(rules)
+    } else {
+        Err(errors)
+    }
+}
+
+fn micros(d: Duration) -> i64 {
+    d.as_micros().min(i64::MAX as u128) as i64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shipped_rules_compile() {
+        let rules = compile(DEFAULT_RULES, "rules/default.yaml").unwrap();
+        assert!(rules.len() >= 4);
+    }
+
+    #[test]
+    fn problems_name_the_rule_and_field() {
+        let bad = "rules:\n  - name: x\n    detector: distinct\n    key: [ip]\n    window: 5 parsecs\n    threshold: 3\n    severity: high\n";
+        let e = compile(bad, "r.yaml").unwrap_err();
+        let s: Vec<String> = e.iter().map(ToString::to_string).collect();
+        assert!(
+            s.iter()
+                .any(|l| l.starts_with("r.yaml:2: rules[0].window: bad duration")),
+            "{s:?}"
+        );
+        assert!(
+            s.iter()
+                .any(|l| l.starts_with("r.yaml:2: rules[0].distinct:")),
+            "{s:?}"
+        );
+        let e = compile("rules:\n  - name: x\n    detector: magic\n", "r.yaml").unwrap_err();
+        assert!(e[0].to_string().starts_with("r.yaml:3:"), "{:?}", e);
+    }
+}
