@@ -3,7 +3,8 @@
 //! Owns the `Event` type every later stage consumes, the per-format parsers
 //! (`clf` for nginx/apache combined and common, `json` for JSON lines with a
 //! field mapping, `sshd` for syslog sshd lines, `postgres` for PostgreSQL
-//! logs with pgaudit) and format sniffing.
+//! logs with pgaudit, `apache_error` and `nginx_error` for the web servers'
+//! error logs) and format sniffing.
 //!
 //! Invariants: a parser never panics and never allocates for the fields it can
 //! borrow from the line; a line is either an event, a valid line that is not an
@@ -13,6 +14,7 @@
 pub mod apache_error;
 pub mod clf;
 pub mod json;
+pub mod nginx_error;
 pub mod postgres;
 pub mod sshd;
 pub mod syslog;
@@ -208,8 +210,10 @@ pub enum Format {
     Sshd,
     /// PostgreSQL server log with pgaudit entries.
     Postgres(postgres::PgOptions),
-    /// Apache's error log: recognised so it is not counted as malformed, but it carries no access events.
+    /// Apache's error log (2.2 and 2.4, also through syslog): failed and refused requests.
     ApacheError,
+    /// nginx's error log: failed and refused requests.
+    NginxError,
 }
 
 impl Format {
@@ -225,6 +229,7 @@ impl Format {
         "syslog",
         "postgres",
         "apache_error",
+        "nginx_error",
     ];
 
     /// Parses a format name; JSON takes the built-in `app` mapping (our
@@ -239,6 +244,7 @@ impl Format {
                 Format::Postgres(postgres::PgOptions::default())
             }
             "apache_error" => Format::ApacheError,
+            "nginx_error" => Format::NginxError,
             _ => return None,
         })
     }
@@ -251,6 +257,7 @@ impl Format {
             Format::Sshd => "sshd",
             Format::Postgres(_) => "postgres",
             Format::ApacheError => "apache_error",
+            Format::NginxError => "nginx_error",
         }
     }
 }
@@ -263,7 +270,8 @@ pub enum Parser {
     Json(json::JsonParser),
     Sshd(sshd::SshdParser),
     Postgres(postgres::PgParser),
-    ApacheError,
+    ApacheError(apache_error::ApacheErrorParser),
+    NginxError(nginx_error::NginxErrorParser),
     Auto(AutoParser),
 }
 
@@ -281,7 +289,12 @@ impl Parser {
             Format::Postgres(o) => {
                 Parser::Postgres(postgres::PgParser::new(o.clone(), local.clone()))
             }
-            Format::ApacheError => Parser::ApacheError,
+            Format::ApacheError => {
+                Parser::ApacheError(apache_error::ApacheErrorParser::new(local.clone()))
+            }
+            Format::NginxError => {
+                Parser::NginxError(nginx_error::NginxErrorParser::new(local.clone()))
+            }
         }
     }
 
@@ -293,7 +306,8 @@ impl Parser {
             Parser::Json(p) => p.parse(line),
             Parser::Sshd(p) => p.parse(line),
             Parser::Postgres(p) => p.parse(line),
-            Parser::ApacheError => apache_error::parse(line),
+            Parser::ApacheError(p) => p.parse(line),
+            Parser::NginxError(p) => p.parse(line),
             Parser::Auto(a) => a.parse(line),
         }
     }
@@ -305,7 +319,8 @@ impl Parser {
             Parser::Json(_) => "json",
             Parser::Sshd(_) => "sshd",
             Parser::Postgres(_) => "postgres",
-            Parser::ApacheError => "apache_error",
+            Parser::ApacheError(_) => "apache_error",
+            Parser::NginxError(_) => "nginx_error",
             Parser::Auto(a) => a.settled.as_ref().map_or("auto", |p| p.format_name()),
         }
     }
@@ -345,15 +360,47 @@ impl AutoParser {
     }
 
     /// Formats worth trying for this line, most specific first.
+    ///
+    /// A line that opens with `[` can only be Apache's error log. nginx's
+    /// error-log shape (`yyyy/mm/dd hh:mm:ss [level] pid#tid:`) is strict, so
+    /// it goes before the lenient syslog and postgres parsers. `apache_error`
+    /// also reads syslog-wrapped lines (`ErrorLog syslog`) and ignores other
+    /// programs' lines, so it must come after `sshd`, or every auth.log would
+    /// sniff as Apache's: a syslog-wrapped Apache log sniffs as `sshd`, and
+    /// needs `format = "apache_error"`.
     fn candidates(line: &str) -> Vec<Format> {
         if line.trim_start().starts_with('{') {
             return vec![Format::Json(json::JsonMapping::app())];
         }
+        if line.starts_with('[') {
+            return vec![Format::ApacheError, Format::Clf];
+        }
         vec![
             Format::Clf,
+            Format::NginxError,
             Format::Sshd,
             Format::Postgres(postgres::PgOptions::default()),
             Format::ApacheError,
         ]
     }
+}
+
+/// `GET /path?q HTTP/1.1` → method and target, for the request lines error
+/// logs quote. Text that is no request line (TLS bytes, `-`) is all target.
+pub(crate) fn split_request(r: &str) -> (Option<&str>, Option<&str>) {
+    let r = r.trim();
+    if r.is_empty() || r == "-" {
+        return (None, None);
+    }
+    let Some((method, rest)) = r.split_once(' ') else {
+        return (None, Some(r));
+    };
+    if method.is_empty() || !method.bytes().all(|c| c.is_ascii_uppercase()) {
+        return (None, Some(r));
+    }
+    let target = match rest.rsplit_once(' ') {
+        Some((t, proto)) if proto.starts_with("HTTP/") => t,
+        _ => rest,
+    };
+    (Some(method), Some(target))
 }
