@@ -740,4 +740,27 @@ mod tests {
             assert_eq!(parser().parse(line), Parsed::Malformed(why), "{line}");
         }
     }
+
+    #[test]
+    fn loghub_apache_2k_has_no_malformed_line() {
+        // A real 2.2 error log: mod_jk notices and errors, and 32 refused
+        // directory listings, the only lines that name a client.
+        let text = std::fs::read_to_string("/work/shared/corpus/loghub/Apache_2k.log")
+            .expect("loghub corpus");
+        let mut p = parser();
+        let (mut events, mut ignored) = (0, 0);
+        for line in text.lines() {
+            match p.parse(line) {
+                Parsed::Event(e) => {
+                    assert_eq!(e.detail, Some("directory_index_forbidden"), "{line}");
+                    assert_eq!(e.outcome, Outcome::Denied, "{line}");
+                    assert!(e.ip.is_some() && e.resource.is_some(), "{line}");
+                    events += 1;
+                }
+                Parsed::Ignored(_) => ignored += 1,
+                Parsed::Malformed(m) => panic!("{m}: {line}"),
+            }
+        }
+        assert_eq!((events, ignored), (32, 1968));
+    }
 }

@@ -404,3 +404,48 @@ pub(crate) fn split_request(r: &str) -> (Option<&str>, Option<&str>) {
     };
     (Some(method), Some(target))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn auto_settles_on_the_format_of_the_first_line() {
+        let local = LocalTime::new(
+            jiff::tz::TimeZone::UTC,
+            "2024-06-01T00:00:00Z".parse().unwrap(),
+        );
+        let rows = [
+            ("[Sun Dec 04 04:47:44 2005] [notice] workerEnv.init() ok /etc/httpd/conf/workers2.properties", "apache_error"),
+            ("[Thu Jul 11 01:21:41 2013] [error] [client 194.228.20.113] user  not found: /", "apache_error"),
+            ("[Sat Jul 20 21:37:32.266605 2013] [auth_basic:error] [pid 17512:tid 140123079128832] [client 127.0.0.1:51386] AH01618: user  not found: /basic/file/cant_get_me.html", "apache_error"),
+            (r#"2012/04/09 11:53:29 [error] 2865#0: *66647 user "xyz" was not found in "/var/www/.htpasswd", client: 192.0.43.10, server: www.myhost.com, request: "GET / HTTP/1.1", host: "www.myhost.com""#, "nginx_error"),
+            ("2015/01/21 10:56:10 [notice] 1#1: signal process started", "nginx_error"),
+            (r#"12.34.56.78 - - [20/Jan/2015:19:53:28 +0100] "GET //pma/scripts/setup.php HTTP/1.1" 404 47 "-" "-" "-""#, "clf"),
+            (r#"10.0.0.2 - username [18/Nov/2018:21:34:34 +0000] "GET /dashboard/ HTTP/2.0" 401 17 "-" "Mozilla/5.0 (X11; Linux x86_64; rv:57.0) Gecko/20100101 Firefox/57.0" 72 "Auth for frontend-Host-traefik-0" "/dashboard/" 0ms"#, "clf"),
+            ("Mar  7 18:53:24 bar sshd[1558]: Failed password for root from 192.0.2.1 port 22 ssh2", "sshd"),
+            ("Feb 15 16:23:00 srv httpd[22034]: [authz_core:error] [pid 22034] [client 192.0.2.1:58585] AH01630: client denied by server configuration: /home/www/", "sshd"),
+            (r#"{"ts":"2026-03-10T00:00:12Z","ip":"1.2.3.4"}"#, "json"),
+        ];
+        for (line, want) in rows {
+            let mut p = Parser::new(&Format::Auto, &local);
+            let parsed = p.parse(line);
+            assert!(
+                !matches!(parsed, Parsed::Malformed(_)),
+                "{line}: {parsed:?}"
+            );
+            assert_eq!(p.format_name(), want, "{line}");
+        }
+    }
+
+    #[test]
+    fn every_format_name_builds() {
+        for name in Format::NAMES {
+            assert!(Format::from_name(name).is_some(), "{name}");
+        }
+        assert_eq!(
+            Format::from_name("nginx_error").map(|f| f.name()),
+            Some("nginx_error")
+        );
+    }
+}
