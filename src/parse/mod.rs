@@ -373,7 +373,7 @@ impl AutoParser {
             return vec![Format::Json(json::JsonMapping::app())];
         }
         if line.starts_with('[') {
-            return vec![Format::ApacheError, Format::Clf];
+            return vec![Format::ApacheError];
         }
         vec![
             Format::Clf,
