@@ -2,7 +2,9 @@
 //! would hand them over after lossy UTF-8 conversion), and strings built from
 //! each format's own alphabet and fragments, which reach deeper branches.
 
+use breachd::parse::apache_error::ApacheErrorParser;
 use breachd::parse::json::{JsonMapping, JsonParser};
+use breachd::parse::nginx_error::NginxErrorParser;
 use breachd::parse::postgres::{PgOptions, PgParser};
 use breachd::parse::sshd::SshdParser;
 use breachd::parse::LocalTime;
@@ -170,6 +172,112 @@ const JSON: &[&str] = &[
     "\u{e9}",
 ];
 
+const APACHE_ERROR: &[&str] = &[
+    "[Thu Jul 11 01:21:41 2013] ",
+    "[Sat Jul 20 21:37:32.266605 2013] ",
+    "[Sun Dec  4 04:47:44 2005] ",
+    "[Sun Feb 30 04:47:44 2005] ",
+    "Feb 15 16:23:00 srv httpd[22034]: ",
+    "[error] ",
+    "[auth_basic:error] ",
+    "[:error] ",
+    "[evasive20:error] ",
+    "[pid 17512:tid 140123079128832] ",
+    "[pid 1] ",
+    "[client ",
+    "[remote ",
+    "127.0.0.1",
+    "127.0.0.1:51386",
+    "[2001:db8::1]:5",
+    "2001:db8::1",
+    "]",
+    "] ",
+    "[",
+    "(13)Permission denied: ",
+    "(",
+    ")",
+    "AH01618: ",
+    "AH",
+    "Digest: ",
+    "user ",
+    "`",
+    "'",
+    " in realm `",
+    " not found",
+    ": ",
+    ": authentication failure for \"",
+    ": authorization failure for \"",
+    "\": Password Mismatch",
+    ": password mismatch",
+    "Authorization of user ",
+    " to access ",
+    " failed, reason: ",
+    "client denied by server configuration",
+    "client used wrong authentication scheme",
+    "invalid nonce ",
+    "File does not exist:",
+    "script '",
+    "' not found or unable to stat",
+    "stderr from ",
+    "script not found or unable to stat",
+    "Invalid URI in request ",
+    "invalid URI path (",
+    "Invalid method in request ",
+    "request failed: URI too long",
+    "access to ",
+    " denied",
+    "ModSecurity: ",
+    "Access denied",
+    "[uri \"",
+    "\"]",
+    "Hostname x provided via SNI",
+    "Got error 'Primary script unknown'",
+    "ignoring function definition attempt",
+    ", referer: ",
+    "GET / HTTP/1.1",
+    "/p",
+    " ",
+    "\u{e9}",
+    "\u{1F600}",
+];
+
+const NGINX_ERROR: &[&str] = &[
+    "2012/04/09 11:53:29 ",
+    "2012/02/30 11:53:29 ",
+    "[error] ",
+    "[warn] ",
+    "2865#0: ",
+    "2865#0:",
+    "*66647 ",
+    "*",
+    "user \"",
+    "\" was not found in \"",
+    "\": password mismatch",
+    "PAM: user '",
+    "' - not authenticated",
+    "access forbidden by rule",
+    "limiting requests, excess: 1.8 by zone \"one\"",
+    "delaying request",
+    "open() \"/x\" failed (2: No such file or directory)",
+    "SSL_do_handshake() failed (SSL: x) while SSL handshaking",
+    "client sent invalid request",
+    ", client: ",
+    "192.0.43.10",
+    "2001:db8::1",
+    ", server: ",
+    "www.myhost.com",
+    ", request: \"",
+    "GET / HTTP/1.1",
+    ", host: \"",
+    ", referrer: \"",
+    "\"",
+    ", ",
+    ": ",
+    " ",
+    "\u{e9}",
+    "\u{1F600}",
+];
+
 fn pg_prefixes() -> impl Strategy<Value = String> {
     pieces(&[
         "%m", "%t", "%n", "%p", "%u", "%d", "%h", "%r", "%a", "%l", "%c", "%s", "%v", "%x", "%e",
@@ -195,6 +303,18 @@ proptest! {
         PgParser::new(PgOptions::default(), local()).parse(&line);
         JsonParser::new(JsonMapping::app(), local()).parse(&line);
         JsonParser::new(nested_mapping(), local()).parse(&line);
+        ApacheErrorParser::new(local()).parse(&line);
+        NginxErrorParser::new(local()).parse(&line);
+    }
+
+    #[test]
+    fn apache_error_survives_its_own_alphabet(line in pieces(APACHE_ERROR)) {
+        ApacheErrorParser::new(local()).parse(&line);
+    }
+
+    #[test]
+    fn nginx_error_survives_its_own_alphabet(line in pieces(NGINX_ERROR)) {
+        NginxErrorParser::new(local()).parse(&line);
     }
 
     #[test]

@@ -13,7 +13,7 @@ use std::net::IpAddr;
 use memchr::memchr;
 
 use super::time::{parse_clf, EventTime};
-use super::{Event, IgnoreReason, Malformed, Outcome, Parsed};
+use super::{split_request, Event, IgnoreReason, Malformed, Outcome, Parsed};
 
 /// Parser state: only a one-entry cache of the last timestamp, since
 /// consecutive lines usually share their second.
@@ -250,31 +250,6 @@ fn dash_none<'a>(s: &'a str) -> Option<Cow<'a, str>> {
     } else {
         Some(Cow::Borrowed(s))
     }
-}
-
-/// `GET /path?q HTTP/1.1` → method and target. A request line that is not
-/// one (TLS bytes sent to the HTTP port, `-`) keeps its text as the resource
-/// so signatures can still see it.
-fn split_request(r: &str) -> (Option<&str>, Option<&str>) {
-    let b = r.as_bytes();
-    if b.is_empty() || b == b"-" {
-        return (None, None);
-    }
-    let Some(sp) = b.iter().position(|&c| c == b' ') else {
-        return (None, Some(r));
-    };
-    if sp == 0 || !b[..sp].iter().all(u8::is_ascii_uppercase) {
-        return (None, Some(r));
-    }
-    let rest = &r[sp + 1..];
-    // ` HTTP/1.1`, ` HTTP/2.0`, ` HTTP/2`: look at the tail, not the whole target.
-    let rb = rest.as_bytes();
-    let tail = rb.len().saturating_sub(10);
-    let target = match rb[tail..].iter().rposition(|&c| c == b' ') {
-        Some(p) if rb[tail + p + 1..].starts_with(b"HTTP/") => &rest[..tail + p],
-        _ => rest,
-    };
-    (Some(&r[..sp]), Some(target))
 }
 
 #[cfg(test)]

@@ -3,7 +3,8 @@
 //! Owns the `Event` type every later stage consumes, the per-format parsers
 //! (`clf` for nginx/apache combined and common, `json` for JSON lines with a
 //! field mapping, `sshd` for syslog sshd lines, `postgres` for PostgreSQL
-//! logs with pgaudit) and format sniffing.
+//! logs with pgaudit, `apache_error` and `nginx_error` for the web servers'
+//! error logs) and format sniffing.
 //!
 //! Invariants: a parser never panics and never allocates for the fields it can
 //! borrow from the line; a line is either an event, a valid line that is not an
@@ -13,6 +14,7 @@
 pub mod apache_error;
 pub mod clf;
 pub mod json;
+pub mod nginx_error;
 pub mod postgres;
 pub mod sshd;
 pub mod syslog;
@@ -208,8 +210,10 @@ pub enum Format {
     Sshd,
     /// PostgreSQL server log with pgaudit entries.
     Postgres(postgres::PgOptions),
-    /// Apache's error log: recognised so it is not counted as malformed, but it carries no access events.
+    /// Apache's error log (2.2 and 2.4, also through syslog): failed and refused requests.
     ApacheError,
+    /// nginx's error log: failed and refused requests.
+    NginxError,
 }
 
 impl Format {
@@ -225,6 +229,7 @@ impl Format {
         "syslog",
         "postgres",
         "apache_error",
+        "nginx_error",
     ];
 
     /// Parses a format name; JSON takes the built-in `app` mapping (our
@@ -239,6 +244,7 @@ impl Format {
                 Format::Postgres(postgres::PgOptions::default())
             }
             "apache_error" => Format::ApacheError,
+            "nginx_error" => Format::NginxError,
             _ => return None,
         })
     }
@@ -251,6 +257,7 @@ impl Format {
             Format::Sshd => "sshd",
             Format::Postgres(_) => "postgres",
             Format::ApacheError => "apache_error",
+            Format::NginxError => "nginx_error",
         }
     }
 }
@@ -263,7 +270,8 @@ pub enum Parser {
     Json(json::JsonParser),
     Sshd(sshd::SshdParser),
     Postgres(postgres::PgParser),
-    ApacheError,
+    ApacheError(apache_error::ApacheErrorParser),
+    NginxError(nginx_error::NginxErrorParser),
     Auto(AutoParser),
 }
 
@@ -281,7 +289,12 @@ impl Parser {
             Format::Postgres(o) => {
                 Parser::Postgres(postgres::PgParser::new(o.clone(), local.clone()))
             }
-            Format::ApacheError => Parser::ApacheError,
+            Format::ApacheError => {
+                Parser::ApacheError(apache_error::ApacheErrorParser::new(local.clone()))
+            }
+            Format::NginxError => {
+                Parser::NginxError(nginx_error::NginxErrorParser::new(local.clone()))
+            }
         }
     }
 
@@ -293,7 +306,8 @@ impl Parser {
             Parser::Json(p) => p.parse(line),
             Parser::Sshd(p) => p.parse(line),
             Parser::Postgres(p) => p.parse(line),
-            Parser::ApacheError => apache_error::parse(line),
+            Parser::ApacheError(p) => p.parse(line),
+            Parser::NginxError(p) => p.parse(line),
             Parser::Auto(a) => a.parse(line),
         }
     }
@@ -305,7 +319,8 @@ impl Parser {
             Parser::Json(_) => "json",
             Parser::Sshd(_) => "sshd",
             Parser::Postgres(_) => "postgres",
-            Parser::ApacheError => "apache_error",
+            Parser::ApacheError(_) => "apache_error",
+            Parser::NginxError(_) => "nginx_error",
             Parser::Auto(a) => a.settled.as_ref().map_or("auto", |p| p.format_name()),
         }
     }
@@ -345,12 +360,24 @@ impl AutoParser {
     }
 
     /// Formats worth trying for this line, most specific first.
+    ///
+    /// A line that opens with `[` can only be Apache's error log. nginx's
+    /// error-log shape (`yyyy/mm/dd hh:mm:ss [level] pid#tid:`) is strict, so
+    /// it goes before the lenient syslog and postgres parsers. `apache_error`
+    /// also reads syslog-wrapped lines (`ErrorLog syslog`) and ignores other
+    /// programs' lines, so it must come after `sshd`, or every auth.log would
+    /// sniff as Apache's: a syslog-wrapped Apache log sniffs as `sshd`, and
+    /// needs `format = "apache_error"`.
     fn candidates(line: &str) -> Vec<Format> {
         if line.trim_start().starts_with('{') {
             return vec![Format::Json(json::JsonMapping::app())];
         }
+        if line.starts_with('[') {
+            return vec![Format::ApacheError];
+        }
         vec![
             Format::Clf,
+            Format::NginxError,
             Format::Sshd,
             Format::Postgres(postgres::PgOptions::default()),
             Format::ApacheError,
@@ -389,5 +416,75 @@ impl Event<'_> {
             referer: own(self.referer),
             host: own(self.host),
         }
+    }
+}
+
+/// `GET /path?q HTTP/1.1` → method and target, for the request lines error
+/// logs quote. Text that is no request line (TLS bytes, `-`) is all target.
+pub(crate) fn split_request(r: &str) -> (Option<&str>, Option<&str>) {
+    let r = r.trim_matches(' ');
+    let b = r.as_bytes();
+    if b.is_empty() || b == b"-" {
+        return (None, None);
+    }
+    let Some(sp) = b.iter().position(|&c| c == b' ') else {
+        return (None, Some(r));
+    };
+    if sp == 0 || !b[..sp].iter().all(u8::is_ascii_uppercase) {
+        return (None, Some(r));
+    }
+    let rest = &r[sp + 1..];
+    // ` HTTP/1.1`, ` HTTP/2.0`, ` HTTP/2`: look at the tail, not the whole target.
+    let rb = rest.as_bytes();
+    let tail = rb.len().saturating_sub(10);
+    let target = match rb[tail..].iter().rposition(|&c| c == b' ') {
+        Some(p) if rb[tail + p + 1..].starts_with(b"HTTP/") => &rest[..tail + p],
+        _ => rest,
+    };
+    (Some(&r[..sp]), Some(target))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn auto_settles_on_the_format_of_the_first_line() {
+        let local = LocalTime::new(
+            jiff::tz::TimeZone::UTC,
+            "2024-06-01T00:00:00Z".parse().unwrap(),
+        );
+        let rows = [
+            ("[Sun Dec 04 04:47:44 2005] [notice] workerEnv.init() ok /etc/httpd/conf/workers2.properties", "apache_error"),
+            ("[Thu Jul 11 01:21:41 2013] [error] [client 194.228.20.113] user  not found: /", "apache_error"),
+            ("[Sat Jul 20 21:37:32.266605 2013] [auth_basic:error] [pid 17512:tid 140123079128832] [client 127.0.0.1:51386] AH01618: user  not found: /basic/file/cant_get_me.html", "apache_error"),
+            (r#"2012/04/09 11:53:29 [error] 2865#0: *66647 user "xyz" was not found in "/var/www/.htpasswd", client: 192.0.43.10, server: www.myhost.com, request: "GET / HTTP/1.1", host: "www.myhost.com""#, "nginx_error"),
+            ("2015/01/21 10:56:10 [notice] 1#1: signal process started", "nginx_error"),
+            (r#"12.34.56.78 - - [20/Jan/2015:19:53:28 +0100] "GET //pma/scripts/setup.php HTTP/1.1" 404 47 "-" "-" "-""#, "clf"),
+            (r#"10.0.0.2 - username [18/Nov/2018:21:34:34 +0000] "GET /dashboard/ HTTP/2.0" 401 17 "-" "Mozilla/5.0 (X11; Linux x86_64; rv:57.0) Gecko/20100101 Firefox/57.0" 72 "Auth for frontend-Host-traefik-0" "/dashboard/" 0ms"#, "clf"),
+            ("Mar  7 18:53:24 bar sshd[1558]: Failed password for root from 192.0.2.1 port 22 ssh2", "sshd"),
+            ("Feb 15 16:23:00 srv httpd[22034]: [authz_core:error] [pid 22034] [client 192.0.2.1:58585] AH01630: client denied by server configuration: /home/www/", "sshd"),
+            (r#"{"ts":"2026-03-10T00:00:12Z","ip":"1.2.3.4"}"#, "json"),
+        ];
+        for (line, want) in rows {
+            let mut p = Parser::new(&Format::Auto, &local);
+            let parsed = p.parse(line);
+            assert!(
+                !matches!(parsed, Parsed::Malformed(_)),
+                "{line}: {parsed:?}"
+            );
+            assert_eq!(p.format_name(), want, "{line}");
+        }
+    }
+
+    #[test]
+    fn every_format_name_builds() {
+        for name in Format::NAMES {
+            assert!(Format::from_name(name).is_some(), "{name}");
+        }
+        assert_eq!(
+            Format::from_name("nginx_error").map(|f| f.name()),
+            Some("nginx_error")
+        );
     }
 }
