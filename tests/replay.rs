@@ -212,3 +212,32 @@ fn a_missing_input_is_a_clear_error() {
         "{err}"
     );
 }
+
+#[test]
+fn apache_error_log_is_read_without_a_crash_and_is_not_access_traffic() {
+    let log = corpus("loghub").join("Apache_2k.log");
+    let dir = tempfile::tempdir().unwrap();
+    // sniffed: recognised as an error log; only client-refusal lines become events
+    let (_, s) = replay(dir.path(), &["--until", "parse", log.to_str().unwrap()]);
+    assert_eq!(s["inputs"][0]["format"], "apache_error", "{s}");
+    assert_eq!(s["lines"], 2000);
+    assert_eq!(s["malformed_total"], 0, "{s}");
+    assert_eq!(s["ignored"]["not_access_event"], 1968, "{s}");
+    assert_eq!(
+        s["events"], 32,
+        "the `Directory index forbidden` refusals: {s}"
+    );
+    // forced through the access-log parser: every line counted, none crashes it
+    let (_, s) = replay(
+        dir.path(),
+        &[
+            "--format",
+            "combined",
+            "--until",
+            "parse",
+            log.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(s["events"], 0, "{s}");
+    assert_eq!(s["malformed"]["syntax"], 2000, "{s}");
+}

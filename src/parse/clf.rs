@@ -59,9 +59,18 @@ impl ClfParser {
         use Malformed::{BadField, Syntax};
 
         // remote address
-        let sp = find_near(b, 0, b' ').ok_or(Syntax)?;
-        let addr = &line[..sp];
-        let ip = parse_ip(addr);
+        let mut sp = find_near(b, 0, b' ').ok_or(Syntax)?;
+        let mut addr = &line[..sp];
+        let mut ip = parse_ip(addr);
+        if ip.is_none() {
+            // apache `vhost_combined`: `%v[:%p] %h ...` puts the server name first
+            let next = find_near(b, sp + 1, b' ').ok_or(Syntax)?;
+            if let Some(client) = parse_ip(&line[sp + 1..next]) {
+                ip = Some(client);
+                addr = &line[sp + 1..next];
+                sp = next;
+            }
+        }
         if ip.is_none() && !plausible_host(addr.as_bytes()) {
             return Err(Syntax);
         }
