@@ -187,7 +187,10 @@ fn read_from_end_skips_history_only_on_first_start() {
         old.write_all(numbered_line(n).as_bytes()).unwrap();
     }
     let d = spawn_daemon(root, "breachd.toml");
-    std::thread::sleep(Duration::from_millis(500));
+    assert!(
+        wait_for(20, || daemon_log(root).contains("following a file")),
+        "daemon started"
+    );
     old.write_all(numbered_line(100).as_bytes()).unwrap();
     // a file created while running is read from its beginning
     let mut new = append(&root.join("logs/new.log"));
@@ -223,7 +226,7 @@ fn polling_mode_follows_files_too() {
     }
     // A file must be seen once (within a poll interval) before it is rotated
     // away under a name the glob does not match.
-    std::thread::sleep(Duration::from_millis(300));
+    assert!(wait_for(20, || emitted_numbers(&events).len() >= 50));
     fs::rename(root.join("logs/late.log"), root.join("logs/late.log.1")).unwrap();
     let mut f = append(&root.join("logs/late.log"));
     for n in 50..100 {

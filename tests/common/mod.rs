@@ -68,6 +68,11 @@ pub fn terminate(mut child: Child) {
     }
 }
 
+/// What the daemon has logged so far (its stderr).
+pub fn daemon_log(dir: &Path) -> String {
+    std::fs::read_to_string(dir.join("daemon.log")).unwrap_or_default()
+}
+
 /// Polls `f` until it returns true or `secs` pass.
 pub fn wait_for(secs: u64, mut f: impl FnMut() -> bool) -> bool {
     let deadline = Instant::now() + Duration::from_secs(secs);
