@@ -25,6 +25,9 @@ pub const DEFAULT_MAX_KEYS: usize = 200_000;
 /// Subject ids remembered per alert (beyond this the estimate saturates).
 const MAX_SUBJECTS_PER_ALERT: usize = 1_000_000;
 
+/// Exposed subjects remembered per key before an alert exists.
+const MAX_EXPOSED_PER_KEY: usize = 100_000;
+
 /// Per-key state of one rule.
 #[derive(Debug, Default)]
 struct KeyState {
@@ -32,6 +35,13 @@ struct KeyState {
     times: VecDeque<i64>,
     /// Distinct values seen → when last seen (distinct).
     seen: HashMap<u64, i64>,
+    /// Subjects the key's matching events exposed → when (so an alert counts
+    /// what happened before it fired too).
+    exposed: HashMap<u64, i64>,
+    /// Subjects counted but not listed by the app log, within the window.
+    unlisted: u64,
+    /// Data categories the key's successful matching events touched.
+    categories: Categories,
     last: i64,
 }
 
@@ -141,6 +151,16 @@ impl Engine {
             return;
         };
         st.last = t;
+        if matched && st.exposed.len() < MAX_EXPOSED_PER_KEY {
+            let hasher = &self.hasher;
+            exposures(ev, c, |v| {
+                st.exposed.insert(hasher.hash_one(v), t);
+            });
+            st.unlisted += exposed_unlisted(ev, c);
+            if ev.outcome == Outcome::Success {
+                st.categories = st.categories.union(c.categories);
+            }
+        }
         let fired = match &rule.detector {
             Detector::Threshold { window, threshold } => {
                 push_time(&mut st.times, t, *window, *threshold);
@@ -186,6 +206,20 @@ impl Engine {
             Detector::Distinct { .. } => st.seen.values().min().copied().unwrap_or(t),
             _ => st.times.front().copied().unwrap_or(t),
         };
+        let before: HashSet<u64> = st
+            .exposed
+            .iter()
+            .filter(|(_, &at)| at >= start)
+            .map(|(h, _)| *h)
+            .collect();
+        let unlisted_before = std::mem::take(&mut st.unlisted);
+        let categories_before = st.categories;
+        // matching lines before the one that fired (that one is counted below)
+        let events_before = match &rule.detector {
+            Detector::Threshold { .. } => st.times.len().saturating_sub(1),
+            Detector::Sequence { .. } => st.times.len(),
+            Detector::Distinct { .. } => st.seen.len().saturating_sub(1),
+        } as u64;
         let key = self.key_buf.as_str();
         if self.open[ri].contains_key(key) {
             return; // already open: `observe` extended it
@@ -204,15 +238,17 @@ impl Engine {
                 severity: rule.severity,
                 incident: None,
                 subjects: 0,
-                categories: Categories::default(),
+                categories: categories_before,
                 events: 0,
                 summary: rule.description.clone(),
             },
             last: t,
-            subjects: HashSet::new(),
-            unlisted: 0,
+            subjects: before,
+            unlisted: unlisted_before,
         };
-        extend(&mut open, ev, c, &self.hasher);
+        // the firing event's exposures are already in `before`
+        open.alert.events = events_before;
+        extend_span(&mut open, ev);
         self.open[ri].insert(key.into(), open);
     }
 
@@ -285,6 +321,22 @@ fn push_time(times: &mut VecDeque<i64>, t: i64, window: i64, cap: u64) {
 /// the data subjects it exposed (successful reads that name subjects, and
 /// accounts logged into).
 fn extend(open: &mut Open, ev: &Event<'_>, c: &Class<'_>, hasher: &impl BuildHasher) {
+    extend_span(open, ev);
+    if ev.outcome == Outcome::Success {
+        open.alert.categories = open.alert.categories.union(c.categories);
+    }
+    let subjects = &mut open.subjects;
+    exposures(ev, c, |v| {
+        if subjects.len() < MAX_SUBJECTS_PER_ALERT {
+            subjects.insert(hasher.hash_one(v));
+        }
+    });
+    open.unlisted += exposed_unlisted(ev, c);
+    open.alert.subjects = open.subjects.len() as u64 + open.unlisted;
+}
+
+/// Widens the alert's span to the event and counts it.
+fn extend_span(open: &mut Open, ev: &Event<'_>) {
     let a = &mut open.alert;
     let t = ev.time.unix_micros;
     open.last = open.last.max(t);
@@ -295,31 +347,39 @@ fn extend(open: &mut Open, ev: &Event<'_>, c: &Class<'_>, hasher: &impl BuildHas
         a.start = ev.time;
     }
     a.events += 1;
+    a.subjects = open.subjects.len() as u64 + open.unlisted;
+}
+
+/// The data subjects a successful event exposed: the account logged into, or
+/// the subjects a read of personal data names.
+fn exposures(ev: &Event<'_>, c: &Class<'_>, mut f: impl FnMut(&str)) {
     if ev.outcome != Outcome::Success {
         return;
     }
-    a.categories = a.categories.union(c.categories);
-    let mut add = |v: &str| {
-        if open.subjects.len() < MAX_SUBJECTS_PER_ALERT {
-            open.subjects.insert(hasher.hash_one(v));
-        }
-    };
     if c.kind == Some(Kind::Login) {
         if let Some(u) = ev.user.as_deref() {
-            add(u);
+            f(u);
         }
     } else if !c.categories.is_empty() {
-        for s in &ev.subjects {
-            add(s);
-        }
         if ev.subjects.is_empty() {
             if let Some(s) = c.subject {
-                add(s);
+                f(s);
+            }
+        } else {
+            for s in &ev.subjects {
+                f(s);
             }
         }
-        open.unlisted += ev.subjects_truncated;
     }
-    a.subjects = open.subjects.len() as u64 + open.unlisted;
+}
+
+/// Subjects a successful read returned beyond those the log lists.
+fn exposed_unlisted(ev: &Event<'_>, c: &Class<'_>) -> u64 {
+    if ev.outcome == Outcome::Success && !c.categories.is_empty() {
+        ev.subjects_truncated
+    } else {
+        0
+    }
 }
 
 /// Writes the key for `parts` into `buf`; false when the event lacks a part.
@@ -416,4 +476,166 @@ fn entities(parts: &[KeyPart], ev: &Event<'_>) -> Vec<Entity> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::classify::Inventory;
+    use std::borrow::Cow;
+
+    const INV: &str = "resources:\n  - pattern: /login\n    methods: [POST]\n    kind: login\n  - pattern: \"/c/{id}\"\n    categories: [identity]\n    sensitivity: high\n    subject_param: id\n";
+
+    fn rules(yaml: &str) -> Vec<Rule> {
+        rules::compile(yaml, "t.yaml").unwrap()
+    }
+
+    /// (seconds, ip, user, method, path, status)
+    type Line = (i64, &'static str, &'static str, &'static str, String, u16);
+
+    fn run(rules_yaml: &str, lines: &[Line]) -> Vec<Alert> {
+        let inv = Inventory::from_str(INV, "inv").unwrap();
+        let mut e = Engine::new(rules(rules_yaml), 1000);
+        for (t, ip, user, m, path, status) in lines {
+            let ev = Event {
+                time: EventTime::from_unix_secs(*t, 0),
+                ip: ip.parse().ok(),
+                user: (!user.is_empty()).then_some(Cow::Borrowed(*user)),
+                action: Some(Cow::Borrowed(*m)),
+                resource: Some(Cow::Borrowed(path.as_str())),
+                status: Some(*status),
+                outcome: Outcome::from_http_status(*status),
+                ..Event::default()
+            };
+            let c = inv.classify(&ev);
+            e.observe(&ev, &c);
+        }
+        e.finish()
+    }
+
+    fn login(t: i64, ip: &'static str, user: &'static str, status: u16) -> Line {
+        (t, ip, user, "POST", "/login".into(), status)
+    }
+
+    const THRESHOLD: &str = "rules:\n  - name: bf\n    detector: threshold\n    match: {kind: [login], outcome: [failure, denied]}\n    key: [ip]\n    window: 10m\n    threshold: 5\n    severity: high\n    quiet: 30m\n";
+
+    #[test]
+    fn threshold_fires_once_per_attack_and_extends() {
+        // 4 failures: nothing; 20 failures over 10 minutes: one alert spanning them
+        let below: Vec<Line> = (0..4).map(|i| login(i * 60, "1.1.1.1", "", 401)).collect();
+        assert!(run(THRESHOLD, &below).is_empty());
+        let attack: Vec<Line> = (0..20)
+            .map(|i| login(1000 + i * 30, "2.2.2.2", "", 401))
+            .collect();
+        let a = run(THRESHOLD, &attack);
+        assert_eq!(a.len(), 1, "{a:#?}");
+        assert_eq!(a[0].start.unix_secs(), 1000);
+        assert_eq!(
+            a[0].detected_at.unix_secs(),
+            1000 + 4 * 30,
+            "fires on the 5th failure"
+        );
+        assert_eq!(a[0].end.unix_secs(), 1000 + 19 * 30);
+        assert_eq!(a[0].events, 20);
+        assert_eq!(a[0].entities[0].value, "2.2.2.2");
+        assert_eq!(a[0].subjects, 0, "nobody logged in: nobody exposed");
+    }
+
+    #[test]
+    fn threshold_forgets_outside_the_window_and_reopens_after_quiet() {
+        // one failure every 3 minutes: never 5 within 10 minutes
+        let slow: Vec<Line> = (0..30)
+            .map(|i| login(i * 180, "3.3.3.3", "", 401))
+            .collect();
+        assert!(run(THRESHOLD, &slow).is_empty());
+        // two bursts 2 hours apart: two alerts
+        let mut two: Vec<Line> = (0..6).map(|i| login(i, "4.4.4.4", "", 401)).collect();
+        two.extend((0..6).map(|i| login(7200 + i, "4.4.4.4", "", 401)));
+        assert_eq!(run(THRESHOLD, &two).len(), 2);
+    }
+
+    #[test]
+    fn a_successful_login_after_the_failures_counts_one_exposed_subject() {
+        let mut lines: Vec<Line> = (0..10).map(|i| login(i, "5.5.5.5", "bob", 401)).collect();
+        lines.push(login(20, "5.5.5.5", "bob", 200));
+        let a = run(THRESHOLD, &lines);
+        assert_eq!(a.len(), 1);
+        assert_eq!(a[0].subjects, 1);
+    }
+
+    #[test]
+    fn distinct_counts_values_not_events() {
+        let yaml = "rules:\n  - name: enum\n    detector: distinct\n    match: {has_subject: true}\n    key: [user]\n    distinct: subject\n    window: 1h\n    threshold: 10\n    severity: critical\n";
+        // the same record 100 times: no alert
+        let same: Vec<Line> = (0..100)
+            .map(|i| (i, "6.6.6.6", "eve", "GET", "/c/1".into(), 200))
+            .collect();
+        assert!(run(yaml, &same).is_empty());
+        // 30 different records, 20 refused: alert, 10 subjects exposed
+        let walk: Vec<Line> = (0..30)
+            .map(|i| {
+                (
+                    i * 10,
+                    "6.6.6.6",
+                    "eve",
+                    "GET",
+                    format!("/c/{i}"),
+                    if i < 10 { 200 } else { 403 },
+                )
+            })
+            .collect();
+        let a = run(yaml, &walk);
+        assert_eq!(a.len(), 1, "{a:#?}");
+        assert_eq!(
+            a[0].detected_at.unix_secs(),
+            90,
+            "fires at the 10th distinct subject"
+        );
+        assert_eq!(a[0].subjects, 10, "only served records expose subjects");
+        assert_eq!(a[0].categories.names(), vec!["identity"]);
+    }
+
+    #[test]
+    fn sequence_needs_the_failures_then_the_success() {
+        let yaml = "rules:\n  - name: ato\n    detector: sequence\n    match: {kind: [login], outcome: [failure]}\n    then: {kind: [login], outcome: [success]}\n    key: [user]\n    window: 1h\n    threshold: 3\n    severity: high\n";
+        let only_success = vec![login(0, "7.7.7.7", "amy", 200)];
+        assert!(run(yaml, &only_success).is_empty());
+        let two_failures = vec![
+            login(0, "7.7.7.7", "amy", 400),
+            login(1, "7.7.7.7", "amy", 400),
+            login(2, "7.7.7.7", "amy", 200),
+        ];
+        assert!(run(yaml, &two_failures).is_empty());
+        let mut takeover: Vec<Line> = (0..5).map(|i| login(i, "8.8.8.8", "amy", 400)).collect();
+        takeover.push(login(100, "9.9.9.9", "amy", 200));
+        let a = run(yaml, &takeover);
+        assert_eq!(a.len(), 1);
+        assert_eq!(a[0].detected_at.unix_secs(), 100);
+        assert_eq!(a[0].entities[0].value, "amy");
+        // failures too long before the success do not count
+        let mut stale: Vec<Line> = (0..5).map(|i| login(i, "8.8.8.8", "amy", 400)).collect();
+        stale.push(login(7200, "9.9.9.9", "amy", 200));
+        assert!(run(yaml, &stale).is_empty());
+    }
+
+    #[test]
+    fn keys_are_capped_and_the_cap_is_counted() {
+        let inv = Inventory::from_str(INV, "inv").unwrap();
+        let mut e = Engine::new(rules(THRESHOLD), 10);
+        for i in 0..50u8 {
+            let ip = std::net::IpAddr::from([10, 0, 0, i]);
+            let ev = Event {
+                time: EventTime::from_unix_secs(i as i64, 0),
+                ip: Some(ip),
+                action: Some(Cow::Borrowed("POST")),
+                resource: Some(Cow::Borrowed("/login")),
+                outcome: Outcome::Failure,
+                ..Event::default()
+            };
+            let c = inv.classify(&ev);
+            e.observe(&ev, &c);
+        }
+        assert_eq!(e.keys(), 10);
+        assert_eq!(e.stats.cap_hits, 40);
+    }
 }
