@@ -37,6 +37,23 @@ pub struct ConfigFile {
     /// Optional copy of every normalized event, as JSON lines.
     #[serde(default)]
     pub events: Option<EventsConfig>,
+    #[serde(default)]
+    pub detect: DetectConfig,
+}
+
+/// `[detect]`: the data inventory and the rules.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DetectConfig {
+    /// The data inventory (YAML); without it nothing is known of the data.
+    #[serde(default)]
+    pub inventory: Option<Spanned<String>>,
+    /// Rules files (YAML) used instead of the shipped defaults.
+    #[serde(default)]
+    pub rules: Option<Spanned<String>>,
+    /// Cap on keys held per rule.
+    #[serde(default)]
+    pub max_keys: Option<Spanned<u64>>,
 }
 
 fn default_data_dir() -> Spanned<String> {
@@ -152,6 +169,9 @@ pub struct Config {
     pub max_line_bytes: usize,
     pub checkpoint_interval: Duration,
     pub events_path: Option<PathBuf>,
+    pub inventory: std::sync::Arc<crate::classify::Inventory>,
+    pub rules: Vec<crate::detect::rules::Rule>,
+    pub max_keys: usize,
 }
 
 /// One built source.
@@ -366,7 +386,43 @@ fn build(c: &ConfigFile, doc: &Doc<'_>, base: &Path, errors: &mut Vec<ConfigErro
         }
         resolve(e.path.get_ref())
     });
+    let inventory = match &c.detect.inventory {
+        Some(p) => match crate::classify::Inventory::load(&resolve(p.get_ref())) {
+            Ok(inv) => inv,
+            Err(problems) => {
+                for e in problems.0 {
+                    errors.push(doc.error(p.span(), format!("inventory problem: {e}")));
+                }
+                crate::classify::Inventory::default()
+            }
+        },
+        None => crate::classify::Inventory::default(),
+    };
+    let rules = match &c.detect.rules {
+        Some(p) => crate::detect::rules::load(&resolve(p.get_ref())),
+        None => {
+            crate::detect::rules::compile(crate::detect::rules::DEFAULT_RULES, "<shipped rules>")
+        }
+    }
+    .unwrap_or_else(|problems| {
+        let at = c.detect.rules.as_ref().map_or(0..0, |p| p.span());
+        for e in problems {
+            errors.push(doc.error(at.clone(), format!("rules problem: {e}")));
+        }
+        Vec::new()
+    });
+    let max_keys = match &c.detect.max_keys {
+        Some(n) if *n.get_ref() < 100 => {
+            errors.push(doc.error(n.span(), "must be at least 100".into()));
+            crate::detect::DEFAULT_MAX_KEYS
+        }
+        Some(n) => *n.get_ref() as usize,
+        None => crate::detect::DEFAULT_MAX_KEYS,
+    };
     Config {
+        inventory: std::sync::Arc::new(inventory),
+        rules,
+        max_keys,
         origin: PathBuf::from(doc.file),
         data_dir: resolve(c.data_dir.get_ref()),
         sources,
@@ -656,6 +712,32 @@ max_line_bytes = "big"
             Path::new(""),
         );
         assert!(ok.is_ok(), "{ok:?}");
+    }
+
+    #[test]
+    fn inventory_and_rules_problems_are_reported_through_the_config() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("inv.yaml"),
+            "resources:\n  - pattern: /a\n    categories: [helth]\n",
+        )
+        .unwrap();
+        std::fs::write(dir.path().join("rules.yaml"), "rules:\n  - name: x\n    detector: threshold\n    key: [ip]\n    window: 1 aeon\n    threshold: 3\n    severity: high\n").unwrap();
+        let text = "[detect]\ninventory = \"inv.yaml\"\nrules = \"rules.yaml\"\n";
+        let e = match Config::from_str(text, "t.toml", dir.path()) {
+            Ok(_) => panic!("accepted"),
+            Err(e) => e.to_string(),
+        };
+        assert!(
+            e.contains("t.toml:2:13: detect.inventory: inventory problem:")
+                && e.contains("inv.yaml:2: resources[0].categories: unknown category `helth`"),
+            "{e}"
+        );
+        assert!(
+            e.contains("t.toml:3:9: detect.rules: rules problem:")
+                && e.contains("rules.yaml:2: rules[0].window: bad duration"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -49,10 +49,11 @@ pub struct ReplayArgs {
     /// Config file (limits and time zone); the embedded default otherwise.
     #[arg(long)]
     config: Option<PathBuf>,
-    /// Data inventory (YAML): which resources hold which personal data.
+    /// Data inventory (YAML): which resources hold which personal data
+    /// (overrides the config's `[detect] inventory`).
     #[arg(long)]
     inventory: Option<PathBuf>,
-    /// Detection rules (YAML); the shipped defaults otherwise.
+    /// Detection rules (YAML); the config's, else the shipped defaults.
     #[arg(long)]
     rules: Option<PathBuf>,
     /// Log format of the inputs (`auto` sniffs each input).
@@ -137,7 +138,7 @@ pub fn replay(args: ReplayArgs) -> anyhow::Result<ExitCode> {
         Some(p) => {
             Inventory::load(p).map_err(|e| anyhow::anyhow!("the inventory has problems:\n{e}"))?
         }
-        None => Inventory::default(),
+        None => (*config.inventory).clone(),
     };
     let tz = match (&args.timezone, &inventory.timezone) {
         (Some(name), _) => crate::config::parse_timezone(name).map_err(anyhow::Error::msg)?,
@@ -145,18 +146,12 @@ pub fn replay(args: ReplayArgs) -> anyhow::Result<ExitCode> {
         (None, None) => jiff::tz::TimeZone::system(),
     };
     let rules = match &args.rules {
-        Some(p) => rules::load(p),
-        None => rules::compile(rules::DEFAULT_RULES, "<shipped rules>"),
-    }
-    .map_err(|e| {
-        anyhow::anyhow!(
-            "the rules have problems:\n{}",
-            e.iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join("\n")
-        )
-    })?;
+        Some(p) => rules::load(p).map_err(|e| {
+            let lines: Vec<String> = e.iter().map(ToString::to_string).collect();
+            anyhow::anyhow!("the rules have problems:\n{}", lines.join("\n"))
+        })?,
+        None => config.rules.clone(),
+    };
     let inputs = Input::open_all(&args.files)?;
 
     let progress = Progress::start(inputs.iter().map(|i| i.size).sum::<Option<u64>>());
@@ -172,7 +167,7 @@ pub fn replay(args: ReplayArgs) -> anyhow::Result<ExitCode> {
     let mut path = Path {
         until,
         inventory: &inventory,
-        engine: Engine::new(rules, crate::detect::DEFAULT_MAX_KEYS),
+        engine: Engine::new(rules, config.max_keys),
         events_out,
         alerts_out,
         table: (args.output == Output::Table).then(Vec::new),
