@@ -40,6 +40,8 @@ pub enum EntityType {
     Session,
     IpPrefix,
     UserAgent,
+    Host,
+    Resource,
 }
 
 /// One entity an alert is about.

@@ -42,6 +42,9 @@ struct KeyState {
     unlisted: u64,
     /// Data categories the key's successful matching events touched.
     categories: Categories,
+    /// The counted values themselves (those still in `seen`), for rules
+    /// that name them in the alert.
+    values: Vec<Box<str>>,
     last: i64,
 }
 
@@ -53,6 +56,8 @@ struct Open {
     subjects: HashSet<u64>,
     /// Subjects the app log counted but did not list (`subjects_truncated`).
     unlisted: u64,
+    /// Hashes of the counted values already named among the entities.
+    named: HashSet<u64>,
 }
 
 /// Counters an operator would graph.
@@ -118,6 +123,24 @@ impl Engine {
             // an open alert on this key grows with everything the key does
             if let Some(open) = self.open[ri].get_mut(self.key_buf.as_str()) {
                 extend(open, ev, c, &self.hasher);
+                let rule = &self.rules[ri];
+                if let (Detector::Distinct { of, .. }, true) =
+                    (&rule.detector, rule.report_values > 0)
+                {
+                    let of = *of;
+                    if let Some(kind) = entity_type(of).filter(|_| rule.filter.matches(ev, c)) {
+                        let cap = rule.report_values;
+                        let hasher = &self.hasher;
+                        for_each_value(of, ev, c, |v| {
+                            if open.named.len() < cap && open.named.insert(hasher.hash_one(v)) {
+                                open.alert.entities.push(Entity {
+                                    kind,
+                                    value: v.to_string(),
+                                });
+                            }
+                        });
+                    }
+                }
             }
             self.step(ri, ev, c);
         }
@@ -186,8 +209,12 @@ impl Engine {
             } => {
                 let horizon = t - window;
                 let mut any = false;
+                let report = rule.report_values;
                 for_each_value(*of, ev, c, |v| {
-                    st.seen.insert(self.hasher.hash_one(v), t);
+                    let fresh = st.seen.insert(self.hasher.hash_one(v), t).is_none();
+                    if fresh && report > 0 && st.values.len() < report {
+                        st.values.push(v.into());
+                    }
                     any = true;
                 });
                 if !any {
@@ -195,6 +222,11 @@ impl Engine {
                 }
                 if st.seen.len() as u64 >= *threshold {
                     st.seen.retain(|_, &mut s| s >= horizon);
+                    if !st.values.is_empty() {
+                        let (seen, hasher) = (&st.seen, &self.hasher);
+                        st.values
+                            .retain(|v| seen.contains_key(&hasher.hash_one(&**v)));
+                    }
                 }
                 st.seen.len() as u64 >= *threshold
             }
@@ -225,10 +257,26 @@ impl Engine {
             return; // already open: `observe` extended it
         }
         let rule = &self.rules[ri];
+        let mut named = entities(&rule.key, ev);
+        let mut named_hashes = HashSet::new();
+        if let Detector::Distinct { of, .. } = rule.detector {
+            if let Some(kind) = entity_type(of) {
+                // the values still inside the window
+                for v in &st.values {
+                    let h = self.hasher.hash_one(&**v);
+                    if st.seen.contains_key(&h) && named_hashes.insert(h) {
+                        named.push(Entity {
+                            kind,
+                            value: v.to_string(),
+                        });
+                    }
+                }
+            }
+        }
         let mut open = Open {
             alert: Alert {
                 detector: rule.name.clone(),
-                entities: entities(&rule.key, ev),
+                entities: named,
                 start: EventTime {
                     unix_micros: start,
                     offset_secs: ev.time.offset_secs,
@@ -245,6 +293,7 @@ impl Engine {
             last: t,
             subjects: before,
             unlisted: unlisted_before,
+            named: named_hashes,
         };
         // the firing event's exposures are already in `before`
         open.alert.events = events_before;
@@ -396,6 +445,8 @@ fn build_key(parts: &[KeyPart], ev: &Event<'_>, c: &Class<'_>, buf: &mut String)
             KeyPart::Session => push(buf, ev.session.as_deref()),
             KeyPart::UserAgent => push(buf, ev.user_agent.as_deref()),
             KeyPart::Subject => push(buf, ev.subjects.first().map(|s| s.as_ref()).or(c.subject)),
+            KeyPart::Host => push(buf, ev.host.as_deref()),
+            KeyPart::Resource => push(buf, ev.resource.as_deref()),
         };
         if !ok {
             return false;
@@ -450,6 +501,20 @@ fn for_each_value(part: KeyPart, ev: &Event<'_>, c: &Class<'_>, mut f: impl FnMu
     }
 }
 
+/// The entity type a counted value names, if it names one.
+fn entity_type(p: KeyPart) -> Option<EntityType> {
+    Some(match p {
+        KeyPart::Ip => EntityType::Ip,
+        KeyPart::User => EntityType::User,
+        KeyPart::Session => EntityType::Session,
+        KeyPart::IpPrefix => EntityType::IpPrefix,
+        KeyPart::UserAgent => EntityType::UserAgent,
+        KeyPart::Host => EntityType::Host,
+        KeyPart::Resource => EntityType::Resource,
+        KeyPart::Subject => return None,
+    })
+}
+
 fn entities(parts: &[KeyPart], ev: &Event<'_>) -> Vec<Entity> {
     let mut out = Vec::new();
     for p in parts {
@@ -468,6 +533,11 @@ fn entities(parts: &[KeyPart], ev: &Event<'_>) -> Vec<Entity> {
             KeyPart::UserAgent => (
                 EntityType::UserAgent,
                 ev.user_agent.as_deref().map(String::from),
+            ),
+            KeyPart::Host => (EntityType::Host, ev.host.as_deref().map(String::from)),
+            KeyPart::Resource => (
+                EntityType::Resource,
+                ev.resource.as_deref().map(String::from),
             ),
             KeyPart::Subject => continue,
         };
@@ -616,6 +686,34 @@ mod tests {
         let mut stale: Vec<Line> = (0..5).map(|i| login(i, "8.8.8.8", "amy", 400)).collect();
         stale.push(login(7200, "9.9.9.9", "amy", 200));
         assert!(run(yaml, &stale).is_empty());
+    }
+
+    #[test]
+    fn a_distributed_attack_names_its_addresses() {
+        let yaml = "rules:\n  - name: dist\n    detector: distinct\n    match: {kind: [login], outcome: [failure]}\n    key: [resource]\n    distinct: ip\n    window: 1h\n    threshold: 5\n    report_values: 100\n    severity: medium\n";
+        const IPS: [&str; 8] = [
+            "1.0.0.1", "1.0.0.2", "1.0.0.3", "1.0.0.4", "1.0.0.5", "1.0.0.6", "1.0.0.7", "1.0.0.8",
+        ];
+        // each address tries twice; the 5th address makes it fire, later ones join
+        let lines: Vec<Line> = (0..16)
+            .map(|i| login(i * 60, IPS[i as usize / 2], "", 400))
+            .collect();
+        let a = run(yaml, &lines);
+        assert_eq!(a.len(), 1, "{a:#?}");
+        let ips: Vec<&str> = a[0]
+            .entities
+            .iter()
+            .filter(|e| e.kind == EntityType::Ip)
+            .map(|e| e.value.as_str())
+            .collect();
+        assert_eq!(ips, IPS.to_vec());
+        assert_eq!(
+            a[0].entities[0],
+            Entity {
+                kind: EntityType::Resource,
+                value: "/login".into()
+            }
+        );
     }
 
     #[test]

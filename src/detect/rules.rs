@@ -49,6 +49,10 @@ struct RuleFile {
     quiet: Option<String>,
     #[serde(default)]
     enabled: Option<bool>,
+    /// For `distinct`: name the counted values (up to this many) among the
+    /// alert's entities: the addresses of a distributed attack.
+    #[serde(default)]
+    report_values: Option<usize>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -77,6 +81,9 @@ pub struct FilterFile {
     /// The event names a data subject (path parameter or app log field).
     #[serde(default)]
     has_subject: Option<bool>,
+    /// The parser's detail tag is one of these (`bad_password`, `invalid_user`...).
+    #[serde(default)]
+    detail: Option<Vec<String>>,
 }
 
 /// A part of a state key, or of what `distinct` counts.
@@ -91,6 +98,10 @@ pub enum KeyPart {
     UserAgent,
     /// The data subject an event names.
     Subject,
+    /// The host that wrote the line (syslog host).
+    Host,
+    /// The resource (path or table, as written).
+    Resource,
 }
 
 /// A compiled event filter.
@@ -102,6 +113,7 @@ pub struct Filter {
     resource: Option<Vec<String>>,
     min_sensitivity: Option<Sensitivity>,
     has_subject: Option<bool>,
+    detail: Option<Vec<String>>,
 }
 
 impl Filter {
@@ -113,6 +125,7 @@ impl Filter {
             resource: f.resource.clone(),
             min_sensitivity: f.min_sensitivity,
             has_subject: f.has_subject,
+            detail: f.detail.clone(),
         }
     }
 
@@ -157,6 +170,11 @@ impl Filter {
                 return false;
             }
         }
+        if let Some(d) = &self.detail {
+            if !ev.detail.is_some_and(|x| d.iter().any(|y| y == x)) {
+                return false;
+            }
+        }
         true
     }
 }
@@ -197,6 +215,8 @@ pub struct Rule {
     pub severity: Severity,
     /// Microseconds of event time without activity that close an alert.
     pub quiet: i64,
+    /// How many of a `distinct` rule's values the alert names (0: none).
+    pub report_values: usize,
 }
 
 /// A problem in a rules file.
@@ -331,6 +351,7 @@ pub fn compile(text: &str, file: &str) -> Result<Vec<Rule>, Vec<RuleError>> {
             key: r.key.clone(),
             severity: r.severity,
             quiet,
+            report_values: r.report_values.unwrap_or(0).min(10_000),
         });
     }
     if errors.is_empty() {
