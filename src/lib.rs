@@ -7,6 +7,7 @@
 pub mod cli;
 pub mod config;
 pub mod daemon;
+pub mod detect;
 pub mod parse;
 pub mod pipeline;
 pub mod source;

@@ -1,0 +1,3 @@
+//! Detect: rules on event time over normalized events.
+
+pub mod sigma;
