@@ -295,7 +295,7 @@ fn selection(name: &str, v: &Value) -> Result<Selection, Unsupported> {
         Value::Sequence(seq) => {
             let values = seq
                 .iter()
-                .map(|x| value(x, &Mods::default(), name))
+                .map(|x| value(x, &Mods::keywords(), name))
                 .collect::<Result<Vec<_>, _>>()?;
             sel.alternatives.push(vec![FieldTest {
                 field: Field::Keywords,
@@ -307,7 +307,7 @@ fn selection(name: &str, v: &Value) -> Result<Selection, Unsupported> {
             sel.alternatives.push(vec![FieldTest {
                 field: Field::Keywords,
                 all: false,
-                values: vec![value(v, &Mods::default(), name)?],
+                values: vec![value(v, &Mods::keywords(), name)?],
             }]);
         }
         _ => {
@@ -334,8 +334,12 @@ fn alternative(m: &Mapping, sel: &mut Selection) -> Result<(), Unsupported> {
         };
         let mut parts = key.split('|');
         let fname = parts.next().unwrap_or_default();
-        let mods = Mods::parse(parts)?;
+        let mut mods = Mods::parse(parts)?;
         let field = if fname.is_empty() {
+            // keywords are substrings of the event
+            if mods.kind == Kind::Text && mods.anchor.is_none() {
+                mods.anchor = Some(Anchor::Contains);
+            }
             Field::Keywords
         } else if let Some(f) = Field::from_sigma(fname) {
             f
@@ -398,6 +402,13 @@ enum Kind {
 }
 
 impl Mods {
+    fn keywords() -> Mods {
+        Mods {
+            anchor: Some(Anchor::Contains),
+            ..Mods::default()
+        }
+    }
+
     fn parse<'a>(names: impl Iterator<Item = &'a str>) -> Result<Mods, Unsupported> {
         let mut m = Mods::default();
         for name in names {
