@@ -674,3 +674,232 @@ fn real_apache_log_fires_no_critical_rule() {
         "critical rules fired on the benign log: {critical:?}"
     );
 }
+
+// ---- edge cases -----------------------------------------------------------
+
+fn rule(detection: &str) -> String {
+    format!(
+        "title: Test rule\nid: 00000000-0000-0000-0000-000000000001\nstatus: test\nlogsource:\n    category: webserver\ndetection:\n{detection}\nlevel: high\n"
+    )
+}
+
+#[test]
+fn unsupported_constructs_are_named_warnings() {
+    let cases: &[(&str, &str)] = &[
+        ("    sel:\n        cs-uri-query|expand: '%x%'\n    condition: sel", "modifier expand"),
+        ("    sel:\n        cs-uri-query|fieldref: cs-host\n    condition: sel", "modifier fieldref"),
+        ("    sel:\n        cs-uri-query|utf8: x\n    condition: sel", "modifier utf8"),
+        ("    sel:\n        cs-method: GET\n    condition: sel | count() by c-ip > 10", "condition aggregation"),
+        ("    sel:\n        cs-method: GET\n    timeframe: 5m\n    condition: sel", "timeframe"),
+        ("    sel:\n        cs-cookie: x\n    condition: sel", "field cs-cookie"),
+        ("    sel:\n        cs-method: GET\n    filter:\n        dst_ip: 10.0.0.1\n    condition: sel and not filter", "field dst_ip"),
+        ("    sel:\n        cs-uri-query|re: '('\n    condition: sel", "modifier re"),
+        ("    sel:\n        c-ip|cidr: 'nonsense'\n    condition: sel", "modifier cidr"),
+        ("    sel:\n        cs-method: GET\n    condition: sel and other", "condition name"),
+        ("    sel1:\n        cs-method: GET\n    sel2:\n        sc-status: 200\n    condition: 2 of sel*", "condition N of"),
+        ("    sel:\n        cs-method:\n            nested: map\n    condition: sel", "value type"),
+        ("    sel:\n        cs-method|contains|re: x\n    condition: sel", "modifier combination"),
+        ("    sel:\n        cs-method: GET\n    condition: sel and (", "condition syntax"),
+        ("    sel:\n        cs-method: GET", "condition"),
+    ];
+    for &(det, construct) in cases {
+        let set = SigmaSet::from_str(&rule(det), "edge.yml");
+        assert_eq!(set.len(), 0, "{construct}: the rule should be skipped");
+        let w = &set.warnings()[0];
+        assert_eq!(w.construct, construct, "{det}");
+        assert!(w.skipped);
+        assert_eq!(w.title.as_deref(), Some("Test rule"));
+        assert_eq!(w.file, Path::new("edge.yml"));
+    }
+}
+
+#[test]
+fn other_logsources_and_collections_are_skipped() {
+    let set = SigmaSet::from_str(
+        "title: P\nlogsource:\n    category: process_creation\n    product: windows\ndetection:\n    sel:\n        Image: x\n    condition: sel\n",
+        "p.yml",
+    );
+    assert_eq!(
+        set.warnings()[0].construct,
+        "logsource category process_creation"
+    );
+    let set = SigmaSet::from_str(
+        &format!(
+            "{}---\n{}",
+            rule("    s:\n        cs-method: GET\n    condition: s"),
+            rule("    s:\n        cs-method: POST\n    condition: s")
+        ),
+        "c.yml",
+    );
+    assert_eq!(
+        (set.len(), set.warnings()[0].construct.as_str()),
+        (0, "multi-document rule collection")
+    );
+    let set = SigmaSet::from_str("", "empty.yml");
+    assert_eq!(set.warnings()[0].construct, "empty file");
+    let set = SigmaSet::from_str("- just\n- a list\n", "list.yml");
+    assert_eq!(set.warnings()[0].construct, "rule shape");
+}
+
+#[test]
+fn malformed_yaml_names_file_and_line() {
+    let set = SigmaSet::from_str(
+        "title: x\nlogsource:\n  category: webserver\ndetection: [unclosed\n",
+        "broken.yml",
+    );
+    let w = &set.warnings()[0];
+    assert_eq!(
+        (w.construct.as_str(), w.file.as_path()),
+        ("yaml", Path::new("broken.yml"))
+    );
+    assert!(w.line.is_some_and(|l| l >= 4), "{w:?}");
+    assert!(w.to_string().starts_with("broken.yml:"), "{w}");
+
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("good.yml"),
+        rule("    s:\n        cs-method: GET\n    condition: s"),
+    )
+    .unwrap();
+    std::fs::create_dir(dir.path().join("sub")).unwrap();
+    std::fs::write(dir.path().join("sub/bad.yaml"), "title: [\n").unwrap();
+    std::fs::write(dir.path().join("notes.txt"), "not a rule").unwrap();
+    let set = load_paths(&[dir.path().to_path_buf(), dir.path().join("missing")]);
+    assert_eq!((set.len(), set.seen()), (1, 3));
+    let files: Vec<String> = set
+        .warnings()
+        .iter()
+        .map(|w| w.file.display().to_string())
+        .collect();
+    assert!(
+        files[0].ends_with("sub/bad.yaml") && set.warnings()[0].construct == "yaml",
+        "{files:?}"
+    );
+    assert!(
+        files[1].ends_with("missing") && set.warnings()[1].construct == "file",
+        "{files:?}"
+    );
+}
+
+/// Request, status, referer and user agent of a test line.
+type Parts = (&'static str, u16, &'static str, &'static str);
+
+/// (detection, line parts, fires?)
+const SEMANTICS: &[(&str, Parts, bool)] = &[
+    // case-insensitive by default, `cased` is exact
+    ("    s:\n        cs-uri-query|contains: 'UNION'\n    condition: s", ("GET /?q=union", 200, "-", "ua"), true),
+    ("    s:\n        cs-uri-query|contains|cased: 'UNION'\n    condition: s", ("GET /?q=union", 200, "-", "ua"), false),
+    // `re` is case-sensitive unless told
+    ("    s:\n        cs-uri|re: 'ADMIN'\n    condition: s", ("GET /admin", 200, "-", "ua"), false),
+    ("    s:\n        cs-uri|re|i: 'ADMIN'\n    condition: s", ("GET /admin", 200, "-", "ua"), true),
+    // the decoded view
+    ("    s:\n        cs-uri-stem|endswith: '/etc/passwd'\n    condition: s", ("GET /a/..%2Fetc%2Fpasswd", 200, "-", "ua"), true),
+    // stem proper for anchored values; extension
+    ("    s:\n        cs-uri-stem|endswith: '.jsp'\n    condition: s", ("GET /x/a.jsp?cmd=id", 200, "-", "ua"), true),
+    ("    s:\n        c-uri-extension: 'jsp'\n    condition: s", ("GET /x/a.JSP?cmd=id", 200, "-", "ua"), true),
+    ("    s:\n        c-uri-extension: 'jsp'\n    condition: s", ("GET /x.jsp/a?cmd=id", 200, "-", "ua"), false),
+    // null, empty, exists
+    ("    s:\n        cs-referer: null\n    condition: s", ("GET /", 200, "-", "ua"), true),
+    ("    s:\n        cs-referer: null\n    condition: s", ("GET /", 200, "http://r/", "ua"), false),
+    ("    s:\n        cs-user-agent: ''\n    condition: s", ("GET /", 200, "-", "-"), true),
+    ("    s:\n        cs-user-agent|exists: true\n    condition: s", ("GET /", 200, "-", "-"), false),
+    // numbers, lists, all
+    ("    s:\n        sc-status: [200, 301]\n    condition: s", ("GET /", 301, "-", "ua"), true),
+    ("    s:\n        sc-status|gte: 500\n    condition: s", ("GET /", 503, "-", "ua"), true),
+    ("    s:\n        sc-bytes|gt: 1000\n    condition: s", ("GET /", 200, "-", "ua"), false),
+    ("    s:\n        cs-uri|contains|all: ['a', 'zz']\n    condition: s", ("GET /abc", 200, "-", "ua"), false),
+    // keywords with `|all`, across method and status
+    ("    k:\n        '|all': [POST, 201, '/api/']\n    condition: k", ("POST /api/x", 201, "-", "ua"), true),
+    // wildcards and escapes
+    ("    s:\n        c-uri: '/a/*/c?'\n    condition: s", ("GET /a/bbb/cd", 200, "-", "ua"), true),
+    ("    s:\n        c-uri|endswith: '\\?x=1'\n    condition: s", ("GET /p?x=1", 200, "-", "ua"), true),
+    ("    s:\n        c-uri|endswith: '\\?x=1'\n    condition: s", ("GET /pQx=1", 200, "-", "ua"), false),
+    // cidr, base64offset, windash
+    ("    s:\n        c-ip|cidr: '198.51.100.0/24'\n    condition: s", ("GET /", 200, "-", "ua"), true),
+    ("    s:\n        c-ip|cidr: '10.0.0.0/8'\n    condition: s", ("GET /", 200, "-", "ua"), false),
+    ("    s:\n        cs-uri-query|base64offset|contains: '/bin/sh'\n    condition: s", ("GET /?p=eCAvYmluL3No", 200, "-", "ua"), true),
+    ("    s:\n        cs-uri-query|windash|contains: ' -enc '\n    condition: s", ("GET /?c=powershell%20/enc%20AA", 200, "-", "ua"), true),
+    // conditions: all of them, 1 of them with `_` names left out, not
+    ("    a:\n        cs-method: GET\n    b:\n        sc-status: 200\n    condition: all of them", ("GET /", 200, "-", "ua"), true),
+    ("    a:\n        cs-method: POST\n    _b:\n        sc-status: 200\n    condition: 1 of them", ("GET /", 200, "-", "ua"), false),
+    ("    a:\n        cs-method: GET\n    f:\n        cs-user-agent|startswith: 'good'\n    condition: a and not f", ("GET /", 200, "-", "GoodBot"), false),
+    // a list of maps is an OR
+    ("    s:\n        - cs-method: POST\n        - sc-status: 404\n    condition: s", ("GET /", 404, "-", "ua"), true),
+];
+
+#[test]
+fn matching_semantics_table() {
+    for &(det, (req, status, referer, ua), want) in SEMANTICS {
+        let set = SigmaSet::from_str(&rule(det), "t.yml");
+        assert_eq!(set.len(), 1, "{det}: {:?}", set.warnings());
+        let l = line(req, status, referer, ua);
+        assert_eq!(!fired(&set, &l).is_empty(), want, "{det}\n  {l}");
+    }
+}
+
+mod never_panics {
+    use super::*;
+    use breachd::parse::Event;
+    use proptest::prelude::*;
+    use std::borrow::Cow;
+    use std::sync::OnceLock;
+
+    fn set() -> &'static SigmaSet {
+        static SET: OnceLock<SigmaSet> = OnceLock::new();
+        SET.get_or_init(corpus_set)
+    }
+
+    fn text() -> impl Strategy<Value = Option<String>> {
+        proptest::option::of(prop_oneof![
+            any::<String>(),
+            "[%a-f0-9A-F/?.=&${}: -]{0,40}",
+            Just("%".to_string()),
+            Just("%2".to_string()),
+            Just("?".to_string()),
+        ])
+    }
+
+    proptest! {
+        #[test]
+        fn matching_arbitrary_events(
+            method in text(), target in text(), ua in text(), referer in text(), host in text(),
+            user in text(), status in proptest::option::of(any::<u16>()), bytes in proptest::option::of(any::<u64>()),
+            ip in proptest::option::of(any::<std::net::IpAddr>()),
+        ) {
+            let ev = Event {
+                action: method.map(Cow::Owned),
+                resource: target.map(Cow::Owned),
+                user_agent: ua.map(Cow::Owned),
+                referer: referer.map(Cow::Owned),
+                host: host.map(Cow::Owned),
+                user: user.map(Cow::Owned),
+                status,
+                bytes_out: bytes,
+                ip,
+                ..Event::default()
+            };
+            let mut out = Vec::new();
+            set().matches(&ev, &mut out);
+            prop_assert!(out.windows(2).all(|w| w[0] < w[1]));
+        }
+
+        #[test]
+        fn loading_arbitrary_detections(
+            key in "[a-z|-]{0,30}", value in any::<String>(), cond in "[a-z0-9_ *()|]{0,30}",
+        ) {
+            let det = format!("    s:\n        {key:?}: {value:?}\n    condition: {cond:?}");
+            let set = SigmaSet::from_str(&rule(&det), "p.yml");
+            let mut out = Vec::new();
+            let l = line("GET /x?y=%41", 200, "-", "ua");
+            let mut p = ClfParser::new();
+            if let Parsed::Event(ev) = p.parse(&l) {
+                set.matches(&ev, &mut out);
+            }
+        }
+
+        #[test]
+        fn loading_arbitrary_text(yaml in any::<String>()) {
+            let _ = SigmaSet::from_str(&yaml, "fuzz.yml");
+        }
+    }
+}
