@@ -28,18 +28,23 @@
 //! mean the field is absent or empty: parsers log `-` and an empty field alike
 //! as absent. Numbers compare as their decimal text (`sc-status: 200`).
 //! Keywords (values without a field) are searched in the request as logged:
-//! method, target (raw and decoded), status, user agent and referer.
+//! method, target (raw and decoded), status and user agent (not the referer,
+//! which is the previous page's URL, not this request's).
 //!
 //! **Encoding.** Attackers percent-encode and rules are written against both
 //! raw and decoded URLs, so a target holding `%` is also decoded once (path
 //! and query apart) into a reused buffer, and URI fields and keywords match if
 //! either view does. `+` is not decoded.
 //!
-//! **Speed.** Every literal that some rule needs is in one ASCII
-//! case-insensitive Aho-Corasick automaton, run once per event over the
-//! request text; only rules whose literal occurred (and the few that have
-//! none, such as a lone regex) are evaluated. In the usual no-hit case
-//! nothing allocates.
+//! **Speed.** For each rule, the loader picks literals one of which must
+//! occur for it to fire (for `a and b` the more selective side, for `a or b`
+//! both; values anchored at a field's start or end keep the field's NUL
+//! separator, so `startswith: '_'` is selective). All of them go into one
+//! ASCII case-insensitive Aho-Corasick DFA, run over the request text
+//! (method, target, decoded target, status, host, user); hits for the user
+//! agent and referer are cached per distinct value, as logs repeat them.
+//! Only rules whose literal occurred, and the few with none (a lone regex,
+//! an empty-field test), are evaluated. After warm-up nothing allocates.
 
 mod compile;
 mod condition;
@@ -50,7 +55,7 @@ use std::cell::RefCell;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use aho_corasick::{AhoCorasick, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 use serde::Deserialize;
 use serde_yaml_ng::{Mapping, Value};
 
@@ -160,6 +165,8 @@ impl fmt::Display for SigmaWarning {
 /// The compiled rules, their warnings, and the prefilter that matches them.
 #[derive(Debug)]
 pub struct SigmaSet {
+    /// Tells this set's cached agent hits from another's in a shared [`Scratch`].
+    id: u64,
     rules: Vec<SigmaRule>,
     warnings: Vec<SigmaWarning>,
     seen: usize,
@@ -240,26 +247,13 @@ impl SigmaSet {
             stamps,
             generation,
             cands,
+            agents,
         } = scratch;
         let method = ev.action.as_deref().unwrap_or_default().as_bytes();
         let raw = Uri::split(ev.resource.as_deref().unwrap_or_default().as_bytes());
         let decoded = memchr::memchr(b'%', raw.target).map(|_| eval::decode_into(&raw, decoded));
         let mut status_buf = [0u8; 5];
         let status = ev.status.map_or(&[][..], |s| itoa(s, &mut status_buf));
-
-        // The request text, NUL-separated so no literal spans two fields.
-        scan.clear();
-        for part in [
-            method,
-            raw.target,
-            decoded.map_or(&[][..], |d| d.target),
-            status,
-            ev.user_agent.as_deref().unwrap_or_default().as_bytes(),
-            ev.referer.as_deref().unwrap_or_default().as_bytes(),
-        ] {
-            scan.extend_from_slice(part);
-            scan.push(0);
-        }
 
         if stamps.len() < self.rules.len() {
             stamps.resize(self.rules.len(), 0);
@@ -269,24 +263,66 @@ impl SigmaSet {
             stamps.iter_mut().for_each(|s| *s = 0);
             *generation = 1;
         }
-        let gen = *generation;
-        cands.clear();
+        let mut marks = Marks {
+            index: &self.index,
+            stamps,
+            gen: *generation,
+            cands,
+        };
+        marks.cands.clear();
         if let Some(ac) = &self.index.ac {
+            // The request, each field between NULs so no literal spans two
+            // fields and anchored literals carry their NUL.
+            scan.clear();
+            scan.push(0);
+            for part in [
+                method,
+                raw.target,
+                decoded.map_or(&[][..], |d| d.target),
+                status,
+                ev.host.as_deref().unwrap_or_default().as_bytes(),
+                ev.user.as_deref().unwrap_or_default().as_bytes(),
+            ] {
+                scan.extend_from_slice(part);
+                scan.push(0);
+            }
             for m in ac.find_overlapping_iter(scan.as_slice()) {
-                let p = m.pattern().as_usize();
-                let (from, to) = (
-                    self.index.starts[p] as usize,
-                    self.index.starts[p + 1] as usize,
-                );
-                for &r in &self.index.consumers[from..to] {
-                    let stamp = &mut stamps[r as usize];
-                    if *stamp != gen {
-                        *stamp = gen;
-                        cands.push(r);
+                marks.pattern(m.pattern().as_usize());
+            }
+            // User agents and referers repeat: their hits are cached per value.
+            if agents.is_empty() {
+                agents.resize_with(AGENT_SLOTS, AgentHits::default);
+            }
+            for (tag, value) in [(1u8, &ev.user_agent), (2u8, &ev.referer)] {
+                let value = value.as_deref().unwrap_or_default().as_bytes();
+                if value.is_empty() {
+                    continue;
+                }
+                let Some(entry) = agents.get_mut(agent_slot(tag, value)) else {
+                    continue;
+                };
+                if entry.set != self.id || entry.tag != tag || entry.agent != value {
+                    entry.set = self.id;
+                    entry.tag = tag;
+                    entry.agent.clear();
+                    entry.agent.extend_from_slice(value);
+                    entry.patterns.clear();
+                    scan.clear();
+                    scan.push(0);
+                    scan.extend_from_slice(value);
+                    scan.push(0);
+                    for m in ac.find_overlapping_iter(scan.as_slice()) {
+                        entry.patterns.push(m.pattern().as_usize() as u32);
                     }
+                }
+                for &p in &entry.patterns {
+                    marks.pattern(p as usize);
                 }
             }
         }
+        let Marks {
+            stamps, gen, cands, ..
+        } = marks;
         for &r in &self.index.always {
             if stamps[r as usize] != gen {
                 cands.push(r);
@@ -319,6 +355,65 @@ pub struct Scratch {
     stamps: Vec<u32>,
     generation: u32,
     cands: Vec<u32>,
+    agents: Vec<AgentHits>,
+}
+
+/// The patterns one user agent (`tag` 1) or referer (2) holds, for the set `set`.
+#[derive(Debug, Default)]
+struct AgentHits {
+    set: u64,
+    tag: u8,
+    agent: Vec<u8>,
+    patterns: Vec<u32>,
+}
+
+/// Direct-mapped cache size: logs carry few distinct agents and referers at a time.
+const AGENT_SLOTS: usize = 256;
+
+fn agent_slot(tag: u8, ua: &[u8]) -> usize {
+    const K: u64 = 0x517c_c1b7_2722_0a95;
+    let mut h = (ua.len() as u64) << 8 | u64::from(tag);
+    let mut chunks = ua.chunks_exact(8);
+    for c in &mut chunks {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(c);
+        h = (h.rotate_left(5) ^ u64::from_le_bytes(w)).wrapping_mul(K);
+    }
+    for &b in chunks.remainder() {
+        h = (h.rotate_left(5) ^ u64::from(b)).wrapping_mul(K);
+    }
+    (h >> 56) as usize % AGENT_SLOTS
+}
+
+/// Marks the rules of hit patterns as candidates, once per event.
+struct Marks<'a> {
+    index: &'a Index,
+    stamps: &'a mut Vec<u32>,
+    gen: u32,
+    cands: &'a mut Vec<u32>,
+}
+
+impl Marks<'_> {
+    #[inline]
+    fn pattern(&mut self, p: usize) {
+        let (Some(&from), Some(&to)) = (self.index.starts.get(p), self.index.starts.get(p + 1))
+        else {
+            return;
+        };
+        for &r in self
+            .index
+            .consumers
+            .get(from as usize..to as usize)
+            .unwrap_or_default()
+        {
+            if let Some(stamp) = self.stamps.get_mut(r as usize) {
+                if *stamp != self.gen {
+                    *stamp = self.gen;
+                    self.cands.push(r);
+                }
+            }
+        }
+    }
 }
 
 fn itoa(n: u16, buf: &mut [u8; 5]) -> &[u8] {
@@ -348,57 +443,62 @@ struct Index {
 
 /// Literals one of which must occur for a detection to fire; `score` is the
 /// shortest (a proxy for how often it occurs), larger is better.
-struct Pre<'d> {
-    needles: Vec<&'d [u8]>,
+struct Pre {
+    needles: Vec<Vec<u8>>,
     score: usize,
 }
 
-impl<'d> Pre<'d> {
-    fn never() -> Pre<'d> {
+impl Pre {
+    fn never() -> Pre {
         Pre {
             needles: Vec::new(),
             score: usize::MAX,
         }
     }
 
-    fn union(mut self, other: Pre<'d>) -> Pre<'d> {
+    fn union(mut self, other: Pre) -> Pre {
         self.needles.extend(other.needles);
         self.score = self.score.min(other.score);
         self
     }
 }
 
-fn best<'d>(options: impl Iterator<Item = Option<Pre<'d>>>) -> Option<Pre<'d>> {
+fn best(options: impl Iterator<Item = Option<Pre>>) -> Option<Pre> {
     options.flatten().max_by_key(|p| p.score)
 }
 
-fn all_of<'d>(mut options: impl Iterator<Item = Option<Pre<'d>>>) -> Option<Pre<'d>> {
+fn all_of(mut options: impl Iterator<Item = Option<Pre>>) -> Option<Pre> {
     options.try_fold(Pre::never(), |acc, p| Some(acc.union(p?)))
 }
 
-fn pre_test(t: &FieldTest) -> Option<Pre<'_>> {
+fn pre_test(t: &FieldTest) -> Option<Pre> {
     if !t.field.scanned() {
         return None;
     }
     // a method or status literal is in nearly every event
     let weak = matches!(t.field, Field::Method | Field::Status);
     if t.all {
-        best(t.values.iter().map(|v| pre_value(v, weak)))
+        best(t.values.iter().map(|v| pre_value(v, t.field, weak)))
     } else {
-        all_of(t.values.iter().map(|v| pre_value(v, weak)))
+        all_of(t.values.iter().map(|v| pre_value(v, t.field, weak)))
     }
 }
 
-fn pre_value(variants: &[compile::Matcher], weak: bool) -> Option<Pre<'_>> {
+fn pre_value(variants: &[compile::Matcher], field: Field, weak: bool) -> Option<Pre> {
     all_of(variants.iter().map(|m| {
-        m.needle().map(|n| Pre {
+        m.needle(field).map(|n| Pre {
+            // a NUL anchor is worth a few letters of selectivity
+            score: if weak {
+                1
+            } else {
+                n.len() + 2 * n.iter().filter(|&&b| b == 0).count()
+            },
             needles: vec![n],
-            score: if weak { 1 } else { n.len() },
         })
     }))
 }
 
-fn pre_sel(s: &Selection) -> Option<Pre<'_>> {
+fn pre_sel(s: &Selection) -> Option<Pre> {
     all_of(
         s.alternatives
             .iter()
@@ -406,7 +506,7 @@ fn pre_sel(s: &Selection) -> Option<Pre<'_>> {
     )
 }
 
-fn pre_cond<'d>(det: &'d Detection, c: &Cond) -> Option<Pre<'d>> {
+fn pre_cond(det: &Detection, c: &Cond) -> Option<Pre> {
     match c {
         Cond::Sel(i) => det.selections.get(*i as usize).and_then(pre_sel),
         Cond::And(v) => best(v.iter().map(|x| pre_cond(det, x))),
@@ -446,6 +546,7 @@ fn build_index(rules: &[SigmaRule], warnings: &mut Vec<SigmaWarning>) -> Index {
         match AhoCorasick::builder()
             .ascii_case_insensitive(true)
             .match_kind(MatchKind::Standard)
+            .kind(Some(AhoCorasickKind::DFA))
             .build(&patterns)
         {
             Ok(ac) => Some(ac),
@@ -684,7 +785,9 @@ impl Loader {
 
     fn finish(mut self) -> SigmaSet {
         let index = build_index(&self.rules, &mut self.warnings);
+        static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
         SigmaSet {
+            id: NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             rules: self.rules,
             warnings: self.warnings,
             seen: self.seen,

@@ -68,10 +68,7 @@ impl Field {
     /// Whether the field's text is in the buffer the prefilter scans, so a
     /// literal needle of one of its values is a sound prefilter.
     pub(crate) fn scanned(self) -> bool {
-        !matches!(
-            self,
-            Field::Host | Field::User | Field::BytesOut | Field::Ip
-        )
+        !matches!(self, Field::BytesOut | Field::Ip)
     }
 }
 
@@ -110,14 +107,61 @@ pub(crate) enum Matcher {
 }
 
 impl Matcher {
-    /// The literal a match must contain, when there is one.
-    pub(crate) fn needle(&self) -> Option<&[u8]> {
-        match self {
-            Matcher::Text { text, .. } => {
-                Some(text.needle()).filter(|n| !n.is_empty() && !n.contains(&0))
-            }
-            _ => None,
+    /// A literal that must occur in the prefilter's scan buffer when this
+    /// matcher holds on `field`. The buffer brackets each field with NUL, so
+    /// a value anchored at a field's start or end carries the NUL along,
+    /// which makes short anchored values (`_`, `=` at the end) selective.
+    pub(crate) fn needle(&self, field: Field) -> Option<Vec<u8>> {
+        let Matcher::Text { text, .. } = self else {
+            return None;
+        };
+        let (lit, start, end) = text.needle();
+        if lit.is_empty() || lit.contains(&0) {
+            return None;
         }
+        if field == Field::Extension {
+            // the extension follows a dot in the (raw or decoded) target
+            return (start && end).then(|| [b".", lit].concat());
+        }
+        let mut n = Vec::with_capacity(lit.len() + 2);
+        if start && field.starts_segment() {
+            n.push(0);
+        }
+        n.extend_from_slice(lit);
+        if end && field.ends_segment() {
+            n.push(0);
+        }
+        Some(n)
+    }
+}
+
+impl Field {
+    /// Whether every view of the field starts where a scanned segment starts.
+    fn starts_segment(self) -> bool {
+        matches!(
+            self,
+            Field::Method
+                | Field::Status
+                | Field::UserAgent
+                | Field::Referer
+                | Field::Host
+                | Field::User
+                | Field::Uri(UriPart::Whole | UriPart::Stem)
+        )
+    }
+
+    /// Whether every view of the field ends where a scanned segment ends.
+    fn ends_segment(self) -> bool {
+        matches!(
+            self,
+            Field::Method
+                | Field::Status
+                | Field::UserAgent
+                | Field::Referer
+                | Field::Host
+                | Field::User
+                | Field::Uri(UriPart::Whole | UriPart::Query)
+        )
     }
 }
 

@@ -167,7 +167,6 @@ impl Ctx<'_> {
                 }
                 add!(self.status);
                 add!(opt(&self.ev.user_agent));
-                add!(opt(&self.ev.referer));
             }
         }
         views[..n].iter().any(|v| f(v))

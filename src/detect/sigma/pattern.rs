@@ -99,18 +99,25 @@ impl Text {
         }
     }
 
-    /// The longest literal a match must contain, for the prefilter.
-    pub(crate) fn needle(&self) -> &[u8] {
+    /// The longest literal a match must contain, for the prefilter, and
+    /// whether it must sit at the start and at the end of the field.
+    pub(crate) fn needle(&self) -> (&[u8], bool, bool) {
         match self {
-            Text::Exact(l) | Text::Contains(l) | Text::Starts(l) | Text::Ends(l) => l,
-            Text::Glob(toks) => toks
-                .iter()
-                .filter_map(|t| match t {
-                    Tok::Lit(l) => Some(l.as_slice()),
-                    _ => None,
-                })
-                .max_by_key(|l| l.len())
-                .unwrap_or_default(),
+            Text::Exact(l) => (l, true, true),
+            Text::Contains(l) => (l, false, false),
+            Text::Starts(l) => (l, true, false),
+            Text::Ends(l) => (l, false, true),
+            Text::Glob(toks) => {
+                let mut best: (&[u8], bool, bool) = (&[], false, false);
+                for (i, t) in toks.iter().enumerate() {
+                    if let Tok::Lit(l) = t {
+                        if l.len() > best.0.len() {
+                            best = (l, i == 0, i + 1 == toks.len());
+                        }
+                    }
+                }
+                best
+            }
         }
     }
 
