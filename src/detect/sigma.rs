@@ -795,3 +795,154 @@ impl Loader {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::borrow::Cow;
+    use std::path::Path;
+    use std::sync::OnceLock;
+
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// The corpus twice: with the prefilter, and with every rule evaluated on every event.
+    fn sets() -> &'static (SigmaSet, SigmaSet) {
+        static SETS: OnceLock<(SigmaSet, SigmaSet)> = OnceLock::new();
+        SETS.get_or_init(|| {
+            let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/sigma");
+            let filtered = load_paths(std::slice::from_ref(&root));
+            let mut brute = load_paths(&[root]);
+            brute.index = Index {
+                always: (0..brute.rules.len() as u32).collect(),
+                ..Index::default()
+            };
+            (filtered, brute)
+        })
+    }
+
+    fn assert_same(ev: &Event<'_>) {
+        let (filtered, brute) = sets();
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        filtered.matches(ev, &mut a);
+        brute.matches(ev, &mut b);
+        assert_eq!(a, b, "prefilter lost or added a rule on {ev:?}");
+    }
+
+    #[test]
+    fn prefilter_agrees_with_evaluating_every_rule_on_a_real_log() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../shared/corpus/elastic-examples/apache_logs");
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        let mut p = crate::parse::clf::ClfParser::new();
+        for l in text.lines() {
+            if let crate::parse::Parsed::Event(ev) = p.parse(l) {
+                assert_same(&ev);
+            }
+        }
+    }
+
+    /// Pieces of attack text the rules look for, to build events that hit.
+    const PIECES: &[&str] = &[
+        "/",
+        "?",
+        "=",
+        "_",
+        "%",
+        "%2f",
+        "%2F..",
+        "..%2f",
+        "../",
+        "union select",
+        "${jndi:ldap:/",
+        "%24%7bjndi:",
+        ".git/",
+        "/owa/",
+        "/ecp/",
+        "autodiscover.json",
+        "/powershell",
+        "Microsoft BITS/",
+        "Mozilla/4.0 (compatible; MSIE 6.0; Windows NT 5.1)",
+        "sqlmap/",
+        "MSIE",
+        "M",
+        ".exe",
+        ".jsp",
+        "cmd=",
+        "/irj/",
+        "=whoami",
+        "<script>",
+        "ipfs.io/",
+        "@x.com",
+        "POST",
+        "200",
+        "api.telegram.org",
+        ".hopto.org",
+        "1",
+        "XMRig ",
+        "/wp-content/plugins/wp2shell_",
+        "logoimagehandler.ashx",
+        "clazz",
+        "/SetupWizard.aspx/",
+        "rest_route=/batch/v1",
+        "%00",
+        " ",
+        "\u{e9}",
+        "Q2hyb21l",
+        "anonymous",
+        "$",
+    ];
+
+    fn soup() -> impl Strategy<Value = Option<String>> {
+        proptest::option::of(
+            proptest::collection::vec(proptest::sample::select(PIECES), 0..8)
+                .prop_map(|v| v.concat()),
+        )
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(1000))]
+        #[test]
+        fn prefilter_agrees_with_evaluating_every_rule(
+            method in proptest::option::of(proptest::sample::select(&["GET", "POST", "OPTIONS", "get"][..])),
+            target in soup(), ua in soup(), referer in soup(), host in soup(), user in soup(),
+            status in proptest::option::of(proptest::sample::select(&[200u16, 301, 401, 404, 500, 503, 207][..])),
+        ) {
+            let ev = Event {
+                action: method.map(Cow::Borrowed),
+                resource: target.map(Cow::Owned),
+                user_agent: ua.map(Cow::Owned),
+                referer: referer.map(Cow::Owned),
+                host: host.map(Cow::Owned),
+                user: user.map(Cow::Owned),
+                status,
+                ..Event::default()
+            };
+            assert_same(&ev);
+        }
+    }
+
+    #[test]
+    fn cached_agent_hits_belong_to_their_set() {
+        let a = SigmaSet::from_str(
+            "title: A\nlogsource: {category: webserver}\ndetection: {s: {cs-user-agent|contains: evil}, condition: s}\n",
+            "a.yml",
+        );
+        let b = SigmaSet::from_str(
+            "title: B\nlogsource: {category: webserver}\ndetection: {s: {cs-user-agent|contains: good}, condition: s}\n",
+            "b.yml",
+        );
+        let ev = Event {
+            user_agent: Some(Cow::Borrowed("evil-bot")),
+            ..Event::default()
+        };
+        let mut scratch = Scratch::default();
+        let mut out = Vec::new();
+        a.matches_with(&mut scratch, &ev, &mut out);
+        assert_eq!(out, vec![RuleId(0)]);
+        b.matches_with(&mut scratch, &ev, &mut out);
+        assert!(out.is_empty());
+        a.matches_with(&mut scratch, &ev, &mut out);
+        assert_eq!(out, vec![RuleId(0)]);
+    }
+}

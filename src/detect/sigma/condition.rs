@@ -90,7 +90,11 @@ fn lex(s: &str) -> Result<Vec<Token>, CondError> {
 /// Parses one condition string.
 pub(crate) fn parse(s: &str) -> Result<Ast, CondError> {
     let toks = lex(s)?;
-    let mut p = Parser { toks, pos: 0 };
+    let mut p = Parser {
+        toks,
+        pos: 0,
+        depth: 0,
+    };
     let ast = p.or()?;
     if p.pos != p.toks.len() {
         return Err(err(
@@ -104,7 +108,11 @@ pub(crate) fn parse(s: &str) -> Result<Ast, CondError> {
 struct Parser {
     toks: Vec<Token>,
     pos: usize,
+    /// Nesting of parentheses and `not`, bounded so no rule can exhaust the stack.
+    depth: usize,
 }
+
+const MAX_DEPTH: usize = 64;
 
 impl Parser {
     fn peek(&self) -> Option<&Token> {
@@ -138,11 +146,21 @@ impl Parser {
     }
 
     fn not(&mut self) -> Result<Ast, CondError> {
-        if self.peek() == Some(&Token::Not) {
-            self.pos += 1;
-            return Ok(Ast::Not(Box::new(self.not()?)));
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return Err(err(
+                "condition syntax",
+                format!("nested deeper than {MAX_DEPTH}"),
+            ));
         }
-        self.atom()
+        let ast = if self.peek() == Some(&Token::Not) {
+            self.pos += 1;
+            self.not().map(|a| Ast::Not(Box::new(a)))
+        } else {
+            self.atom()
+        };
+        self.depth -= 1;
+        ast
     }
 
     fn atom(&mut self) -> Result<Ast, CondError> {
@@ -264,7 +282,11 @@ mod tests {
             "condition aggregation"
         );
         assert_eq!(parse("a near b").unwrap_err().construct, "condition near");
-        for bad in ["", "(a", "a and", "a b", "x of y", "1 of", ")"] {
+        let deep = format!("{}a{}", "(".repeat(100_000), ")".repeat(100_000));
+        let nots = format!("{}a", "not ".repeat(100_000));
+        for bad in [
+            "", "(a", "a and", "a b", "x of y", "1 of", ")", &deep, &nots,
+        ] {
             assert_eq!(
                 parse(bad).unwrap_err().construct,
                 "condition syntax",
