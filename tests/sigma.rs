@@ -64,6 +64,41 @@ fn whole_corpus_loads_with_named_skips() {
         }
     }
     assert_eq!(set.seen(), 119);
+    // Every webserver/proxy rule loads except the two whose missing field
+    // cannot be worked around; the skips, by class:
+    // - `logsource service apache|nginx` (3): error-log messages (segfaults,
+    //   core dumps), which are not access events;
+    // - `field dst_ip` (1, WebDAV execution): the field sits in a negated
+    //   filter, so dropping it would fire on every WebDAV download;
+    // - `field cs-content-type` (1, SAP NetViewer upload): the rule's only
+    //   selection needs it.
+    // One rule loads degraded: Cobalt Strike's `selection_amazon_1` needs
+    // `cs-cookie`; its other five selections still work.
+    assert_eq!(set.len(), 114);
+    let mut skipped: Vec<&str> = set
+        .warnings()
+        .iter()
+        .filter(|w| w.skipped)
+        .map(|w| w.construct.as_str())
+        .collect();
+    skipped.sort_unstable();
+    assert_eq!(
+        skipped,
+        [
+            "field cs-content-type",
+            "field dst_ip",
+            "logsource service apache",
+            "logsource service apache",
+            "logsource service nginx",
+        ]
+    );
+    let degraded: Vec<&str> = set
+        .warnings()
+        .iter()
+        .filter(|w| !w.skipped)
+        .map(|w| w.construct.as_str())
+        .collect();
+    assert_eq!(degraded, ["field cs-cookie"]);
 }
 
 // ---- positive examples generated from each rule's own selections ----------
