@@ -9,6 +9,7 @@
 
 pub mod alert;
 pub mod rules;
+pub mod sigma;
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::fmt::Write as _;
