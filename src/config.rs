@@ -54,6 +54,9 @@ pub struct DetectConfig {
     /// Cap on keys held per rule.
     #[serde(default)]
     pub max_keys: Option<Spanned<u64>>,
+    /// Sigma rule files or directories loaded beside the shipped signatures.
+    #[serde(default)]
+    pub sigma: Vec<String>,
 }
 
 fn default_data_dir() -> Spanned<String> {
@@ -172,6 +175,8 @@ pub struct Config {
     pub inventory: std::sync::Arc<crate::classify::Inventory>,
     pub rules: Vec<crate::detect::rules::Rule>,
     pub max_keys: usize,
+    /// Shipped signatures plus `[detect] sigma` paths, compiled.
+    pub sigma: std::sync::Arc<crate::detect::sigma::SigmaSet>,
 }
 
 /// One built source.
@@ -419,7 +424,18 @@ fn build(c: &ConfigFile, doc: &Doc<'_>, base: &Path, errors: &mut Vec<ConfigErro
         Some(n) => *n.get_ref() as usize,
         None => crate::detect::DEFAULT_MAX_KEYS,
     };
+    let sigma_paths: Vec<PathBuf> = c.detect.sigma.iter().map(|p| resolve(p)).collect();
+    for p in &sigma_paths {
+        if !p.exists() {
+            errors.push(doc.error(
+                0..0,
+                format!("detect.sigma: {} does not exist", p.display()),
+            ));
+        }
+    }
+    let sigma = crate::detect::sigma::load_all(crate::detect::rules::SHIPPED_SIGMA, &sigma_paths);
     Config {
+        sigma: std::sync::Arc::new(sigma),
         inventory: std::sync::Arc::new(inventory),
         rules,
         max_keys,

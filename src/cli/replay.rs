@@ -12,6 +12,7 @@ use clap::{Args, ValueEnum};
 
 use crate::classify::Inventory;
 use crate::detect::alert::Alert;
+use crate::detect::sigma::SigmaSet;
 use crate::detect::{rules, DetectStats, Engine};
 use crate::parse::{Event, Format, LocalTime};
 use crate::pipeline::{Decoder, EventSink, Stats};
@@ -53,6 +54,10 @@ pub struct ReplayArgs {
     /// (overrides the config's `[detect] inventory`).
     #[arg(long)]
     inventory: Option<PathBuf>,
+    /// Sigma rule files or directories, added to the shipped signatures and
+    /// the config's `[detect] sigma` (repeatable).
+    #[arg(long)]
+    sigma: Vec<PathBuf>,
     /// Detection rules (YAML); the config's, else the shipped defaults.
     #[arg(long)]
     rules: Option<PathBuf>,
@@ -152,6 +157,13 @@ pub fn replay(args: ReplayArgs) -> anyhow::Result<ExitCode> {
         })?,
         None => config.rules.clone(),
     };
+    let sigma = if args.sigma.is_empty() {
+        config.sigma.clone()
+    } else {
+        let mut paths: Vec<PathBuf> = Vec::new();
+        paths.extend(args.sigma.iter().cloned());
+        std::sync::Arc::new(crate::detect::sigma::load_all(rules::SHIPPED_SIGMA, &paths))
+    };
     let inputs = Input::open_all(&args.files)?;
 
     let progress = Progress::start(inputs.iter().map(|i| i.size).sum::<Option<u64>>());
@@ -167,7 +179,7 @@ pub fn replay(args: ReplayArgs) -> anyhow::Result<ExitCode> {
     let mut path = Path {
         until,
         inventory: &inventory,
-        engine: Engine::new(rules, config.max_keys),
+        engine: Engine::new(rules, config.max_keys).with_sigma(sigma.clone()),
         events_out,
         alerts_out,
         table: (args.output == Output::Table).then(Vec::new),
@@ -216,6 +228,7 @@ pub fn replay(args: ReplayArgs) -> anyhow::Result<ExitCode> {
         args.summary,
         &total_stats(&lanes),
         &path.engine.stats,
+        &sigma,
         &formats,
         elapsed,
     );
@@ -254,6 +267,7 @@ fn print_summary(
     kind: Summary,
     s: &Stats,
     d: &DetectStats,
+    sigma: &SigmaSet,
     formats: &[(String, &str)],
     elapsed: Duration,
 ) {
@@ -277,6 +291,8 @@ fn print_summary(
                 "peak_state_keys": d.peak_keys,
                 "alerts": d.alerts,
                 "state_cap_hits": d.cap_hits,
+                "sigma_rules_loaded": sigma.len(),
+                "sigma_rules_seen": sigma.seen(),
             });
             let _ = writeln!(err, "{v}");
         }
@@ -325,6 +341,12 @@ fn print_summary(
                 } else {
                     String::new()
                 }
+            );
+            let _ = writeln!(
+                err,
+                "  sigma: {} of {} rule files loaded",
+                sigma.len(),
+                sigma.seen()
             );
         }
     }

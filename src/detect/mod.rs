@@ -83,6 +83,10 @@ pub struct Engine {
     now: i64,
     next_sweep: i64,
     key_buf: String,
+    /// Signatures for `signature` rules, matched once per event.
+    sigma: Option<std::sync::Arc<sigma::SigmaSet>>,
+    sigma_scratch: sigma::Scratch,
+    hits: Vec<sigma::RuleId>,
     pub stats: DetectStats,
 }
 
@@ -99,8 +103,32 @@ impl Engine {
             now: i64::MIN,
             next_sweep: i64::MIN,
             key_buf: String::new(),
+            sigma: None,
+            sigma_scratch: sigma::Scratch::default(),
+            hits: Vec::new(),
             stats: DetectStats::default(),
         }
+    }
+
+    /// Gives `signature` rules their signatures.
+    pub fn with_sigma(mut self, set: std::sync::Arc<sigma::SigmaSet>) -> Engine {
+        let wanted = self
+            .rules
+            .iter()
+            .any(|r| matches!(r.detector, Detector::Signature { .. }));
+        self.sigma = (wanted && !set.is_empty()).then_some(set);
+        self
+    }
+
+    /// The first signature hit of at least `min` from one of `categories`.
+    fn signature_hit(&self, min: sigma::Level, categories: &[String]) -> Option<&sigma::SigmaRule> {
+        let set = self.sigma.as_ref()?;
+        self.hits.iter().filter_map(|id| set.rule(*id)).find(|r| {
+            r.level >= min
+                && r.category
+                    .as_deref()
+                    .is_some_and(|c| categories.iter().any(|x| x == c))
+        })
     }
 
     /// Keys held now over all rules.
@@ -116,6 +144,12 @@ impl Engine {
         }
         if self.now >= self.next_sweep {
             self.sweep();
+        }
+        match &self.sigma {
+            Some(set) if ev.action.is_some() || ev.user_agent.is_some() => {
+                set.matches_with(&mut self.sigma_scratch, ev, &mut self.hits);
+            }
+            _ => self.hits.clear(),
         }
         for ri in 0..self.rules.len() {
             if !build_key(&self.rules[ri].key, ev, c, &mut self.key_buf) {
@@ -150,7 +184,15 @@ impl Engine {
     fn step(&mut self, ri: usize, ev: &Event<'_>, c: &Class<'_>) {
         let rule = &self.rules[ri];
         let t = ev.time.unix_micros;
-        let matched = rule.filter.matches(ev, c);
+        let matched = rule.filter.matches(ev, c)
+            && match &rule.detector {
+                Detector::Signature {
+                    min_level,
+                    categories,
+                    ..
+                } => self.signature_hit(*min_level, categories).is_some(),
+                _ => true,
+            };
         let completes = match &rule.detector {
             Detector::Sequence { then, .. } => then.matches(ev, c),
             _ => false,
@@ -186,7 +228,10 @@ impl Engine {
             }
         }
         let fired = match &rule.detector {
-            Detector::Threshold { window, threshold } => {
+            Detector::Threshold { window, threshold }
+            | Detector::Signature {
+                window, threshold, ..
+            } => {
                 push_time(&mut st.times, t, *window, *threshold);
                 st.times.len() as u64 >= *threshold
             }
@@ -249,7 +294,9 @@ impl Engine {
         let categories_before = st.categories;
         // matching lines before the one that fired (that one is counted below)
         let events_before = match &rule.detector {
-            Detector::Threshold { .. } => st.times.len().saturating_sub(1),
+            Detector::Threshold { .. } | Detector::Signature { .. } => {
+                st.times.len().saturating_sub(1)
+            }
             Detector::Sequence { .. } => st.times.len(),
             Detector::Distinct { .. } => st.seen.len().saturating_sub(1),
         } as u64;
@@ -289,7 +336,17 @@ impl Engine {
                 subjects: 0,
                 categories: categories_before,
                 events: 0,
-                summary: rule.description.clone(),
+                summary: match &rule.detector {
+                    Detector::Signature {
+                        min_level,
+                        categories,
+                        ..
+                    } => match self.signature_hit(*min_level, categories) {
+                        Some(sig) => format!("{}: {}", rule.description, sig.title),
+                        None => rule.description.clone(),
+                    },
+                    _ => rule.description.clone(),
+                },
             },
             last: t,
             subjects: before,
@@ -307,11 +364,7 @@ impl Engine {
         let now = self.now;
         let mut min_window = i64::MAX;
         for (ri, rule) in self.rules.iter().enumerate() {
-            let window = match rule.detector {
-                Detector::Threshold { window, .. }
-                | Detector::Distinct { window, .. }
-                | Detector::Sequence { window, .. } => window,
-            };
+            let window = rule.detector.window();
             min_window = min_window.min(window);
             self.state[ri].retain(|_, s| s.last >= now - window);
             let quiet = rule.quiet;

@@ -12,10 +12,28 @@ use serde::Deserialize;
 
 use crate::classify::{Class, Kind, Sensitivity};
 use crate::detect::alert::Severity;
+use crate::detect::sigma::Level;
 use crate::parse::{Event, Outcome};
 
 /// The rules shipped in the repository (`rules/default.yaml`).
 pub const DEFAULT_RULES: &str = include_str!("../../rules/default.yaml");
+
+/// The Sigma signatures shipped in the repository (`rules/sigma/`), as
+/// (name, text); more are loaded from `[detect] sigma` paths.
+pub const SHIPPED_SIGMA: &[(&str, &str)] = &[
+    (
+        "rules/sigma/breachd_sqli.yml",
+        include_str!("../../rules/sigma/breachd_sqli.yml"),
+    ),
+    (
+        "rules/sigma/breachd_traversal.yml",
+        include_str!("../../rules/sigma/breachd_traversal.yml"),
+    ),
+    (
+        "rules/sigma/breachd_scanner_agents.yml",
+        include_str!("../../rules/sigma/breachd_scanner_agents.yml"),
+    ),
+];
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -53,6 +71,12 @@ struct RuleFile {
     /// alert's entities: the addresses of a distributed attack.
     #[serde(default)]
     report_values: Option<usize>,
+    /// For `signature`: the lowest Sigma level that counts.
+    #[serde(default)]
+    min_level: Option<String>,
+    /// For `signature`: the Sigma log-source categories that count (default `webserver`).
+    #[serde(default)]
+    sigma_categories: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -61,6 +85,7 @@ enum DetectorFile {
     Threshold,
     Distinct,
     Sequence,
+    Signature,
 }
 
 /// Which events a rule looks at. Every condition given must hold.
@@ -202,6 +227,26 @@ pub enum Detector {
         threshold: u64,
         then: Filter,
     },
+    /// At least `threshold` events per key within `window` that a Sigma
+    /// signature of at least `min_level`, from one of `categories`, matches.
+    Signature {
+        window: i64,
+        threshold: u64,
+        min_level: Level,
+        categories: Vec<String>,
+    },
+}
+
+impl Detector {
+    /// The window the detector counts over.
+    pub fn window(&self) -> i64 {
+        match self {
+            Detector::Threshold { window, .. }
+            | Detector::Distinct { window, .. }
+            | Detector::Sequence { window, .. }
+            | Detector::Signature { window, .. } => *window,
+        }
+    }
 }
 
 /// A compiled rule.
@@ -328,6 +373,28 @@ pub fn compile(text: &str, file: &str) -> Result<Vec<Rule>, Vec<RuleError>> {
                     Detector::Threshold { window, threshold }
                 }
             },
+            DetectorFile::Signature => {
+                let min_level = match r.min_level.as_deref().unwrap_or("medium") {
+                    "informational" => Level::Informational,
+                    "low" => Level::Low,
+                    "medium" => Level::Medium,
+                    "high" => Level::High,
+                    "critical" => Level::Critical,
+                    other => {
+                        err("min_level", format!("unknown level `{other}`; use informational, low, medium, high or critical"));
+                        Level::Medium
+                    }
+                };
+                Detector::Signature {
+                    window,
+                    threshold,
+                    min_level,
+                    categories: r
+                        .sigma_categories
+                        .clone()
+                        .unwrap_or_else(|| vec!["webserver".into()]),
+                }
+            }
             DetectorFile::Sequence => match &r.then {
                 Some(t) => Detector::Sequence {
                     window,

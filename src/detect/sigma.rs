@@ -183,6 +183,19 @@ pub fn load_paths(paths: &[PathBuf]) -> SigmaSet {
     b.finish()
 }
 
+/// Loads rules given as text (name, YAML) — the shipped ones, compiled into
+/// the binary — and then every rule under `paths`, into one set.
+pub fn load_all(embedded: &[(&str, &str)], paths: &[PathBuf]) -> SigmaSet {
+    let mut b = Loader::default();
+    for (name, text) in embedded {
+        b.text(text, Path::new(name));
+    }
+    for p in paths {
+        b.path(p, true);
+    }
+    b.finish()
+}
+
 impl SigmaSet {
     /// Loads the rule (or YAML stream) `yaml` as if read from a file named `name`.
     pub fn from_str(yaml: &str, name: &str) -> SigmaSet {

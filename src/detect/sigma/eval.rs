@@ -41,16 +41,82 @@ impl<'a> Uri<'a> {
     }
 }
 
+/// How many times an encoded target is decoded at most: attackers double-
+/// and triple-encode to get past filters that decode once.
+const MAX_DECODES: usize = 3;
+
+/// The view signatures match besides the raw text: percent-decoded until
+/// stable (at most [`MAX_DECODES`] times), SQL inline comments turned into
+/// spaces (`/**/`) or unwrapped (MySQL's `/*!50000SELECT*/`), and runs of
+/// spaces collapsed, as a WAF's transformations would. Appends to `out`.
+fn normalize(src: &[u8], out: &mut Vec<u8>) {
+    let start = out.len();
+    let mut a = Vec::with_capacity(src.len());
+    let mut b = Vec::with_capacity(src.len());
+    percent_decode(src, &mut a);
+    for _ in 1..MAX_DECODES {
+        if !has_escape(&a) {
+            break;
+        }
+        b.clear();
+        percent_decode(&a, &mut b);
+        std::mem::swap(&mut a, &mut b);
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] == b'/' && a.get(i + 1) == Some(&b'*') {
+            i += 2;
+            if a.get(i) == Some(&b'!') {
+                // versioned comment: its content is executed, keep it
+                i += 1;
+                while a.get(i).is_some_and(u8::is_ascii_digit) {
+                    i += 1;
+                }
+                continue;
+            }
+            match a[i..].windows(2).position(|w| w == b"*/") {
+                Some(p) => i += p + 2,
+                None => i = a.len(),
+            }
+            out.push(b' ');
+            continue;
+        }
+        if a[i] == b'*' && a.get(i + 1) == Some(&b'/') {
+            out.push(b' ');
+            i += 2;
+            continue;
+        }
+        out.push(a[i]);
+        i += 1;
+    }
+    // collapse runs of spaces that comment removal leaves
+    let mut w = start;
+    for r in start..out.len() {
+        let c = out[r];
+        if c == b' ' && w > start && out[w - 1] == b' ' {
+            continue;
+        }
+        out[w] = c;
+        w += 1;
+    }
+    out.truncate(w);
+}
+
+fn has_escape(b: &[u8]) -> bool {
+    b.windows(3)
+        .any(|w| w[0] == b'%' && w[1].is_ascii_hexdigit() && w[2].is_ascii_hexdigit())
+}
+
 /// Decodes the target's path and query separately into `buf` (so an encoded
 /// `%3F` does not move the split) and returns the decoded parts.
 pub(crate) fn decode_into<'b>(uri: &Uri<'_>, buf: &'b mut Vec<u8>) -> Uri<'b> {
     buf.clear();
-    percent_decode(uri.path, buf);
+    normalize(uri.path, buf);
     let plen = buf.len();
     let has_query = uri.target.len() > uri.path.len();
     if has_query {
         buf.push(b'?');
-        percent_decode(uri.query, buf);
+        normalize(uri.query, buf);
     }
     let buf: &'b [u8] = buf;
     let path = &buf[..plen];
@@ -244,6 +310,27 @@ impl Ctx<'_> {
     /// Whether the detection fires on this event.
     pub(crate) fn fires(&self, det: &Detection) -> bool {
         self.cond(det, &det.cond)
+    }
+}
+
+#[cfg(test)]
+mod normalize_tests {
+    use super::normalize;
+
+    #[test]
+    fn double_encoding_and_sql_comments_are_undone() {
+        let cases: &[(&str, &str)] = &[
+            ("1%252F%252A%252A%252FAND%252F%252A%252A%252F%2528%252F%252A%252150000SELECT%252A%252F", "1 AND (SELECT "),
+            ("1%2527%252F%252A%252A%252FOR%252F%252A%252A%252F9239", "1' OR 9239"),
+            ("id=1/**/UNION/**/ALL/**/SELECT", "id=1 UNION ALL SELECT"),
+            ("plain", "plain"),
+            ("a%zz%4", "a%zz%4"),
+        ];
+        for (input, want) in cases {
+            let mut out = Vec::new();
+            normalize(input.as_bytes(), &mut out);
+            assert_eq!(String::from_utf8_lossy(&out), *want, "{input}");
+        }
     }
 }
 
