@@ -18,7 +18,7 @@ use std::hash::BuildHasher;
 use crate::classify::{Categories, Class, Kind};
 use crate::parse::{Event, EventTime, Outcome};
 use alert::{Alert, Entity, EntityType};
-use rules::{Detector, KeyPart, Rule};
+use rules::{Detector, KeyPart, Measure, Peers, Rule};
 
 /// Default cap on keys per rule.
 pub const DEFAULT_MAX_KEYS: usize = 200_000;
@@ -28,6 +28,10 @@ const MAX_SUBJECTS_PER_ALERT: usize = 1_000_000;
 
 /// Exposed subjects remembered per key before an alert exists.
 const MAX_EXPOSED_PER_KEY: usize = 100_000;
+
+/// Size at which a key's exposure memory is pruned to its horizon (and
+/// again at each doubling, so pruning stays amortised).
+const PRUNE_EXPOSED_AT: usize = 4096;
 
 /// Per-key state of one rule.
 #[derive(Debug, Default)]
@@ -43,10 +47,94 @@ struct KeyState {
     unlisted: u64,
     /// Data categories the key's successful matching events touched.
     categories: Categories,
+    /// Buckets of a `baseline` rule.
+    base: Option<Box<BaseState>>,
     /// The counted values themselves (those still in `seen`), for rules
     /// that name them in the alert.
     values: Vec<Box<str>>,
     last: i64,
+}
+
+/// One entity's buckets for a `baseline` rule.
+#[derive(Debug, Default)]
+struct BaseState {
+    /// Start of the current bucket.
+    bucket: i64,
+    /// First matching event in the current bucket.
+    first: i64,
+    value: f64,
+    /// Subjects seen in the current bucket (distinct-subject measure).
+    distinct: HashSet<u64>,
+    /// Subjects the app log counted but did not list, in the current bucket.
+    unlisted: u64,
+    /// Completed buckets with activity, and the largest of them.
+    n: u32,
+    own_max: f64,
+    /// The entity's role, its peer group.
+    role: Option<Box<str>>,
+}
+
+impl BaseState {
+    /// Closes the current bucket into the entity's history and its peer
+    /// groups' histograms, and starts `bucket`.
+    fn roll(&mut self, peers: &mut HashMap<Box<str>, Hist>, bucket: i64) {
+        if self.value > 0.0 {
+            self.n += 1;
+            self.own_max = self.own_max.max(self.value);
+            peers.entry("*".into()).or_default().add(self.value);
+            if let Some(r) = &self.role {
+                peers.entry(r.clone()).or_default().add(self.value);
+            }
+        }
+        self.bucket = bucket;
+        self.value = 0.0;
+        self.distinct.clear();
+        self.unlisted = 0;
+    }
+}
+
+/// A log-binned histogram of bucket values: a robust quantile of a peer
+/// group's norm in constant memory (bins grow by 25%).
+#[derive(Debug, Clone)]
+struct Hist {
+    bins: [u32; 96],
+    total: u64,
+}
+
+impl Default for Hist {
+    fn default() -> Self {
+        Hist {
+            bins: [0; 96],
+            total: 0,
+        }
+    }
+}
+
+impl Hist {
+    const BASE: f64 = 1.25;
+
+    fn add(&mut self, v: f64) {
+        let i = if v <= 1.0 {
+            0
+        } else {
+            (v.ln() / Self::BASE.ln()).ceil() as usize
+        };
+        self.bins[i.min(95)] += 1;
+        self.total += 1;
+    }
+
+    /// The upper edge of the bin holding quantile `q`.
+    fn quantile(&self, q: f64) -> f64 {
+        let want = (q * self.total as f64).ceil() as u64;
+        let mut seen = 0u64;
+        for (i, &n) in self.bins.iter().enumerate() {
+            seen += n as u64;
+            if seen >= want.max(1) {
+                return Self::BASE.powi(i as i32);
+            }
+        }
+        Self::BASE.powi(95)
+    }
 }
 
 /// An alert still growing.
@@ -77,6 +165,10 @@ pub struct Engine {
     rules: Vec<Rule>,
     state: Vec<HashMap<Box<str>, KeyState>>,
     open: Vec<HashMap<Box<str>, Open>>,
+    /// Per rule: peer group (role, or `*` for everyone) → completed buckets.
+    peers: Vec<HashMap<Box<str>, Hist>>,
+    /// Per rule: the bucket up to which every entity has been rolled.
+    rolled: Vec<i64>,
     closed: Vec<Alert>,
     hasher: std::collections::hash_map::RandomState,
     max_keys: usize,
@@ -97,6 +189,8 @@ impl Engine {
             rules,
             state: (0..n).map(|_| HashMap::new()).collect(),
             open: (0..n).map(|_| HashMap::new()).collect(),
+            peers: (0..n).map(|_| HashMap::new()).collect(),
+            rolled: vec![i64::MIN; n],
             closed: Vec::new(),
             hasher: Default::default(),
             max_keys,
@@ -217,6 +311,14 @@ impl Engine {
             return;
         };
         st.last = t;
+        if st.exposed.len() >= PRUNE_EXPOSED_AT && st.exposed.len().is_power_of_two() {
+            // only exposures an alert could still count matter
+            let horizon = match &rule.detector {
+                Detector::Baseline { spec, .. } => spec.bucket,
+                d => d.window(),
+            };
+            st.exposed.retain(|_, at| *at >= t - horizon);
+        }
         if matched && st.exposed.len() < MAX_EXPOSED_PER_KEY {
             let hasher = &self.hasher;
             exposures(ev, c, |v| {
@@ -276,12 +378,60 @@ impl Engine {
                 }
                 st.seen.len() as u64 >= *threshold
             }
+            Detector::Baseline { spec, .. } => {
+                let b = st.base.get_or_insert_with(Default::default);
+                let peers = &mut self.peers[ri];
+                let bucket = t - t.rem_euclid(spec.bucket);
+                if bucket > b.bucket {
+                    b.roll(peers, bucket);
+                }
+                if b.value == 0.0 {
+                    b.first = t;
+                }
+                if let Some(role) = ev.role.as_deref() {
+                    if b.role.as_deref() != Some(role) {
+                        b.role = Some(role.into());
+                    }
+                }
+                match spec.measure {
+                    Measure::Events => b.value += 1.0,
+                    Measure::Bytes => b.value += ev.bytes_out.unwrap_or(0) as f64,
+                    Measure::Records => {
+                        b.value += ev.records.unwrap_or_else(|| {
+                            ev.subjects.len().max(c.subject.is_some() as usize) as u64
+                        }) as f64
+                    }
+                    Measure::DistinctSubjects => {
+                        let (distinct, hasher) = (&mut b.distinct, &self.hasher);
+                        exposures(ev, c, |v| {
+                            distinct.insert(hasher.hash_one(v));
+                        });
+                        b.unlisted += exposed_unlisted(ev, c);
+                        b.value = distinct.len() as f64 + b.unlisted as f64;
+                    }
+                }
+                let reference = if b.n >= spec.min_history {
+                    Some(b.own_max)
+                } else {
+                    // An entity with a role is judged by its role's peers only
+                    // (a service account is no customer); without roles, by all.
+                    let group = |name: &str| peers.get(name).filter(|h| h.total >= spec.min_peers);
+                    let norm = match (spec.peers, b.role.as_deref()) {
+                        (Peers::None, _) => None,
+                        (Peers::Role, Some(role)) => group(role),
+                        _ => group("*"),
+                    };
+                    norm.map(|h| h.quantile(spec.quantile))
+                };
+                reference.is_some_and(|r| b.value >= spec.floor.max(spec.factor * r))
+            }
         };
         if !fired {
             return;
         }
         let start = match &rule.detector {
             Detector::Distinct { .. } => st.seen.values().min().copied().unwrap_or(t),
+            Detector::Baseline { .. } => st.base.as_ref().map_or(t, |b| b.first),
             _ => st.times.front().copied().unwrap_or(t),
         };
         let before: HashSet<u64> = st
@@ -299,6 +449,7 @@ impl Engine {
             }
             Detector::Sequence { .. } => st.times.len(),
             Detector::Distinct { .. } => st.seen.len().saturating_sub(1),
+            Detector::Baseline { .. } => 0,
         } as u64;
         let key = self.key_buf.as_str();
         if self.open[ri].contains_key(key) {
@@ -366,6 +517,20 @@ impl Engine {
         for (ri, rule) in self.rules.iter().enumerate() {
             let window = rule.detector.window();
             min_window = min_window.min(window);
+            if let Detector::Baseline { spec, .. } = &rule.detector {
+                // Close every entity's finished bucket, so peer norms include
+                // the entities that did not come back.
+                let current = now - now.rem_euclid(spec.bucket);
+                if self.rolled[ri] < current {
+                    self.rolled[ri] = current;
+                    let peers = &mut self.peers[ri];
+                    for st in self.state[ri].values_mut() {
+                        if let Some(b) = st.base.as_mut().filter(|b| b.bucket < current) {
+                            b.roll(peers, current);
+                        }
+                    }
+                }
+            }
             self.state[ri].retain(|_, s| s.last >= now - window);
             let quiet = rule.quiet;
             let closing: Vec<Box<str>> = self.open[ri]

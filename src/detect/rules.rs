@@ -77,6 +77,71 @@ struct RuleFile {
     /// For `signature`: the Sigma log-source categories that count (default `webserver`).
     #[serde(default)]
     sigma_categories: Option<Vec<String>>,
+    /// For `baseline`: what is measured per bucket.
+    #[serde(default)]
+    measure: Option<Measure>,
+    /// For `baseline`: the bucket length (`1h`, `1d`).
+    #[serde(default)]
+    bucket: Option<String>,
+    /// For `baseline`: how many times the reference the bucket must reach.
+    #[serde(default)]
+    factor: Option<f64>,
+    /// For `baseline`: the least value that can fire, whatever the reference.
+    #[serde(default)]
+    floor: Option<f64>,
+    /// For `baseline`: the peer group an entity without enough history of
+    /// its own is compared with.
+    #[serde(default)]
+    peers: Option<Peers>,
+    /// For `baseline`: the quantile of the peers' buckets taken as their norm.
+    #[serde(default)]
+    quantile: Option<f64>,
+    /// For `baseline`: completed buckets of its own an entity needs before
+    /// its own history is its reference.
+    #[serde(default)]
+    min_history: Option<u32>,
+    /// For `baseline`: completed buckets a peer group needs before it is a reference.
+    #[serde(default)]
+    min_peers: Option<u64>,
+}
+
+/// What a `baseline` rule measures per entity and bucket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Measure {
+    /// Matching events.
+    Events,
+    /// Distinct data subjects the matching events exposed.
+    DistinctSubjects,
+    /// Records returned (app logs), else 1 per subject named.
+    Records,
+    /// Bytes sent.
+    Bytes,
+}
+
+/// Whom an entity is compared with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Peers {
+    /// Entities with the same role (where the log carries roles), else everyone.
+    Role,
+    /// Every entity of the rule.
+    All,
+    /// Only the entity's own history.
+    None,
+}
+
+/// Parameters of a `baseline` rule.
+#[derive(Debug, Clone)]
+pub struct BaselineSpec {
+    pub measure: Measure,
+    pub bucket: i64,
+    pub factor: f64,
+    pub floor: f64,
+    pub peers: Peers,
+    pub quantile: f64,
+    pub min_history: u32,
+    pub min_peers: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -86,6 +151,7 @@ enum DetectorFile {
     Distinct,
     Sequence,
     Signature,
+    Baseline,
 }
 
 /// Which events a rule looks at. Every condition given must hold.
@@ -235,6 +301,10 @@ pub enum Detector {
         min_level: Level,
         categories: Vec<String>,
     },
+    /// An entity's measure per bucket against its own history, or its peers'
+    /// norm while it has too little; `window` is how long history is kept
+    /// for an idle entity.
+    Baseline { window: i64, spec: BaselineSpec },
 }
 
 impl Detector {
@@ -244,7 +314,8 @@ impl Detector {
             Detector::Threshold { window, .. }
             | Detector::Distinct { window, .. }
             | Detector::Sequence { window, .. }
-            | Detector::Signature { window, .. } => *window,
+            | Detector::Signature { window, .. }
+            | Detector::Baseline { window, .. } => *window,
         }
     }
 }
@@ -345,15 +416,21 @@ pub fn compile(text: &str, file: &str) -> Result<Vec<Rule>, Vec<RuleError>> {
                 err("quiet", m);
                 0
             }
+            // a baseline's window is its memory, not its attack span
+            None if r.detector == DetectorFile::Baseline => micros(Duration::from_secs(3600)),
             None => window.max(micros(Duration::from_secs(1800))),
         };
-        let threshold = r.threshold.unwrap_or_else(|| {
-            err(
-                "threshold",
-                "give the count that makes the rule fire".into(),
-            );
-            1
-        });
+        let threshold = match (r.threshold, r.detector) {
+            (Some(t), _) => t,
+            (None, DetectorFile::Baseline) => 1,
+            (None, _) => {
+                err(
+                    "threshold",
+                    "give the count that makes the rule fire".into(),
+                );
+                1
+            }
+        };
         if r.key.is_empty() {
             err("key", "name at least one key part (ip, user, ...)".into());
         }
@@ -393,6 +470,41 @@ pub fn compile(text: &str, file: &str) -> Result<Vec<Rule>, Vec<RuleError>> {
                         .sigma_categories
                         .clone()
                         .unwrap_or_else(|| vec!["webserver".into()]),
+                }
+            }
+            DetectorFile::Baseline => {
+                let bucket = match r.bucket.as_deref().map(crate::config::parse_duration) {
+                    Some(Ok(d)) if d.as_secs() >= 60 => micros(d),
+                    Some(Ok(_)) => {
+                        err("bucket", "a bucket is at least `1m`".into());
+                        3_600_000_000
+                    }
+                    Some(Err(m)) => {
+                        err("bucket", m);
+                        3_600_000_000
+                    }
+                    None => 3_600_000_000,
+                };
+                let factor = r.factor.unwrap_or(4.0);
+                if !(factor > 1.0) {
+                    err("factor", "must be above 1".into());
+                }
+                let quantile = r.quantile.unwrap_or(0.99);
+                if !(0.5..1.0).contains(&quantile) {
+                    err("quantile", "must be in [0.5, 1)".into());
+                }
+                Detector::Baseline {
+                    window,
+                    spec: BaselineSpec {
+                        measure: r.measure.unwrap_or(Measure::Events),
+                        bucket,
+                        factor,
+                        floor: r.floor.unwrap_or(1.0),
+                        peers: r.peers.unwrap_or(Peers::Role),
+                        quantile,
+                        min_history: r.min_history.unwrap_or(24),
+                        min_peers: r.min_peers.unwrap_or(50),
+                    },
                 }
             }
             DetectorFile::Sequence => match &r.then {
