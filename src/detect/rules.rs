@@ -486,7 +486,7 @@ pub fn compile(text: &str, file: &str) -> Result<Vec<Rule>, Vec<RuleError>> {
                     None => 3_600_000_000,
                 };
                 let factor = r.factor.unwrap_or(4.0);
-                if !(factor > 1.0) {
+                if factor.is_nan() || factor <= 1.0 {
                     err("factor", "must be above 1".into());
                 }
                 let quantile = r.quantile.unwrap_or(0.99);
