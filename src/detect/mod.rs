@@ -169,6 +169,10 @@ pub struct Engine {
     peers: Vec<HashMap<Box<str>, Hist>>,
     /// Per rule: the bucket up to which every entity has been rolled.
     rolled: Vec<i64>,
+    /// Per rule: whole buckets seen since the engine started.
+    whole_buckets: Vec<u32>,
+    /// Per rule: the UTC offset of the latest event (local bucket alignment).
+    offset: Vec<i64>,
     closed: Vec<Alert>,
     hasher: std::collections::hash_map::RandomState,
     max_keys: usize,
@@ -191,6 +195,8 @@ impl Engine {
             open: (0..n).map(|_| HashMap::new()).collect(),
             peers: (0..n).map(|_| HashMap::new()).collect(),
             rolled: vec![i64::MIN; n],
+            whole_buckets: vec![0; n],
+            offset: vec![0; n],
             closed: Vec::new(),
             hasher: Default::default(),
             max_keys,
@@ -381,7 +387,10 @@ impl Engine {
             Detector::Baseline { spec, .. } => {
                 let b = st.base.get_or_insert_with(Default::default);
                 let peers = &mut self.peers[ri];
-                let bucket = t - t.rem_euclid(spec.bucket);
+                // buckets follow the log's local day, not UTC's
+                let off = ev.time.offset_secs as i64 * 1_000_000;
+                let bucket = t - (t + off).rem_euclid(spec.bucket);
+                self.offset[ri] = off;
                 if bucket > b.bucket {
                     b.roll(peers, bucket);
                 }
@@ -415,7 +424,13 @@ impl Engine {
                 } else {
                     // An entity with a role is judged by its role's peers only
                     // (a service account is no customer); without roles, by all.
-                    let group = |name: &str| peers.get(name).filter(|h| h.total >= spec.min_peers);
+                    // A norm needs one whole bucket seen: the first is partial.
+                    let whole = self.whole_buckets[ri] >= 1;
+                    let group = |name: &str| {
+                        peers
+                            .get(name)
+                            .filter(|h| whole && h.total >= spec.min_peers)
+                    };
                     let norm = match (spec.peers, b.role.as_deref()) {
                         (Peers::None, _) => None,
                         (Peers::Role, Some(role)) => group(role),
@@ -520,8 +535,12 @@ impl Engine {
             if let Detector::Baseline { spec, .. } = &rule.detector {
                 // Close every entity's finished bucket, so peer norms include
                 // the entities that did not come back.
-                let current = now - now.rem_euclid(spec.bucket);
+                let off = self.offset[ri];
+                let current = now - (now + off).rem_euclid(spec.bucket);
                 if self.rolled[ri] < current {
+                    if self.rolled[ri] != i64::MIN {
+                        self.whole_buckets[ri] += 1;
+                    }
                     self.rolled[ri] = current;
                     let peers = &mut self.peers[ri];
                     for st in self.state[ri].values_mut() {
