@@ -954,6 +954,93 @@ mod tests {
         );
     }
 
+    const BASELINE: &str = "rules:\n  - name: mass\n    detector: baseline\n    match: {has_subject: true, outcome: [success]}\n    key: [user]\n    measure: distinct_subjects\n    bucket: 1h\n    window: 7d\n    factor: 5\n    floor: 10\n    peers: all\n    quantile: 0.9\n    min_history: 1\n    min_peers: 20\n    severity: high\n";
+
+    /// `users` each read `per_hour` subjects of their own range every hour for `hours`.
+    fn routine(users: &[&'static str], hours: i64, per_hour: i64, start: i64) -> Vec<Line> {
+        let mut out = Vec::new();
+        for h in 0..hours {
+            for (u, user) in users.iter().enumerate() {
+                for k in 0..per_hour {
+                    let subject = u as i64 * 1000 + k;
+                    out.push((
+                        start + h * 3600 + k,
+                        "10.9.9.9",
+                        *user,
+                        "GET",
+                        format!("/c/{subject}"),
+                        200,
+                    ));
+                }
+            }
+        }
+        out
+    }
+
+    const CROWD: [&str; 30] = [
+        "u00", "u01", "u02", "u03", "u04", "u05", "u06", "u07", "u08", "u09", "u10", "u11", "u12",
+        "u13", "u14", "u15", "u16", "u17", "u18", "u19", "u20", "u21", "u22", "u23", "u24", "u25",
+        "u26", "u27", "u28", "u29",
+    ];
+
+    #[test]
+    fn baseline_judges_a_newcomer_by_its_peers_and_a_regular_by_itself() {
+        let mut lines = routine(&CROWD, 4, 2, 0);
+        // a newcomer reading 60 subjects in an hour: far above peers' 2
+        lines.extend((0..60).map(|k| {
+            (
+                4 * 3600 + k,
+                "10.7.7.7",
+                "new",
+                "GET",
+                format!("/c/{}", 50_000 + k),
+                200,
+            )
+        }));
+        // a heavy regular: 40 an hour for 4 hours, then 60 (not 5x its own norm)
+        for h in 0..5 {
+            let n = if h < 4 { 40 } else { 60 };
+            lines.extend((0..n).map(|k| {
+                (
+                    h * 3600 + 100 + k,
+                    "10.8.8.8",
+                    "heavy",
+                    "GET",
+                    format!("/c/{}", 60_000 + k),
+                    200,
+                )
+            }));
+        }
+        lines.sort_by_key(|l| l.0);
+        let a = run(BASELINE, &lines);
+        let who: Vec<&str> = a.iter().map(|x| x.entities[0].value.as_str()).collect();
+        assert_eq!(who, vec!["new"], "{a:#?}");
+        assert_eq!(a[0].subjects, 60);
+        assert_eq!(
+            a[0].start.unix_secs(),
+            4 * 3600,
+            "starts at the bucket's first read"
+        );
+    }
+
+    #[test]
+    fn baseline_stays_quiet_until_a_norm_exists() {
+        // the very first hour: no whole bucket seen, nobody is judged
+        let mut lines = routine(&CROWD, 1, 2, 0);
+        lines.extend((0..60).map(|k| {
+            (
+                100 + k,
+                "10.7.7.7",
+                "early",
+                "GET",
+                format!("/c/{}", 50_000 + k),
+                200,
+            )
+        }));
+        lines.sort_by_key(|l| l.0);
+        assert!(run(BASELINE, &lines).is_empty());
+    }
+
     #[test]
     fn keys_are_capped_and_the_cap_is_counted() {
         let inv = Inventory::from_str(INV, "inv").unwrap();
