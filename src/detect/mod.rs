@@ -67,6 +67,10 @@ struct BaseState {
     distinct: HashSet<u64>,
     /// Subjects the app log counted but did not list, in the current bucket.
     unlisted: u64,
+    /// Addresses of the current bucket an alert names (`report_values`).
+    named: Vec<Box<str>>,
+    /// Addresses that succeeded in the current bucket (failing-address measure).
+    succeeded: HashSet<u64>,
     /// Completed buckets with activity, and the largest of them.
     n: u32,
     own_max: f64,
@@ -90,6 +94,8 @@ impl BaseState {
         self.value = 0.0;
         self.distinct.clear();
         self.unlisted = 0;
+        self.named.clear();
+        self.succeeded.clear();
     }
 }
 
@@ -258,24 +264,7 @@ impl Engine {
             // an open alert on this key grows with everything the key does
             if let Some(open) = self.open[ri].get_mut(self.key_buf.as_str()) {
                 extend(open, ev, c, &self.hasher);
-                let rule = &self.rules[ri];
-                if let (Detector::Distinct { of, .. }, true) =
-                    (&rule.detector, rule.report_values > 0)
-                {
-                    let of = *of;
-                    if let Some(kind) = entity_type(of).filter(|_| rule.filter.matches(ev, c)) {
-                        let cap = rule.report_values;
-                        let hasher = &self.hasher;
-                        for_each_value(of, ev, c, |v| {
-                            if open.named.len() < cap && open.named.insert(hasher.hash_one(v)) {
-                                open.alert.entities.push(Entity {
-                                    kind,
-                                    value: v.to_string(),
-                                });
-                            }
-                        });
-                    }
-                }
+                name_values(&self.rules[ri], open, ev, c, &self.hasher);
             }
             self.step(ri, ev, c);
         }
@@ -353,7 +342,13 @@ impl Engine {
                     while st.times.front().is_some_and(|&x| x < t - window) {
                         st.times.pop_front();
                     }
-                    st.times.len() as u64 >= *threshold
+                    // a success ends the run: the failures must come in a
+                    // row (behind a shared address, others' successes break it)
+                    let fired = st.times.len() as u64 >= *threshold;
+                    if !fired {
+                        st.times.clear();
+                    }
+                    fired
                 }
             }
             Detector::Distinct {
@@ -418,6 +413,33 @@ impl Engine {
                         b.unlisted += exposed_unlisted(ev, c);
                         b.value = distinct.len() as f64 + b.unlisted as f64;
                     }
+                    Measure::FailingIps => {
+                        if let Some(ip) = ev.ip {
+                            let text = ip.to_string();
+                            let h = self.hasher.hash_one(text.as_str());
+                            if ev.outcome == Outcome::Success {
+                                if b.succeeded.insert(h) && b.distinct.contains(&h) {
+                                    b.value -= 1.0;
+                                }
+                            } else if !b.succeeded.contains(&h) && b.distinct.insert(h) {
+                                b.value += 1.0;
+                                if b.named.len() < rule.report_values {
+                                    b.named.push(text.into());
+                                }
+                            }
+                        }
+                    }
+                    Measure::DistinctIps => {
+                        if let Some(ip) = ev.ip {
+                            let text = ip.to_string();
+                            if b.distinct.insert(self.hasher.hash_one(text.as_str()))
+                                && b.named.len() < rule.report_values
+                            {
+                                b.named.push(text.into());
+                            }
+                        }
+                        b.value = b.distinct.len() as f64;
+                    }
                 }
                 let reference = if b.n >= spec.min_history {
                     Some(b.own_max)
@@ -466,6 +488,9 @@ impl Engine {
             Detector::Distinct { .. } => st.seen.len().saturating_sub(1),
             Detector::Baseline { .. } => 0,
         } as u64;
+        if completes {
+            st.times.clear();
+        }
         let key = self.key_buf.as_str();
         if self.open[ri].contains_key(key) {
             return; // already open: `observe` extended it
@@ -473,6 +498,16 @@ impl Engine {
         let rule = &self.rules[ri];
         let mut named = entities(&rule.key, ev);
         let mut named_hashes = HashSet::new();
+        if let Some(b) = st.base.as_ref() {
+            for ip in &b.named {
+                if named_hashes.insert(self.hasher.hash_one(&**ip)) {
+                    named.push(Entity {
+                        kind: EntityType::Ip,
+                        value: ip.to_string(),
+                    });
+                }
+            }
+        }
         if let Detector::Distinct { of, .. } = rule.detector {
             if let Some(kind) = entity_type(of) {
                 // the values still inside the window
@@ -620,6 +655,44 @@ fn extend(open: &mut Open, ev: &Event<'_>, c: &Class<'_>, hasher: &impl BuildHas
     });
     open.unlisted += exposed_unlisted(ev, c);
     open.alert.subjects = open.subjects.len() as u64 + open.unlisted;
+}
+
+/// For rules that name what they count (a distributed attack's addresses),
+/// adds the event's value to the open alert's entities, up to the cap.
+fn name_values(
+    rule: &Rule,
+    open: &mut Open,
+    ev: &Event<'_>,
+    c: &Class<'_>,
+    hasher: &impl BuildHasher,
+) {
+    let cap = rule.report_values;
+    if cap == 0 || open.named.len() >= cap || !rule.filter.matches(ev, c) {
+        return;
+    }
+    let of = match &rule.detector {
+        Detector::Distinct { of, .. } => *of,
+        Detector::Baseline { spec, .. }
+            if matches!(spec.measure, Measure::DistinctIps | Measure::FailingIps) =>
+        {
+            if spec.measure == Measure::FailingIps && ev.outcome == Outcome::Success {
+                return;
+            }
+            KeyPart::Ip
+        }
+        _ => return,
+    };
+    let Some(kind) = entity_type(of) else {
+        return;
+    };
+    for_each_value(of, ev, c, |v| {
+        if open.named.len() < cap && open.named.insert(hasher.hash_one(v)) {
+            open.alert.entities.push(Entity {
+                kind,
+                value: v.to_string(),
+            });
+        }
+    });
 }
 
 /// Widens the alert's span to the event and counts it.

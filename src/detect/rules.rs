@@ -117,6 +117,11 @@ pub enum Measure {
     Records,
     /// Bytes sent.
     Bytes,
+    /// Distinct client addresses (named in the alert up to `report_values`).
+    DistinctIps,
+    /// Distinct addresses whose attempts in the bucket failed and did not
+    /// (yet) succeed: users who mistype and then get in do not count.
+    FailingIps,
 }
 
 /// Whom an entity is compared with.
