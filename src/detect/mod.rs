@@ -11,7 +11,13 @@ pub mod alert;
 pub mod rules;
 pub mod sigma;
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::VecDeque;
+
+/// State keys are attacker-controlled (addresses, user names), so maps are
+/// seeded per process; foldhash is that and several times faster than SipHash.
+type Fast = foldhash::fast::RandomState;
+type HashMap<K, V> = std::collections::HashMap<K, V, Fast>;
+type HashSet<K> = std::collections::HashSet<K, Fast>;
 use std::fmt::Write as _;
 use std::hash::BuildHasher;
 
@@ -71,6 +77,8 @@ struct BaseState {
     named: Vec<Box<str>>,
     /// Addresses that succeeded in the current bucket (failing-address measure).
     succeeded: HashSet<u64>,
+    /// The entity is on its rule's list of entities active in this bucket.
+    listed: bool,
     /// Completed buckets with activity, and the largest of them.
     n: u32,
     own_max: f64,
@@ -96,6 +104,7 @@ impl BaseState {
         self.unlisted = 0;
         self.named.clear();
         self.succeeded.clear();
+        self.listed = false;
     }
 }
 
@@ -175,12 +184,16 @@ pub struct Engine {
     peers: Vec<HashMap<Box<str>, Hist>>,
     /// Per rule: the bucket up to which every entity has been rolled.
     rolled: Vec<i64>,
+    /// Per rule: keys whose current bucket has a value (to roll them).
+    active: Vec<Vec<Box<str>>>,
+    /// Per rule: when idle keys are next expired.
+    next_expire: Vec<i64>,
     /// Per rule: whole buckets seen since the engine started.
     whole_buckets: Vec<u32>,
     /// Per rule: the UTC offset of the latest event (local bucket alignment).
     offset: Vec<i64>,
     closed: Vec<Alert>,
-    hasher: std::collections::hash_map::RandomState,
+    hasher: Fast,
     max_keys: usize,
     now: i64,
     next_sweep: i64,
@@ -197,11 +210,13 @@ impl Engine {
         let n = rules.len();
         Engine {
             rules,
-            state: (0..n).map(|_| HashMap::new()).collect(),
-            open: (0..n).map(|_| HashMap::new()).collect(),
-            peers: (0..n).map(|_| HashMap::new()).collect(),
+            state: (0..n).map(|_| HashMap::default()).collect(),
+            open: (0..n).map(|_| HashMap::default()).collect(),
+            peers: (0..n).map(|_| HashMap::default()).collect(),
             rolled: vec![i64::MIN; n],
             whole_buckets: vec![0; n],
+            next_expire: vec![i64::MIN; n],
+            active: vec![Vec::new(); n],
             offset: vec![0; n],
             closed: Vec::new(),
             hasher: Default::default(),
@@ -258,7 +273,12 @@ impl Engine {
             _ => self.hits.clear(),
         }
         for ri in 0..self.rules.len() {
-            if !build_key(&self.rules[ri].key, ev, c, &mut self.key_buf) {
+            // most rules ignore most events: decide that before building a key
+            let rule = &self.rules[ri];
+            let relevant = !self.open[ri].is_empty()
+                || rule.filter.matches(ev, c)
+                || matches!(&rule.detector, Detector::Sequence { then, .. } if then.matches(ev, c));
+            if !relevant || !build_key(&rule.key, ev, c, &mut self.key_buf) {
                 continue;
             }
             // an open alert on this key grows with everything the key does
@@ -389,8 +409,10 @@ impl Engine {
                 if bucket > b.bucket {
                     b.roll(peers, bucket);
                 }
-                if b.value == 0.0 {
+                if !b.listed {
+                    b.listed = true;
                     b.first = t;
+                    self.active[ri].push(self.key_buf.as_str().into());
                 }
                 if let Some(role) = ev.role.as_deref() {
                     if b.role.as_deref() != Some(role) {
@@ -497,7 +519,7 @@ impl Engine {
         }
         let rule = &self.rules[ri];
         let mut named = entities(&rule.key, ev);
-        let mut named_hashes = HashSet::new();
+        let mut named_hashes = HashSet::default();
         if let Some(b) = st.base.as_ref() {
             for ip in &b.named {
                 if named_hashes.insert(self.hasher.hash_one(&**ip)) {
@@ -578,14 +600,24 @@ impl Engine {
                     }
                     self.rolled[ri] = current;
                     let peers = &mut self.peers[ri];
-                    for st in self.state[ri].values_mut() {
-                        if let Some(b) = st.base.as_mut().filter(|b| b.bucket < current) {
+                    // only entities active since the last roll have a bucket to close
+                    for key in std::mem::take(&mut self.active[ri]) {
+                        let st = self.state[ri].get_mut(&key);
+                        if let Some(b) = st
+                            .and_then(|st| st.base.as_mut())
+                            .filter(|b| b.bucket < current)
+                        {
                             b.roll(peers, current);
                         }
                     }
                 }
             }
-            self.state[ri].retain(|_, s| s.last >= now - window);
+            // Expire idle keys a few times per window (not every sweep: a
+            // pass over every key of a month-long baseline is not free).
+            if now >= self.next_expire[ri] {
+                self.state[ri].retain(|_, s| s.last >= now - window);
+                self.next_expire[ri] = now.saturating_add((window / 4).max(60_000_000));
+            }
             let quiet = rule.quiet;
             let closing: Vec<Box<str>> = self.open[ri]
                 .iter()
@@ -750,7 +782,7 @@ fn build_key(parts: &[KeyPart], ev: &Event<'_>, c: &Class<'_>, buf: &mut String)
             buf.push('\u{1f}');
         }
         let ok = match p {
-            KeyPart::Ip => ev.ip.map(|ip| write!(buf, "{ip}")).is_some(),
+            KeyPart::Ip => ev.ip.map(|ip| push_ip(buf, ip)).is_some(),
             KeyPart::IpPrefix => ev.ip.map(|ip| write_prefix(buf, ip)).is_some(),
             KeyPart::User => push(buf, ev.user.as_deref()),
             KeyPart::Session => push(buf, ev.session.as_deref()),
@@ -764,6 +796,30 @@ fn build_key(parts: &[KeyPart], ev: &Event<'_>, c: &Class<'_>, buf: &mut String)
         }
     }
     true
+}
+
+/// An address as text, without the formatting machinery for IPv4.
+#[inline]
+fn push_ip(buf: &mut String, ip: std::net::IpAddr) {
+    match ip {
+        std::net::IpAddr::V4(v) => {
+            for (i, o) in v.octets().into_iter().enumerate() {
+                if i > 0 {
+                    buf.push('.');
+                }
+                if o >= 100 {
+                    buf.push((b'0' + o / 100) as char);
+                }
+                if o >= 10 {
+                    buf.push((b'0' + o / 10 % 10) as char);
+                }
+                buf.push((b'0' + o % 10) as char);
+            }
+        }
+        v6 => {
+            let _ = write!(buf, "{v6}");
+        }
+    }
 }
 
 fn push(buf: &mut String, v: Option<&str>) -> bool {
@@ -1112,6 +1168,22 @@ mod tests {
         }));
         lines.sort_by_key(|l| l.0);
         assert!(run(BASELINE, &lines).is_empty());
+    }
+
+    #[test]
+    fn ipv4_keys_are_written_as_dotted_quads() {
+        for ip in [
+            "0.0.0.0",
+            "1.2.3.4",
+            "10.100.255.9",
+            "255.255.255.255",
+            "::1",
+            "2001:db8::1",
+        ] {
+            let mut s = String::new();
+            push_ip(&mut s, ip.parse().unwrap());
+            assert_eq!(s, ip);
+        }
     }
 
     #[test]
