@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Parse benchmark: `breachd replay --until parse` beside `wc -l` on the same file.
+"""Pipeline benchmark: `breachd replay` beside `wc -l` on the same file.
 
 Generates the scenario portal's nginx log at scale 1 and 10 with
 ../shared/scenarios/gen.py (cached in bench-out/), builds breachd in release
@@ -7,7 +7,9 @@ mode, and times, on each file and in the same run:
   - `wc -l FILE` (the floor any line reader pays: read + count newlines),
   - a Python regex loop with per-IP state (what a quick script does),
   - `breachd replay --until parse --output jsonl --summary json FILE`
-    (every line framed, checked and parsed to an Event; nothing printed).
+    (every line framed, checked and parsed to an Event; nothing printed),
+  - the full detection path on the nginx view (access.log + auth.log) with
+    the inventory, the default rules and every loadable Sigma web rule.
 Reports the median of N runs, lines/s, the ratio to `wc -l`, and peak RSS.
 
 usage: python3 bench/parse.py [--runs 5] [--scales 1,10] [--no-python]
@@ -91,6 +93,14 @@ def main():
             rows.append(bench("python regex + per-IP state", [sys.executable, "-c", PY_BASELINE, log], max(1, args.runs // 2)))
         b = bench("breachd replay --until parse", [BIN, "replay", "--until", "parse", "--output", "jsonl",
                                                   "--summary", "json", log], args.runs)
+        sigma = os.path.join(ROOT, "..", "shared", "corpus", "sigma")
+        auth = os.path.join(os.path.dirname(log), "auth.log")
+        inv = os.path.join(os.path.dirname(log), "inventory.yaml")
+        full = bench("breachd replay (detect, all rules+Sigma)",
+                     [BIN, "replay", "--inventory", inv, "--sigma", sigma, "--output", "jsonl",
+                      "--summary", "json", log, auth], max(1, args.runs // 2))
+        fsum = json.loads(full["stderr"].strip().splitlines()[-1])
+        full["peak_rss_bytes"] = fsum["peak_rss_bytes"]
         summary = json.loads(b["stderr"].strip().splitlines()[-1])
         assert summary["lines"] == lines, (summary["lines"], lines)
         # breachd reports its own peak (VmHWM after exec); a child's rusage
@@ -99,17 +109,19 @@ def main():
         b["events"] = summary["events"]
         b["malformed"] = summary["malformed_total"]
         rows.append(b)
+        rows.append(full)
         wc = rows[0]["median_s"]
         print(f"\nscale {scale}: {lines:,} lines, {size / 1e6:.0f} MB")
-        print(f"  {'command':32} {'median s':>9} {'lines/s':>14} {'vs wc -l':>9} {'peak RSS':>10}")
+        print(f"  {'command':42} {'median s':>9} {'lines/s':>14} {'vs wc -l':>9} {'peak RSS':>10}")
         for r in rows:
             lps = lines / r["median_s"]
             rss = f"{r['peak_rss_bytes'] / 2**20:8.1f} MB" if "peak_rss_bytes" in r else f"{'-':>11}"
-            print(f"  {r['name']:32} {r['median_s']:9.3f} {lps:14,.0f} {wc / r['median_s']:9.3f} {rss}")
+            print(f"  {r['name']:42} {r['median_s']:9.3f} {lps:14,.0f} {wc / r['median_s']:9.3f} {rss}")
             results.append({"scale": scale, "lines": lines, "bytes": size, "command": r["name"],
                             "median_s": r["median_s"], "lines_per_s": lps,
                             "ratio_to_wc": wc / r["median_s"], "peak_rss_bytes": r.get("peak_rss_bytes")})
-        print(f"  breachd: {b['events']:,} events, {b['malformed']} malformed")
+        print(f"  breachd: {b['events']:,} events, {b['malformed']} malformed; detect: {fsum['alerts']} alerts, "
+              f"{fsum['sigma_rules_loaded']} of {fsum['sigma_rules_seen']} Sigma files, peak state {fsum['peak_state_keys']:,} keys")
     with open(os.path.join(OUT, "parse.json"), "w") as f:
         json.dump(results, f, indent=1)
     print(f"\nwritten to {os.path.join(OUT, 'parse.json')}")
