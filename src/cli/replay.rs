@@ -179,7 +179,9 @@ pub fn replay(args: ReplayArgs) -> anyhow::Result<ExitCode> {
     let mut path = Path {
         until,
         inventory: &inventory,
-        engine: Engine::new(rules, config.max_keys).with_sigma(sigma.clone()),
+        engine: Engine::new(rules, config.max_keys)
+            .with_sigma(sigma.clone())
+            .with_subjects_total(inventory.subjects_total),
         events_out,
         alerts_out,
         table: (args.output == Output::Table).then(Vec::new),

@@ -202,6 +202,8 @@ pub struct Engine {
     sigma: Option<std::sync::Arc<sigma::SigmaSet>>,
     sigma_scratch: sigma::Scratch,
     hits: Vec<sigma::RuleId>,
+    /// Data subjects the organisation holds (inventory), the ceiling of every estimate.
+    subjects_total: Option<u64>,
     pub stats: DetectStats,
 }
 
@@ -225,10 +227,18 @@ impl Engine {
             next_sweep: i64::MIN,
             key_buf: String::new(),
             sigma: None,
+            subjects_total: None,
             sigma_scratch: sigma::Scratch::default(),
             hits: Vec::new(),
             stats: DetectStats::default(),
         }
+    }
+
+    /// Bounds subject estimates by the inventory's population, and lets a
+    /// parameterless bulk read stand for all of it.
+    pub fn with_subjects_total(mut self, total: Option<u64>) -> Engine {
+        self.subjects_total = total;
+        self
     }
 
     /// Gives `signature` rules their signatures.
@@ -283,7 +293,7 @@ impl Engine {
             }
             // an open alert on this key grows with everything the key does
             if let Some(open) = self.open[ri].get_mut(self.key_buf.as_str()) {
-                extend(open, ev, c, &self.hasher);
+                extend(open, ev, c, &self.hasher, self.subjects_total);
                 name_values(&self.rules[ri], open, ev, c, &self.hasher);
             }
             self.step(ri, ev, c);
@@ -339,7 +349,7 @@ impl Engine {
             exposures(ev, c, |v| {
                 st.exposed.insert(hasher.hash_one(v), t);
             });
-            st.unlisted += exposed_unlisted(ev, c);
+            st.unlisted += exposed_unlisted(ev, c, self.subjects_total);
             if ev.outcome == Outcome::Success {
                 st.categories = st.categories.union(c.categories);
             }
@@ -432,7 +442,7 @@ impl Engine {
                         exposures(ev, c, |v| {
                             distinct.insert(hasher.hash_one(v));
                         });
-                        b.unlisted += exposed_unlisted(ev, c);
+                        b.unlisted += exposed_unlisted(ev, c, self.subjects_total);
                         b.value = distinct.len() as f64 + b.unlisted as f64;
                     }
                     Measure::FailingIps => {
@@ -579,6 +589,7 @@ impl Engine {
         // the firing event's exposures are already in `before`
         open.alert.events = events_before;
         extend_span(&mut open, ev);
+        open.alert.subjects = estimate(&open, self.subjects_total);
         self.open[ri].insert(key.into(), open);
     }
 
@@ -674,7 +685,13 @@ fn push_time(times: &mut VecDeque<i64>, t: i64, window: i64, cap: u64) {
 /// Adds an event of the alert's key to the alert: time span, categories and
 /// the data subjects it exposed (successful reads that name subjects, and
 /// accounts logged into).
-fn extend(open: &mut Open, ev: &Event<'_>, c: &Class<'_>, hasher: &impl BuildHasher) {
+fn extend(
+    open: &mut Open,
+    ev: &Event<'_>,
+    c: &Class<'_>,
+    hasher: &impl BuildHasher,
+    total: Option<u64>,
+) {
     extend_span(open, ev);
     if ev.outcome == Outcome::Success {
         open.alert.categories = open.alert.categories.union(c.categories);
@@ -685,8 +702,8 @@ fn extend(open: &mut Open, ev: &Event<'_>, c: &Class<'_>, hasher: &impl BuildHas
             subjects.insert(hasher.hash_one(v));
         }
     });
-    open.unlisted += exposed_unlisted(ev, c);
-    open.alert.subjects = open.subjects.len() as u64 + open.unlisted;
+    open.unlisted += exposed_unlisted(ev, c, total);
+    open.alert.subjects = estimate(open, total);
 }
 
 /// For rules that name what they count (a distributed attack's addresses),
@@ -739,7 +756,13 @@ fn extend_span(open: &mut Open, ev: &Event<'_>) {
         a.start = ev.time;
     }
     a.events += 1;
-    a.subjects = open.subjects.len() as u64 + open.unlisted;
+}
+
+/// Distinct subjects seen plus those counted but not listed, never more than
+/// the organisation holds.
+fn estimate(open: &Open, total: Option<u64>) -> u64 {
+    let n = open.subjects.len() as u64 + open.unlisted;
+    total.map_or(n, |t| n.min(t))
 }
 
 /// The data subjects a successful event exposed: the account logged into, or
@@ -765,12 +788,22 @@ fn exposures(ev: &Event<'_>, c: &Class<'_>, mut f: impl FnMut(&str)) {
     }
 }
 
-/// Subjects a successful read returned beyond those the log lists.
-fn exposed_unlisted(ev: &Event<'_>, c: &Class<'_>) -> u64 {
-    if ev.outcome == Outcome::Success && !c.categories.is_empty() {
-        ev.subjects_truncated
+/// Subjects a successful read returned beyond those the log lists. A bulk
+/// resource read without parameters, in a log that counts nothing (an access
+/// log), is taken to return the whole population the inventory declares: an
+/// export endpoint dumps its table.
+fn exposed_unlisted(ev: &Event<'_>, c: &Class<'_>, total: Option<u64>) -> u64 {
+    if ev.outcome != Outcome::Success || c.categories.is_empty() {
+        return 0;
+    }
+    let whole = c.kind == Some(Kind::Bulk)
+        && ev.subjects.is_empty()
+        && ev.records.is_none()
+        && ev.resource.as_deref().is_some_and(|r| !r.contains('?'));
+    if whole {
+        total.unwrap_or(0)
     } else {
-        0
+        ev.subjects_truncated
     }
 }
 
@@ -1168,6 +1201,35 @@ mod tests {
         }));
         lines.sort_by_key(|l| l.0);
         assert!(run(BASELINE, &lines).is_empty());
+    }
+
+    #[test]
+    fn an_unparameterised_bulk_read_exposes_the_whole_population_and_no_estimate_exceeds_it() {
+        let inv = Inventory::from_str(
+            "resources:\n  - pattern: /export\n    categories: [identity]\n    sensitivity: high\n    kind: bulk\nsubjects:\n  total: 500\n",
+            "inv",
+        )
+        .unwrap();
+        let yaml = "rules:\n  - name: bulk\n    detector: threshold\n    match: {kind: [bulk], outcome: [success]}\n    key: [user]\n    window: 1h\n    threshold: 1\n    severity: critical\n";
+        let mut e = Engine::new(rules(yaml), 100).with_subjects_total(inv.subjects_total);
+        for (i, target) in ["/export", "/export?page=2", "/export"].iter().enumerate() {
+            let ev = Event {
+                time: EventTime::from_unix_secs(i as i64, 0),
+                user: Some(Cow::Borrowed("mallory")),
+                action: Some(Cow::Borrowed("GET")),
+                resource: Some(Cow::Borrowed(target)),
+                outcome: Outcome::Success,
+                ..Event::default()
+            };
+            let c = inv.classify(&ev);
+            e.observe(&ev, &c);
+        }
+        let a = e.finish();
+        assert_eq!(a.len(), 1);
+        assert_eq!(
+            a[0].subjects, 500,
+            "two full exports of 500 subjects are still 500 subjects"
+        );
     }
 
     #[test]
