@@ -17,6 +17,8 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 
 use crate::config::{Config, Watch};
+use crate::detect::alert::Alert;
+use crate::detect::Engine;
 use crate::parse::Event;
 use crate::pipeline::{EventSink, Stats};
 use crate::source::checkpoint::CheckpointStore;
@@ -42,9 +44,44 @@ impl EventsFile {
     }
 }
 
-/// What the sources feed: for now the optional events file; detection plugs in here.
+/// What the sources feed: the optional events file, then classify and detect.
+/// Alerts go to `DATA_DIR/alerts.jsonl` (one line per alert when it closes) and
+/// to breachd's log when they open, so on-call sees them at once.
 struct Downstream {
     events: Option<EventsFile>,
+    inventory: std::sync::Arc<crate::classify::Inventory>,
+    engine: Engine,
+    alerts: EventsFile,
+}
+
+impl Downstream {
+    fn write_alerts(&mut self, alerts: Vec<Alert>) -> io::Result<()> {
+        for a in alerts {
+            serde_json::to_writer(&mut self.alerts.out, &a)?;
+            self.alerts.out.write_all(b"\n")?;
+        }
+        Ok(())
+    }
+
+    /// Logs alerts that opened since the last call.
+    fn announce(&mut self) {
+        for a in self.engine.take_opened() {
+            let entities: Vec<&str> = a
+                .entities
+                .iter()
+                .take(5)
+                .map(|e| e.value.as_str())
+                .collect();
+            tracing::warn!(
+                detector = %a.detector,
+                severity = a.severity.as_str(),
+                entities = ?entities,
+                detected_at = %a.detected_at,
+                subjects = a.subjects,
+                "alert"
+            );
+        }
+    }
 }
 
 impl EventSink for Downstream {
@@ -53,14 +90,23 @@ impl EventSink for Downstream {
             serde_json::to_writer(&mut f.out, ev)?;
             f.out.write_all(b"\n")?;
         }
+        let class = self.inventory.classify(ev);
+        self.engine.observe(ev, &class);
+        if self.engine.has_closed() {
+            let closed = self.engine.take_closed();
+            self.write_alerts(closed)?;
+        }
         Ok(())
     }
 
     fn flush(&mut self) -> io::Result<()> {
+        self.announce();
         if let Some(f) = &mut self.events {
             f.out.flush()?;
             f.out.get_ref().sync_data()?;
         }
+        self.alerts.out.flush()?;
+        self.alerts.out.get_ref().sync_data()?;
         Ok(())
     }
 }
@@ -78,6 +124,7 @@ pub fn run(config: &Config) -> anyhow::Result<()> {
             FileSource::new(s.clone(), i as u32, config.max_line_bytes, mine)
         })
         .collect();
+    let alerts_path = config.data_dir.join("alerts.jsonl");
     let mut downstream = Downstream {
         events: match &config.events_path {
             Some(p) => Some(
@@ -86,6 +133,13 @@ pub fn run(config: &Config) -> anyhow::Result<()> {
             ),
             None => None,
         },
+        inventory: config.inventory.clone(),
+        engine: Engine::new(config.rules.clone(), config.max_keys)
+            .with_sigma(config.sigma.clone())
+            .with_subjects_total(config.inventory.subjects_total)
+            .with_opened_queue(),
+        alerts: EventsFile::open(&alerts_path)
+            .with_context(|| format!("opening the alerts file {}", alerts_path.display()))?,
     };
 
     let (wake_tx, wake_rx) = mpsc::channel::<()>();
@@ -115,15 +169,43 @@ pub fn run(config: &Config) -> anyhow::Result<()> {
     let mut last_checkpoint = Instant::now();
     let mut last_stats = Instant::now();
     let mut dirty = false;
+    let mut last_line = (Instant::now(), i64::MIN);
     loop {
         let stopping = stop.load(Ordering::SeqCst);
+        let mut read = 0;
         for s in &mut sources {
             match s.poll(&mut downstream) {
-                Ok(n) => dirty |= n > 0,
+                Ok(n) => {
+                    read += n;
+                    dirty |= n > 0;
+                }
                 Err(e) => {
                     tracing::error!(source = s.name(), error = %e, "reading a source failed; retrying next cycle")
                 }
             }
+        }
+        // Quiet logs must still close alerts: once caught up (nothing read
+        // this cycle), event time advances with the clock.
+        // Event time moves on by the wall time elapsed since the last line,
+        // so a skewed clock or a misread zone does not expire live state.
+        if read > 0 {
+            last_line = (Instant::now(), downstream.engine.now());
+        } else if last_line.1 != i64::MIN {
+            let idle = last_line.0.elapsed().as_micros().min(i64::MAX as u128) as i64;
+            downstream
+                .engine
+                .advance_to(last_line.1.saturating_add(idle));
+        }
+        if downstream.engine.has_closed() {
+            let closed = downstream.engine.take_closed();
+            downstream.write_alerts(closed).context("writing alerts")?;
+            dirty = true;
+        }
+        downstream.announce();
+        if stopping {
+            // Open alerts are written as they stand; the store (issue 4) will carry them over.
+            let open = downstream.engine.finish();
+            downstream.write_alerts(open).context("writing alerts")?;
         }
         if stopping || (dirty && last_checkpoint.elapsed() >= config.checkpoint_interval) {
             downstream.flush().context("flushing events")?;

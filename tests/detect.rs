@@ -80,3 +80,37 @@ fn the_real_access_log_raises_no_high_alert() {
         .collect();
     assert!(loud.is_empty(), "{loud:#?}");
 }
+
+#[test]
+fn the_daemon_pages_when_an_alert_opens_and_writes_it_when_it_closes() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    std::fs::create_dir_all(root.join("logs")).unwrap();
+    std::fs::write(
+        root.join("breachd.toml"),
+        "data_dir = \"data\"\n[[source]]\npaths = [\"logs/*.log\"]\ntimezone = \"UTC\"\npoll_interval = \"100ms\"\n[pipeline]\ncheckpoint_interval = \"200ms\"\n",
+    )
+    .unwrap();
+    let d = spawn_daemon(root, "breachd.toml");
+    assert!(wait_for(20, || daemon_log(root).contains("breachd running")));
+    let mut log = String::new();
+    for i in 0..8 {
+        log.push_str(&format!(
+            "Nov 25 10:00:{i:02} web-1 sshd[{}]: Failed password for root from 203.0.113.9 port 4{i}000 ssh2\n",
+            100 + i
+        ));
+    }
+    std::fs::write(root.join("logs/auth.log"), log).unwrap();
+    assert!(
+        wait_for(20, || daemon_log(root).contains("ssh_bruteforce")),
+        "no page:\n{}",
+        daemon_log(root)
+    );
+    terminate(d);
+    let alerts = std::fs::read_to_string(root.join("data/alerts.jsonl")).unwrap();
+    let a: serde_json::Value =
+        serde_json::from_str(alerts.lines().next().expect("an alert line")).unwrap();
+    assert_eq!(a["detector"], "ssh_bruteforce");
+    assert_eq!(a["entities"][0]["value"], "203.0.113.9");
+    assert_eq!(a["events"], 8);
+}

@@ -204,6 +204,8 @@ pub struct Engine {
     hits: Vec<sigma::RuleId>,
     /// Data subjects the organisation holds (inventory), the ceiling of every estimate.
     subjects_total: Option<u64>,
+    /// Alerts opened and not yet taken, when asked for.
+    opened: Option<Vec<Alert>>,
     pub stats: DetectStats,
 }
 
@@ -228,6 +230,7 @@ impl Engine {
             key_buf: String::new(),
             sigma: None,
             subjects_total: None,
+            opened: None,
             sigma_scratch: sigma::Scratch::default(),
             hits: Vec::new(),
             stats: DetectStats::default(),
@@ -342,7 +345,7 @@ impl Engine {
                 Detector::Baseline { spec, .. } => spec.bucket,
                 d => d.window(),
             };
-            st.exposed.retain(|_, at| *at >= t - horizon);
+            st.exposed.retain(|_, at| *at >= t.saturating_sub(horizon));
         }
         if matched && st.exposed.len() < MAX_EXPOSED_PER_KEY {
             let hasher = &self.hasher;
@@ -369,7 +372,11 @@ impl Engine {
                     push_time(&mut st.times, t, *window, *threshold);
                     false
                 } else {
-                    while st.times.front().is_some_and(|&x| x < t - window) {
+                    while st
+                        .times
+                        .front()
+                        .is_some_and(|&x| x < t.saturating_sub(*window))
+                    {
                         st.times.pop_front();
                     }
                     // a success ends the run: the failures must come in a
@@ -386,7 +393,7 @@ impl Engine {
                 threshold,
                 of,
             } => {
-                let horizon = t - window;
+                let horizon = t.saturating_sub(*window);
                 let mut any = false;
                 let report = rule.report_values;
                 for_each_value(*of, ev, c, |v| {
@@ -414,7 +421,7 @@ impl Engine {
                 let peers = &mut self.peers[ri];
                 // buckets follow the log's local day, not UTC's
                 let off = ev.time.offset_secs as i64 * 1_000_000;
-                let bucket = t - (t + off).rem_euclid(spec.bucket);
+                let bucket = t.saturating_sub(t.saturating_add(off).rem_euclid(spec.bucket));
                 self.offset[ri] = off;
                 if bucket > b.bucket {
                     b.roll(peers, bucket);
@@ -590,6 +597,9 @@ impl Engine {
         open.alert.events = events_before;
         extend_span(&mut open, ev);
         open.alert.subjects = estimate(&open, self.subjects_total);
+        if let Some(q) = &mut self.opened {
+            q.push(open.alert.clone());
+        }
         self.open[ri].insert(key.into(), open);
     }
 
@@ -604,7 +614,7 @@ impl Engine {
                 // Close every entity's finished bucket, so peer norms include
                 // the entities that did not come back.
                 let off = self.offset[ri];
-                let current = now - (now + off).rem_euclid(spec.bucket);
+                let current = now.saturating_sub(now.saturating_add(off).rem_euclid(spec.bucket));
                 if self.rolled[ri] < current {
                     if self.rolled[ri] != i64::MIN {
                         self.whole_buckets[ri] += 1;
@@ -626,13 +636,13 @@ impl Engine {
             // Expire idle keys a few times per window (not every sweep: a
             // pass over every key of a month-long baseline is not free).
             if now >= self.next_expire[ri] {
-                self.state[ri].retain(|_, s| s.last >= now - window);
+                self.state[ri].retain(|_, s| s.last >= now.saturating_sub(window));
                 self.next_expire[ri] = now.saturating_add((window / 4).max(60_000_000));
             }
             let quiet = rule.quiet;
             let closing: Vec<Box<str>> = self.open[ri]
                 .iter()
-                .filter(|(_, o)| o.last < now - quiet)
+                .filter(|(_, o)| o.last < now.saturating_sub(quiet))
                 .map(|(k, _)| k.clone())
                 .collect();
             for k in closing {
@@ -645,6 +655,34 @@ impl Engine {
         // sweep about twice per shortest window, at least once a minute of event time
         let step = (min_window / 2).clamp(1, 60_000_000);
         self.next_sweep = now.saturating_add(step);
+    }
+
+    /// The latest event time seen (or advanced to), in microseconds.
+    pub fn now(&self) -> i64 {
+        self.now
+    }
+
+    /// Moves event time forward without an event (the daemon's clock, so
+    /// alerts close when the logs go quiet).
+    pub fn advance_to(&mut self, t: i64) {
+        if t > self.now {
+            self.now = t;
+        }
+        if self.now >= self.next_sweep {
+            self.sweep();
+        }
+    }
+
+    /// Keeps a copy of each alert as it opens, for [`Engine::take_opened`]
+    /// (the daemon pages on-call at once instead of when the alert closes).
+    pub fn with_opened_queue(mut self) -> Engine {
+        self.opened = Some(Vec::new());
+        self
+    }
+
+    /// Alerts opened since the last call, as they were when they opened.
+    pub fn take_opened(&mut self) -> Vec<Alert> {
+        self.opened.as_mut().map(std::mem::take).unwrap_or_default()
     }
 
     /// Whether alerts closed since the last `take_closed`.
@@ -673,7 +711,7 @@ impl Engine {
 }
 
 fn push_time(times: &mut VecDeque<i64>, t: i64, window: i64, cap: u64) {
-    while times.front().is_some_and(|&x| x < t - window) {
+    while times.front().is_some_and(|&x| x < t.saturating_sub(window)) {
         times.pop_front();
     }
     times.push_back(t);
