@@ -55,6 +55,9 @@ struct KeyState {
     categories: Categories,
     /// Buckets of a `baseline` rule.
     base: Option<Box<BaseState>>,
+    /// Matching events seen, and when the first was (novelty).
+    events: u64,
+    first_seen: i64,
     /// The counted values themselves (those still in `seen`), for rules
     /// that name them in the alert.
     values: Vec<Box<str>>,
@@ -416,6 +419,33 @@ impl Engine {
                 }
                 st.seen.len() as u64 >= *threshold
             }
+            Detector::Novelty {
+                of,
+                min_history,
+                max_known,
+                ..
+            } => {
+                let mut value = None;
+                for_each_value(*of, ev, c, |v| value = Some(self.hasher.hash_one(v)));
+                let Some(v) = value else {
+                    return;
+                };
+                if st.events == 0 {
+                    st.first_seen = t;
+                }
+                let known = st.seen.contains_key(&v);
+                // settled: enough history, over at least a day, few values
+                let settled = st.events >= *min_history
+                    && t.saturating_sub(st.first_seen) >= 86_400_000_000
+                    && st.seen.len() <= *max_known;
+                st.events += 1;
+                // remember values while they are few; an entity with many is
+                // never settled, so more need not be kept
+                if known || st.seen.len() <= *max_known {
+                    st.seen.insert(v, t);
+                }
+                !known && settled
+            }
             Detector::Baseline { spec, .. } => {
                 let b = st.base.get_or_insert_with(Default::default);
                 let peers = &mut self.peers[ri];
@@ -508,6 +538,7 @@ impl Engine {
         let start = match &rule.detector {
             Detector::Distinct { .. } => st.seen.values().min().copied().unwrap_or(t),
             Detector::Baseline { .. } => st.base.as_ref().map_or(t, |b| b.first),
+            Detector::Novelty { .. } => t,
             _ => st.times.front().copied().unwrap_or(t),
         };
         let before: HashSet<u64> = st
@@ -525,7 +556,7 @@ impl Engine {
             }
             Detector::Sequence { .. } => st.times.len(),
             Detector::Distinct { .. } => st.seen.len().saturating_sub(1),
-            Detector::Baseline { .. } => 0,
+            Detector::Baseline { .. } | Detector::Novelty { .. } => 0,
         } as u64;
         if completes {
             st.times.clear();
@@ -1268,6 +1299,58 @@ mod tests {
             a[0].subjects, 500,
             "two full exports of 500 subjects are still 500 subjects"
         );
+    }
+
+    #[test]
+    fn novelty_fires_when_a_settled_principal_shows_a_new_network() {
+        let yaml = "rules:\n  - name: newnet\n    detector: novelty\n    match: {outcome: [success]}\n    key: [user]\n    of: ip_prefix\n    threshold: 20\n    max_known: 1\n    window: 30d\n    severity: high\n";
+        // a batch account: 30 reads a night for two nights from one network
+        let mut lines: Vec<Line> = Vec::new();
+        for night in 0..2 {
+            lines.extend((0..30).map(|k| {
+                (
+                    night * 86_400 + k,
+                    "10.20.0.5",
+                    "svc",
+                    "GET",
+                    format!("/c/{k}"),
+                    200,
+                )
+            }));
+        }
+        // a customer roaming between networks from the start
+        lines.extend((0..30).map(|k| {
+            (
+                k * 5000,
+                ["1.1.1.1", "2.2.2.2", "3.3.3.3"][k as usize % 3],
+                "roamer",
+                "GET",
+                "/c/1".to_string(),
+                200,
+            )
+        }));
+        // night three: the batch account from a cloud address, and the roamer from a fourth network
+        lines.push((
+            2 * 86_400 + 5,
+            "203.0.113.50",
+            "svc",
+            "GET",
+            "/c/1".into(),
+            200,
+        ));
+        lines.push((
+            2 * 86_400 + 6,
+            "4.4.4.4",
+            "roamer",
+            "GET",
+            "/c/1".into(),
+            200,
+        ));
+        lines.sort_by_key(|l| l.0);
+        let a = run(yaml, &lines);
+        let who: Vec<&str> = a.iter().map(|x| x.entities[0].value.as_str()).collect();
+        assert_eq!(who, vec!["svc"], "{a:#?}");
+        assert_eq!(a[0].detected_at.unix_secs(), 2 * 86_400 + 5);
     }
 
     #[test]

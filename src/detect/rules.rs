@@ -103,6 +103,12 @@ struct RuleFile {
     /// For `baseline`: completed buckets a peer group needs before it is a reference.
     #[serde(default)]
     min_peers: Option<u64>,
+    /// For `novelty`: what is new (`ip_prefix`, `user_agent`, `resource`...).
+    #[serde(default)]
+    of: Option<KeyPart>,
+    /// For `novelty`: the most distinct values a settled entity has shown.
+    #[serde(default)]
+    max_known: Option<usize>,
 }
 
 /// What a `baseline` rule measures per entity and bucket.
@@ -157,6 +163,7 @@ enum DetectorFile {
     Sequence,
     Signature,
     Baseline,
+    Novelty,
 }
 
 /// Which events a rule looks at. Every condition given must hold.
@@ -310,6 +317,16 @@ pub enum Detector {
     /// norm while it has too little; `window` is how long history is kept
     /// for an idle entity.
     Baseline { window: i64, spec: BaselineSpec },
+    /// A settled entity (at least `min_history` matching events over at least
+    /// one day, all with at most `max_known` distinct values of `of`) shows a
+    /// value it never showed: a machine account from a new network, a reader
+    /// of one endpoint on another.
+    Novelty {
+        window: i64,
+        of: KeyPart,
+        min_history: u64,
+        max_known: usize,
+    },
 }
 
 impl Detector {
@@ -320,7 +337,8 @@ impl Detector {
             | Detector::Distinct { window, .. }
             | Detector::Sequence { window, .. }
             | Detector::Signature { window, .. }
-            | Detector::Baseline { window, .. } => *window,
+            | Detector::Baseline { window, .. }
+            | Detector::Novelty { window, .. } => *window,
         }
     }
 }
@@ -427,7 +445,7 @@ pub fn compile(text: &str, file: &str) -> Result<Vec<Rule>, Vec<RuleError>> {
         };
         let threshold = match (r.threshold, r.detector) {
             (Some(t), _) => t,
-            (None, DetectorFile::Baseline) => 1,
+            (None, DetectorFile::Baseline | DetectorFile::Novelty) => 1,
             (None, _) => {
                 err(
                     "threshold",
@@ -451,6 +469,21 @@ pub fn compile(text: &str, file: &str) -> Result<Vec<Rule>, Vec<RuleError>> {
                     err(
                         "distinct",
                         "name what is counted (user, ip, subject...)".into(),
+                    );
+                    Detector::Threshold { window, threshold }
+                }
+            },
+            DetectorFile::Novelty => match r.of {
+                Some(of) => Detector::Novelty {
+                    window,
+                    of,
+                    min_history: r.threshold.unwrap_or(200),
+                    max_known: r.max_known.unwrap_or(2).clamp(1, 64),
+                },
+                None => {
+                    err(
+                        "of",
+                        "name what would be new (ip_prefix, user_agent, resource...)".into(),
                     );
                     Detector::Threshold { window, threshold }
                 }
