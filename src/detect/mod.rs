@@ -93,7 +93,8 @@ impl BaseState {
     /// Closes the current bucket into the entity's history and its peer
     /// groups' histograms, and starts `bucket`.
     fn roll(&mut self, peers: &mut HashMap<Box<str>, Hist>, bucket: i64) {
-        if self.value > 0.0 {
+        // an active bucket counts even at zero: "peers never do this" is a norm
+        if self.listed {
             self.n += 1;
             self.own_max = self.own_max.max(self.value);
             peers.entry("*".into()).or_default().add(self.value);
@@ -298,11 +299,35 @@ impl Engine {
                 continue;
             }
             // an open alert on this key grows with everything the key does
-            if let Some(open) = self.open[ri].get_mut(self.key_buf.as_str()) {
-                extend(open, ev, c, &self.hasher, self.subjects_total);
-                name_values(&self.rules[ri], open, ev, c, &self.hasher);
+            if self.open[ri].contains_key(self.key_buf.as_str()) {
+                // the alert's span grows with what the rule looks for; what the
+                // key exposes meanwhile counts whatever it is
+                let grows = self.grows(ri, ev, c);
+                if let Some(open) = self.open[ri].get_mut(self.key_buf.as_str()) {
+                    extend(open, ev, c, &self.hasher, self.subjects_total, grows);
+                    name_values(&self.rules[ri], open, ev, c, &self.hasher);
+                }
             }
             self.step(ri, ev, c);
+        }
+    }
+
+    /// Whether the event is part of what the rule detects (so it extends an
+    /// open alert's span), not merely something its key did.
+    fn grows(&self, ri: usize, ev: &Event<'_>, c: &Class<'_>) -> bool {
+        let rule = &self.rules[ri];
+        if !rule.filter.matches(ev, c) {
+            return matches!(&rule.detector, Detector::Sequence { then, .. } if then.matches(ev, c));
+        }
+        match &rule.detector {
+            Detector::Signature {
+                min_level,
+                categories,
+                ..
+            } => self.signature_hit(*min_level, categories).is_some(),
+            // a baseline alert grows in `step`, while the bucket is over the line
+            Detector::Baseline { .. } => false,
+            _ => true,
         }
     }
 
@@ -461,12 +486,17 @@ impl Engine {
                     b.first = t;
                     self.active[ri].push(self.key_buf.as_str().into());
                 }
+                let counts = spec
+                    .measure_filter
+                    .as_ref()
+                    .is_none_or(|f| f.matches(ev, c));
                 if let Some(role) = ev.role.as_deref() {
                     if b.role.as_deref() != Some(role) {
                         b.role = Some(role.into());
                     }
                 }
                 match spec.measure {
+                    _ if !counts => {}
                     Measure::Events => b.value += 1.0,
                     Measure::Bytes => b.value += ev.bytes_out.unwrap_or(0) as f64,
                     Measure::Records => {
@@ -529,7 +559,7 @@ impl Engine {
                     };
                     norm.map(|h| h.quantile(spec.quantile))
                 };
-                reference.is_some_and(|r| b.value >= spec.floor.max(spec.factor * r))
+                counts && reference.is_some_and(|r| b.value >= spec.floor.max(spec.factor * r))
             }
         };
         if !fired {
@@ -562,8 +592,13 @@ impl Engine {
             st.times.clear();
         }
         let key = self.key_buf.as_str();
-        if self.open[ri].contains_key(key) {
-            return; // already open: `observe` extended it
+        if let Some(open) = self.open[ri].get_mut(key) {
+            // already open: `observe` extended it, except a baseline's, which
+            // grows only while its bucket stays over the line
+            if matches!(self.rules[ri].detector, Detector::Baseline { .. }) {
+                extend_span(open, ev);
+            }
+            return;
         }
         let rule = &self.rules[ri];
         let mut named = entities(&rule.key, ev);
@@ -760,8 +795,11 @@ fn extend(
     c: &Class<'_>,
     hasher: &impl BuildHasher,
     total: Option<u64>,
+    grows: bool,
 ) {
-    extend_span(open, ev);
+    if grows {
+        extend_span(open, ev);
+    }
     if ev.outcome == Outcome::Success {
         open.alert.categories = open.alert.categories.union(c.categories);
     }

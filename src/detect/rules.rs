@@ -103,6 +103,11 @@ struct RuleFile {
     /// For `baseline`: completed buckets a peer group needs before it is a reference.
     #[serde(default)]
     min_peers: Option<u64>,
+    /// For `baseline`: the events the measure counts, among those `match`
+    /// lets in; the others still make the entity active in the bucket, so a
+    /// peer group that never does something has a norm of zero.
+    #[serde(default)]
+    measure_match: Option<FilterFile>,
     /// For `novelty`: what is new (`ip_prefix`, `user_agent`, `resource`...).
     #[serde(default)]
     of: Option<KeyPart>,
@@ -146,6 +151,8 @@ pub enum Peers {
 #[derive(Debug, Clone)]
 pub struct BaselineSpec {
     pub measure: Measure,
+    /// Events the measure counts (all matching events when absent).
+    pub measure_filter: Option<Filter>,
     pub bucket: i64,
     pub factor: f64,
     pub floor: f64,
@@ -535,6 +542,7 @@ pub fn compile(text: &str, file: &str) -> Result<Vec<Rule>, Vec<RuleError>> {
                     window,
                     spec: BaselineSpec {
                         measure: r.measure.unwrap_or(Measure::Events),
+                        measure_filter: r.measure_match.as_ref().map(Filter::build),
                         bucket,
                         factor,
                         floor: r.floor.unwrap_or(1.0),
