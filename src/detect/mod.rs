@@ -352,7 +352,16 @@ impl Engine {
         }
         let states = &mut self.state[ri];
         if !states.contains_key(self.key_buf.as_str()) {
-            if !matched {
+            // a key starts with a matching event, or, for a sequence that
+            // remembers how keys complete, with its first completion
+            let remembers = matches!(
+                &rule.detector,
+                Detector::Sequence {
+                    then_new: Some(_),
+                    ..
+                }
+            );
+            if !matched && !(completes && remembers) {
                 return;
             }
             if states.len() >= self.max_keys {
@@ -409,7 +418,19 @@ impl Engine {
                     }
                     // a success ends the run: the failures must come in a
                     // row (behind a shared address, others' successes break it)
-                    let fired = st.times.len() as u64 >= *threshold;
+                    let mut fired = st.times.len() as u64 >= *threshold;
+                    if let Detector::Sequence {
+                        then_new: Some(part),
+                        ..
+                    } = &rule.detector
+                    {
+                        let mut value = None;
+                        for_each_value(*part, ev, c, |v| value = Some(self.hasher.hash_one(v)));
+                        if let Some(v) = value {
+                            // only a value the key never completed with is new
+                            fired &= st.seen.insert(v, t).is_none();
+                        }
+                    }
                     if !fired {
                         st.times.clear();
                     }
@@ -702,7 +723,8 @@ impl Engine {
             // Expire idle keys a few times per window (not every sweep: a
             // pass over every key of a month-long baseline is not free).
             if now >= self.next_expire[ri] {
-                self.state[ri].retain(|_, s| s.last >= now.saturating_sub(window));
+                let keep = rule.detector.retention();
+                self.state[ri].retain(|_, s| s.last >= now.saturating_sub(keep));
                 self.next_expire[ri] = now.saturating_add((window / 4).max(60_000_000));
             }
             let quiet = rule.quiet;

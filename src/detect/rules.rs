@@ -108,6 +108,11 @@ struct RuleFile {
     /// peer group that never does something has a norm of zero.
     #[serde(default)]
     measure_match: Option<FilterFile>,
+    /// For `sequence`: the completing event must show a new value of this
+    /// part for the key (`ip_prefix`: a success from a network it never
+    /// logged in from).
+    #[serde(default)]
+    then_new: Option<KeyPart>,
     /// For `novelty`: what is new (`ip_prefix`, `user_agent`, `resource`...).
     #[serde(default)]
     of: Option<KeyPart>,
@@ -311,6 +316,9 @@ pub enum Detector {
         window: i64,
         threshold: u64,
         then: Filter,
+        /// When set, only a completing event whose value of this part the key
+        /// never completed with before counts (a success from a new network).
+        then_new: Option<KeyPart>,
     },
     /// At least `threshold` events per key within `window` that a Sigma
     /// signature of at least `min_level`, from one of `categories`, matches.
@@ -337,6 +345,19 @@ pub enum Detector {
 }
 
 impl Detector {
+    /// How long an idle key's state is kept: the window, or a month where
+    /// the detector remembers what a key has done before.
+    pub fn retention(&self) -> i64 {
+        match self {
+            Detector::Sequence {
+                then_new: Some(_),
+                window,
+                ..
+            } => (*window).max(30 * 86_400_000_000),
+            other => other.window(),
+        }
+    }
+
     /// The window the detector counts over.
     pub fn window(&self) -> i64 {
         match self {
@@ -558,6 +579,7 @@ pub fn compile(text: &str, file: &str) -> Result<Vec<Rule>, Vec<RuleError>> {
                     window,
                     threshold,
                     then: Filter::build(t),
+                    then_new: r.then_new,
                 },
                 None => {
                     err(
