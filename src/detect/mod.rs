@@ -361,7 +361,7 @@ impl Engine {
                     ..
                 }
             );
-            if !matched && !(completes && remembers) {
+            if !(matched || (completes && remembers)) {
                 return;
             }
             if states.len() >= self.max_keys {
