@@ -87,6 +87,9 @@ impl Categories {
     pub fn union(self, o: Categories) -> Categories {
         Categories(self.0 | o.0)
     }
+    pub fn intersection(self, o: Categories) -> Categories {
+        Categories(self.0 & o.0)
+    }
     pub fn is_empty(self) -> bool {
         self.0 == 0
     }

@@ -55,9 +55,12 @@ struct KeyState {
     categories: Categories,
     /// Buckets of a `baseline` rule.
     base: Option<Box<BaseState>>,
-    /// Matching events seen, and when the first was (novelty).
+    /// Matching events seen, and when the first was (novelty), or when the
+    /// running chain began.
     events: u64,
     first_seen: i64,
+    /// Steps of a running chain done, as bits (step 0 is bit 0).
+    chain: u64,
     /// The counted values themselves (those still in `seen`), for rules
     /// that name them in the alert.
     values: Vec<Box<str>>,
@@ -293,8 +296,13 @@ impl Engine {
             // most rules ignore most events: decide that before building a key
             let rule = &self.rules[ri];
             let relevant = !self.open[ri].is_empty()
-                || rule.filter.matches(ev, c)
-                || matches!(&rule.detector, Detector::Sequence { then, .. } if then.matches(ev, c));
+                || match &rule.detector {
+                    Detector::Chain { steps, .. } => steps.iter().any(|f| f.matches(ev, c)),
+                    Detector::Sequence { then, .. } => {
+                        rule.filter.matches(ev, c) || then.matches(ev, c)
+                    }
+                    _ => rule.filter.matches(ev, c),
+                };
             if !relevant || !build_key(&rule.key, ev, c, &mut self.key_buf) {
                 continue;
             }
@@ -327,6 +335,7 @@ impl Engine {
             } => self.signature_hit(*min_level, categories).is_some(),
             // a baseline alert grows in `step`, while the bucket is over the line
             Detector::Baseline { .. } => false,
+            Detector::Chain { steps, .. } => steps.iter().any(|f| f.matches(ev, c)),
             _ => true,
         }
     }
@@ -334,15 +343,17 @@ impl Engine {
     fn step(&mut self, ri: usize, ev: &Event<'_>, c: &Class<'_>) {
         let rule = &self.rules[ri];
         let t = ev.time.unix_micros;
-        let matched = rule.filter.matches(ev, c)
-            && match &rule.detector {
-                Detector::Signature {
-                    min_level,
-                    categories,
-                    ..
-                } => self.signature_hit(*min_level, categories).is_some(),
-                _ => true,
-            };
+        let matched = match &rule.detector {
+            Detector::Chain { steps, .. } => steps.iter().any(|f| f.matches(ev, c)),
+            _ => rule.filter.matches(ev, c),
+        } && match &rule.detector {
+            Detector::Signature {
+                min_level,
+                categories,
+                ..
+            } => self.signature_hit(*min_level, categories).is_some(),
+            _ => true,
+        };
         let completes = match &rule.detector {
             Detector::Sequence { then, .. } => then.matches(ev, c),
             _ => false,
@@ -363,6 +374,12 @@ impl Engine {
             );
             if !(matched || (completes && remembers)) {
                 return;
+            }
+            // a chain's key starts with its first step
+            if let Detector::Chain { steps, .. } = &rule.detector {
+                if !steps[0].matches(ev, c) {
+                    return;
+                }
             }
             if states.len() >= self.max_keys {
                 self.stats.cap_hits += 1;
@@ -492,6 +509,49 @@ impl Engine {
                 }
                 !known && settled
             }
+            Detector::Chain { window, steps } => {
+                if steps[0].matches(ev, c) {
+                    let fresh = match &steps[0].new {
+                        Some(parts) => {
+                            // new against a history: an account's first login
+                            // in the logs is no change of network
+                            let had_history = !st.seen.is_empty();
+                            let mut all_new = true;
+                            for (i, part) in parts.iter().enumerate() {
+                                let mut value = None;
+                                for_each_value(*part, ev, c, |v| {
+                                    value = Some(self.hasher.hash_one((i, v)))
+                                });
+                                match value {
+                                    Some(v) => all_new &= st.seen.insert(v, t).is_none(),
+                                    None => all_new = false,
+                                }
+                            }
+                            all_new && had_history
+                        }
+                        None => true,
+                    };
+                    if fresh {
+                        st.first_seen = t;
+                        st.chain = 1;
+                    }
+                }
+                if st.chain & 1 == 1 && t.saturating_sub(st.first_seen) > *window {
+                    st.chain = 0;
+                }
+                if st.chain & 1 == 1 {
+                    for (i, f) in steps.iter().enumerate().skip(1) {
+                        if f.matches(ev, c) {
+                            st.chain |= 1 << i;
+                        }
+                    }
+                }
+                let done = st.chain == (1u64 << steps.len()) - 1;
+                if done {
+                    st.chain = 0;
+                }
+                done
+            }
             Detector::Baseline { spec, .. } => {
                 let b = st.base.get_or_insert_with(Default::default);
                 let peers = &mut self.peers[ri];
@@ -590,6 +650,7 @@ impl Engine {
             Detector::Distinct { .. } => st.seen.values().min().copied().unwrap_or(t),
             Detector::Baseline { .. } => st.base.as_ref().map_or(t, |b| b.first),
             Detector::Novelty { .. } => t,
+            Detector::Chain { .. } => st.first_seen,
             _ => st.times.front().copied().unwrap_or(t),
         };
         let before: HashSet<u64> = st
@@ -607,7 +668,7 @@ impl Engine {
             }
             Detector::Sequence { .. } => st.times.len(),
             Detector::Distinct { .. } => st.seen.len().saturating_sub(1),
-            Detector::Baseline { .. } | Detector::Novelty { .. } => 0,
+            Detector::Baseline { .. } | Detector::Novelty { .. } | Detector::Chain { .. } => 0,
         } as u64;
         if completes {
             st.times.clear();
@@ -1411,6 +1472,47 @@ mod tests {
         let who: Vec<&str> = a.iter().map(|x| x.entities[0].value.as_str()).collect();
         assert_eq!(who, vec!["svc"], "{a:#?}");
         assert_eq!(a[0].detected_at.unix_secs(), 2 * 86_400 + 5);
+    }
+
+    #[test]
+    fn chain_needs_a_new_network_and_agent_then_every_step() {
+        let inv = Inventory::from_str(
+            "resources:\n  - pattern: /login\n    methods: [POST]\n    kind: login\n  - pattern: \"/c/{id}\"\n    categories: [contact]\n    sensitivity: high\n    subject_param: id\n  - pattern: \"/c/{id}/cards\"\n    categories: [payment_card]\n    sensitivity: very_high\n    subject_param: id\n",
+            "inv",
+        )
+        .unwrap();
+        let yaml = "rules:\n  - name: ato\n    detector: chain\n    key: [user]\n    window: 1h\n    steps:\n      - {kind: [login], outcome: [success], new: [ip_prefix, user_agent]}\n      - {action: [PUT], categories: [contact], outcome: [success]}\n      - {min_sensitivity: very_high, outcome: [success]}\n    severity: high\n";
+        let mut e = Engine::new(rules(yaml), 100);
+        // (t, ip, agent, method, path)
+        let lines: &[(i64, &str, &str, &str, &str)] = &[
+            (0, "1.1.1.1", "App/1", "POST", "/login"), // first login: history, not a change
+            (10, "1.1.1.1", "App/1", "PUT", "/c/7"),
+            (20, "1.1.1.1", "App/1", "GET", "/c/7/cards"),
+            (100, "2.2.2.2", "App/1", "POST", "/login"), // new network, same app: roaming
+            (110, "2.2.2.2", "App/1", "PUT", "/c/7"),
+            (120, "2.2.2.2", "App/1", "GET", "/c/7/cards"),
+            (9000, "9.9.9.9", "Evil/2", "POST", "/login"), // new network and browser
+            (9010, "9.9.9.9", "Evil/2", "GET", "/c/7/cards"),
+            (9020, "9.9.9.9", "Evil/2", "PUT", "/c/7"), // steps after the first in any order
+        ];
+        for (t, ip, ua, m, path) in lines {
+            let ev = Event {
+                time: EventTime::from_unix_secs(*t, 0),
+                ip: ip.parse().ok(),
+                user: Some(Cow::Borrowed("amy")),
+                user_agent: Some(Cow::Borrowed(ua)),
+                action: Some(Cow::Borrowed(m)),
+                resource: Some(Cow::Borrowed(path)),
+                outcome: Outcome::Success,
+                ..Event::default()
+            };
+            let c = inv.classify(&ev);
+            e.observe(&ev, &c);
+        }
+        let a = e.finish();
+        assert_eq!(a.len(), 1, "{a:#?}");
+        assert_eq!(a[0].start.unix_secs(), 9000);
+        assert_eq!(a[0].detected_at.unix_secs(), 9020);
     }
 
     #[test]

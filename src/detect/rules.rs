@@ -108,6 +108,9 @@ struct RuleFile {
     /// peer group that never does something has a norm of zero.
     #[serde(default)]
     measure_match: Option<FilterFile>,
+    /// For `chain`: the steps, the first in front, the others in any order.
+    #[serde(default)]
+    steps: Option<Vec<FilterFile>>,
     /// For `sequence`: the completing event must show a new value of this
     /// part for the key (`ip_prefix`: a success from a network it never
     /// logged in from).
@@ -176,6 +179,7 @@ enum DetectorFile {
     Signature,
     Baseline,
     Novelty,
+    Chain,
 }
 
 /// Which events a rule looks at. Every condition given must hold.
@@ -199,6 +203,14 @@ pub struct FilterFile {
     /// The parser's detail tag is one of these (`bad_password`, `invalid_user`...).
     #[serde(default)]
     detail: Option<Vec<String>>,
+    /// The resource holds at least one of these data categories.
+    #[serde(default)]
+    categories: Option<Vec<crate::classify::Category>>,
+    /// For a chain's first step: the key shows values of these parts it never
+    /// showed in this step before, every one of them (`[ip_prefix,
+    /// user_agent]`: a login from a new network with a new browser).
+    #[serde(default)]
+    new: Option<Vec<KeyPart>>,
 }
 
 /// A part of a state key, or of what `distinct` counts.
@@ -229,6 +241,9 @@ pub struct Filter {
     min_sensitivity: Option<Sensitivity>,
     has_subject: Option<bool>,
     detail: Option<Vec<String>>,
+    categories: Option<crate::classify::Categories>,
+    /// For chain steps: what must be new for the key.
+    pub new: Option<Vec<KeyPart>>,
 }
 
 impl Filter {
@@ -241,6 +256,8 @@ impl Filter {
             min_sensitivity: f.min_sensitivity,
             has_subject: f.has_subject,
             detail: f.detail.clone(),
+            categories: f.categories.as_ref().map(|v| v.iter().copied().collect()),
+            new: f.new.clone(),
         }
     }
 
@@ -287,6 +304,11 @@ impl Filter {
         }
         if let Some(d) = &self.detail {
             if !ev.detail.is_some_and(|x| d.iter().any(|y| y == x)) {
+                return false;
+            }
+        }
+        if let Some(want) = self.categories {
+            if want.intersection(c.categories).is_empty() {
                 return false;
             }
         }
@@ -342,6 +364,10 @@ pub enum Detector {
         min_history: u64,
         max_known: usize,
     },
+    /// A first step, then every other step (in any order), for the same key
+    /// within `window` of the first: a login from a new network, then a change
+    /// of contact details and a read of card data.
+    Chain { window: i64, steps: Vec<Filter> },
 }
 
 impl Detector {
@@ -353,7 +379,8 @@ impl Detector {
                 then_new: Some(_),
                 window,
                 ..
-            } => (*window).max(30 * 86_400_000_000),
+            }
+            | Detector::Chain { window, .. } => (*window).max(30 * 86_400_000_000),
             other => other.window(),
         }
     }
@@ -366,7 +393,8 @@ impl Detector {
             | Detector::Sequence { window, .. }
             | Detector::Signature { window, .. }
             | Detector::Baseline { window, .. }
-            | Detector::Novelty { window, .. } => *window,
+            | Detector::Novelty { window, .. }
+            | Detector::Chain { window, .. } => *window,
         }
     }
 }
@@ -473,7 +501,7 @@ pub fn compile(text: &str, file: &str) -> Result<Vec<Rule>, Vec<RuleError>> {
         };
         let threshold = match (r.threshold, r.detector) {
             (Some(t), _) => t,
-            (None, DetectorFile::Baseline | DetectorFile::Novelty) => 1,
+            (None, DetectorFile::Baseline | DetectorFile::Novelty | DetectorFile::Chain) => 1,
             (None, _) => {
                 err(
                     "threshold",
@@ -498,6 +526,16 @@ pub fn compile(text: &str, file: &str) -> Result<Vec<Rule>, Vec<RuleError>> {
                         "distinct",
                         "name what is counted (user, ip, subject...)".into(),
                     );
+                    Detector::Threshold { window, threshold }
+                }
+            },
+            DetectorFile::Chain => match &r.steps {
+                Some(steps) if steps.len() >= 2 && steps.len() <= 16 => Detector::Chain {
+                    window,
+                    steps: steps.iter().map(Filter::build).collect(),
+                },
+                _ => {
+                    err("steps", "a chain needs 2 to 16 steps".into());
                     Detector::Threshold { window, threshold }
                 }
             },
