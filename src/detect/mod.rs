@@ -311,9 +311,23 @@ impl Engine {
                 // the alert's span grows with what the rule looks for; what the
                 // key exposes meanwhile counts whatever it is
                 let grows = self.grows(ri, ev, c);
+                let campaign = self.rules[ri].report_values > 0;
                 if let Some(open) = self.open[ri].get_mut(self.key_buf.as_str()) {
-                    extend(open, ev, c, &self.hasher, self.subjects_total, grows);
                     name_values(&self.rules[ri], open, ev, c, &self.hasher);
+                    // a campaign's key (a login page, a service) is shared with
+                    // everyone: only what its named addresses did exposes anyone
+                    let ours = !campaign
+                        || ev.ip.is_some_and(|ip| {
+                            let mut text = String::new();
+                            push_ip(&mut text, ip);
+                            open.named.contains(&self.hasher.hash_one(text.as_str()))
+                        });
+                    let total = self.subjects_total;
+                    if ours {
+                        extend(open, ev, c, &self.hasher, total, grows);
+                    } else if grows {
+                        extend_span(open, ev);
+                    }
                 }
             }
             self.step(ri, ev, c);
@@ -653,13 +667,17 @@ impl Engine {
             Detector::Chain { .. } => st.first_seen,
             _ => st.times.front().copied().unwrap_or(t),
         };
-        let before: HashSet<u64> = st
-            .exposed
-            .iter()
-            .filter(|(_, &at)| at >= start)
-            .map(|(h, _)| *h)
-            .collect();
-        let unlisted_before = std::mem::take(&mut st.unlisted);
+        // what the key exposed before the alert (not for a campaign's shared key)
+        let before: HashSet<u64> = if rule.report_values > 0 {
+            HashSet::default()
+        } else {
+            st.exposed
+                .iter()
+                .filter(|(_, &at)| at >= start)
+                .map(|(h, _)| *h)
+                .collect()
+        };
+        let unlisted_before = std::mem::take(&mut st.unlisted) * (rule.report_values == 0) as u64;
         let categories_before = st.categories;
         // matching lines before the one that fired (that one is counted below)
         let events_before = match &rule.detector {
