@@ -306,10 +306,9 @@ impl Engine {
             if !relevant || !build_key(&rule.key, ev, c, &mut self.key_buf) {
                 continue;
             }
-            // an open alert on this key grows with everything the key does
+            // An open alert on this key: its span grows with what the rule
+            // looks for; what the key exposes meanwhile counts whatever it is.
             if self.open[ri].contains_key(self.key_buf.as_str()) {
-                // the alert's span grows with what the rule looks for; what the
-                // key exposes meanwhile counts whatever it is
                 let grows = self.grows(ri, ev, c);
                 let campaign = self.rules[ri].report_values > 0;
                 if let Some(open) = self.open[ri].get_mut(self.key_buf.as_str()) {
