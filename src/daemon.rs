@@ -8,7 +8,7 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufWriter, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::sync::Arc;
@@ -162,7 +162,7 @@ pub fn run(config: &Config) -> anyhow::Result<()> {
                 }
             })?;
     }
-    let _watcher = watch(&sources, config, wake_tx)?;
+    let mut watching = watch(&sources, config, wake_tx)?;
 
     tracing::info!(sources = sources.len(), data_dir = %config.data_dir.display(), "breachd running");
     let wait = idle_wait(&sources);
@@ -172,6 +172,9 @@ pub fn run(config: &Config) -> anyhow::Result<()> {
     let mut last_line = (Instant::now(), i64::MIN);
     loop {
         let stopping = stop.load(Ordering::SeqCst);
+        if !watching.pending.is_empty() {
+            watching.retry();
+        }
         let mut read = 0;
         for s in &mut sources {
             match s.poll(&mut downstream) {
@@ -254,15 +257,43 @@ fn extract<T>(v: &mut Vec<T>, pred: impl Fn(&T) -> bool) -> Vec<T> {
 }
 
 /// Watches the sources' directories with inotify; `None` means polling only.
+/// The inotify watcher, and the directories it could not watch yet (they
+/// do not exist yet): polled, and retried every cycle.
+struct Watching {
+    watcher: Option<notify::RecommendedWatcher>,
+    pending: Vec<PathBuf>,
+}
+
+impl Watching {
+    /// Starts watching directories that have appeared since.
+    fn retry(&mut self) {
+        use notify::Watcher;
+        let Some(w) = &mut self.watcher else {
+            return;
+        };
+        self.pending.retain(|dir| {
+            let ok = dir.is_dir() && w.watch(dir, notify::RecursiveMode::NonRecursive).is_ok();
+            if ok {
+                tracing::info!(dir = %dir.display(), "watching a directory that appeared");
+            }
+            !ok
+        });
+    }
+}
+
 fn watch(
     sources: &[FileSource],
     config: &Config,
     wake: mpsc::Sender<()>,
-) -> anyhow::Result<Option<notify::RecommendedWatcher>> {
+) -> anyhow::Result<Watching> {
     use notify::Watcher;
     let wanted: Vec<_> = config.sources.iter().map(|s| s.watch).collect();
+    let mut pending = Vec::new();
     if wanted.iter().all(|w| *w == Watch::Poll) {
-        return Ok(None);
+        return Ok(Watching {
+            watcher: None,
+            pending,
+        });
     }
     let strict = wanted.contains(&Watch::Inotify);
     let made = notify::recommended_watcher(move |_res: notify::Result<notify::Event>| {
@@ -272,7 +303,10 @@ fn watch(
         Ok(w) => w,
         Err(e) if !strict => {
             tracing::warn!(error = %e, "file events unavailable; polling instead");
-            return Ok(None);
+            return Ok(Watching {
+                watcher: None,
+                pending,
+            });
         }
         Err(e) => {
             return Err(e)
@@ -289,6 +323,12 @@ fn watch(
             } else {
                 dir
             };
+            if !dir.is_dir() {
+                // not there yet: polled until it appears, then watched
+                tracing::info!(dir = %dir.display(), "directory does not exist yet; polling until it does");
+                pending.push(dir);
+                continue;
+            }
             if let Err(e) = watcher.watch(&dir, notify::RecursiveMode::NonRecursive) {
                 if cfg.watch == Watch::Inotify {
                     return Err(e).with_context(|| format!("watching {}", dir.display()));
@@ -297,5 +337,8 @@ fn watch(
             }
         }
     }
-    Ok(Some(watcher))
+    Ok(Watching {
+        watcher: Some(watcher),
+        pending,
+    })
 }
