@@ -230,6 +230,7 @@ pub fn replay(args: ReplayArgs) -> anyhow::Result<ExitCode> {
         args.summary,
         &total_stats(&lanes),
         &path.engine.stats,
+        &path.engine.keys_by_rule(),
         &sigma,
         &formats,
         elapsed,
@@ -269,6 +270,7 @@ fn print_summary(
     kind: Summary,
     s: &Stats,
     d: &DetectStats,
+    keys: &[(&str, usize)],
     sigma: &SigmaSet,
     formats: &[(String, &str)],
     elapsed: Duration,
@@ -293,6 +295,7 @@ fn print_summary(
                 "peak_state_keys": d.peak_keys,
                 "alerts": d.alerts,
                 "state_cap_hits": d.cap_hits,
+                "keys_by_rule": keys.iter().copied().collect::<std::collections::BTreeMap<_, _>>(),
                 "sigma_rules_loaded": sigma.len(),
                 "sigma_rules_seen": sigma.seen(),
             });

@@ -272,6 +272,15 @@ impl Engine {
         })
     }
 
+    /// Keys held now per rule, by rule name (detector state sizes for operators).
+    pub fn keys_by_rule(&self) -> Vec<(&str, usize)> {
+        self.rules
+            .iter()
+            .zip(&self.state)
+            .map(|(r, s)| (r.name.as_str(), s.len()))
+            .collect()
+    }
+
     /// Keys held now over all rules.
     pub fn keys(&self) -> usize {
         self.state.iter().map(HashMap::len).sum()
