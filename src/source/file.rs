@@ -48,6 +48,21 @@ struct Followed {
     seen: bool,
 }
 
+impl Followed {
+    /// Where this file stands: the offset of the last whole line handed on.
+    fn checkpoint(&self, source: &str, closed_at: Option<i64>) -> Checkpoint {
+        Checkpoint {
+            source: source.to_string(),
+            path: self.path.clone(),
+            dev: self.dev,
+            ino: self.ino,
+            fingerprint: self.fingerprint,
+            offset: self.framer.consumed(),
+            closed_at,
+        }
+    }
+}
+
 /// All files of one `[[source]]`.
 #[derive(Debug)]
 pub struct FileSource {
@@ -119,15 +134,7 @@ impl FileSource {
         let mut out: Vec<Checkpoint> = self
             .followed
             .iter()
-            .map(|f| Checkpoint {
-                source: self.cfg.name.clone(),
-                path: f.path.clone(),
-                dev: f.dev,
-                ino: f.ino,
-                fingerprint: f.fingerprint,
-                offset: f.framer.consumed(),
-                closed_at: None,
-            })
+            .map(|f| f.checkpoint(&self.cfg.name, None))
             .collect();
         out.extend(self.closed.iter().cloned());
         // Not found yet this run (e.g. a directory not mounted): keep them.
@@ -156,15 +163,8 @@ impl FileSource {
                 }
                 tracing::info!(source = %self.cfg.name, path = %f.path.display(), lines = f.decoder.stats.lines, "finished a rotated or deleted file");
                 self.closed_stats.add(&f.decoder.stats);
-                self.closed.push(Checkpoint {
-                    source: self.cfg.name.clone(),
-                    path: f.path.clone(),
-                    dev: f.dev,
-                    ino: f.ino,
-                    fingerprint: f.fingerprint,
-                    offset: f.framer.consumed(),
-                    closed_at: Some(unix_now()),
-                });
+                self.closed
+                    .push(f.checkpoint(&self.cfg.name, Some(unix_now())));
                 continue;
             }
             i += 1;
