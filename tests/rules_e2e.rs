@@ -245,3 +245,134 @@ fn refused_reads_of_many_records_spread_over_hours() {
     assert_eq!(names(s[0]), vec!["walker"]);
     assert_eq!(s[0]["subjects"], 0, "refused reads expose nobody");
 }
+
+#[test]
+fn takeover_from_a_new_device_then_contact_change_and_card_read() {
+    // the access log names the browser, so this one is written as combined lines
+    let dir = tempfile::tempdir().unwrap();
+    let line = |t: i64, ip: &str, agent: &str, method: &str, path: &str| {
+        let ts = jiff::Timestamp::from_second(1_773_100_800 + t)
+            .unwrap()
+            .strftime("%d/%b/%Y:%H:%M:%S +0000");
+        format!("{ip} - owner [{ts}] \"{method} {path} HTTP/1.1\" 200 100 \"-\" \"{agent}\"\n")
+    };
+    let mut access = String::new();
+    access += &line(0, "198.51.100.5", "App/1", "POST", "/login");
+    access += &line(3600, "198.51.100.5", "App/1", "PUT", "/api/customers/42"); // the owner, at home
+    access += &line(
+        3700,
+        "198.51.100.5",
+        "App/1",
+        "GET",
+        "/api/customers/42/cards",
+    );
+    access += &line(9000, "203.0.113.9", "Mozilla/5.0 Evil", "POST", "/login");
+    access += &line(
+        9060,
+        "203.0.113.9",
+        "Mozilla/5.0 Evil",
+        "PUT",
+        "/api/customers/42",
+    );
+    access += &line(
+        9120,
+        "203.0.113.9",
+        "Mozilla/5.0 Evil",
+        "GET",
+        "/api/customers/42/cards",
+    );
+    std::fs::write(dir.path().join("access.log"), access).unwrap();
+    std::fs::write(dir.path().join("inventory.yaml"), INVENTORY).unwrap();
+    let out = run(
+        dir.path(),
+        &[
+            "replay",
+            "--inventory",
+            "inventory.yaml",
+            "--output",
+            "jsonl",
+            "access.log",
+        ],
+    );
+    assert!(out.status.success());
+    let a: Vec<serde_json::Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let t = fired(&a, "account_takeover_changes");
+    assert_eq!(t.len(), 1, "{a:#?}");
+    assert_eq!(names(t[0]), vec!["owner"]);
+    assert_eq!(t[0]["start"], "2026-03-10T02:30:00+00:00");
+}
+
+#[test]
+fn many_addresses_failing_logins_in_an_hour() {
+    let mut log = Log::new();
+    log.benign(10);
+    for i in 0..120 {
+        log.add(
+            8 * 3600 + i * 20,
+            &format!("acct{i}"),
+            &format!("203.0.{}.{}", i / 200, i % 200 + 1),
+            "POST",
+            "/login",
+            401,
+        );
+    }
+    let a = alerts(&log);
+    let s = fired(&a, "login_failure_surge");
+    assert_eq!(s.len(), 1, "{a:#?}");
+    let ips = names(s[0])
+        .iter()
+        .filter(|v| v.starts_with("203.0."))
+        .count();
+    assert!(ips >= 40, "names the failing addresses: {ips}");
+}
+
+#[test]
+fn a_botnet_against_sshd_is_one_alert_naming_its_addresses() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut auth = String::new();
+    for i in 0..60 {
+        let _ = writeln!(
+            auth,
+            "Nov 25 10:{:02}:{:02} app-2 sshd[{}]: Failed password for root from 192.0.2.{} port 4{i} ssh2",
+            i / 2,
+            (i % 2) * 30,
+            1000 + i,
+            i / 2 + 1
+        );
+    }
+    std::fs::write(dir.path().join("auth.log"), auth).unwrap();
+    let out = run(
+        dir.path(),
+        &[
+            "replay",
+            "--timezone",
+            "UTC",
+            "--output",
+            "jsonl",
+            "auth.log",
+        ],
+    );
+    assert!(out.status.success());
+    let a: Vec<serde_json::Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let d = fired(&a, "ssh_distributed_bruteforce");
+    assert_eq!(d.len(), 1, "{a:#?}");
+    assert_eq!(
+        names(d[0])
+            .iter()
+            .filter(|v| v.starts_with("192.0.2."))
+            .count(),
+        30
+    );
+    assert!(
+        fired(&a, "ssh_bruteforce").is_empty(),
+        "two tries per address stay under the per-address rule"
+    );
+}
