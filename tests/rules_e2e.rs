@@ -376,3 +376,80 @@ fn a_botnet_against_sshd_is_one_alert_naming_its_addresses() {
         "two tries per address stay under the per-address rule"
     );
 }
+
+/// A larger crowd over days, for the daily baselines: 120 customers, each
+/// logging in every other hour, reading their record and now and then their cards.
+fn crowd(log: &mut Log, hours: i64) {
+    for h in (0..hours).step_by(2) {
+        for c in 0..120 {
+            let t = h * 3600 + c * 29;
+            let user = format!("member{c}");
+            let ip = format!("198.18.{}.{}", c / 250, c % 250 + 1);
+            log.add(t, &user, &ip, "POST", "/login", 200);
+            log.add(
+                t + 3,
+                &user,
+                &ip,
+                "GET",
+                &format!("/api/customers/{}", 4000 + c),
+                200,
+            );
+            if (h / 2 + c) % 5 == 0 {
+                log.add(
+                    t + 6,
+                    &user,
+                    &ip,
+                    "GET",
+                    &format!("/api/customers/{}/cards", 4000 + c),
+                    200,
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn reading_others_cards_when_peers_read_only_their_own() {
+    let mut log = Log::new();
+    crowd(&mut log, 72);
+    // day three: one member reads 25 other members' cards, a few an hour
+    for i in 0..25 {
+        log.add(
+            50 * 3600 + i * 700,
+            "member7",
+            "198.18.0.8",
+            "GET",
+            &format!("/api/customers/{}/cards", 4100 - i),
+            200,
+        );
+    }
+    let a = alerts(&log);
+    let s = fired(&a, "unusual_sensitive_reads");
+    assert_eq!(s.len(), 1, "{a:#?}");
+    assert_eq!(names(s[0]), vec!["member7"]);
+    assert!(
+        a.iter().all(|x| names(x) == vec!["member7"]),
+        "nobody else: {a:#?}"
+    );
+}
+
+#[test]
+fn a_day_far_above_the_accounts_own_days() {
+    let mut log = Log::new();
+    crowd(&mut log, 72);
+    // day three: one member reads 80 other records spread over the day
+    for i in 0..80 {
+        log.add(
+            49 * 3600 + i * 500,
+            "member9",
+            "198.18.0.10",
+            "GET",
+            &format!("/api/customers/{}", 6000 + i),
+            200,
+        );
+    }
+    let a = alerts(&log);
+    let d = fired(&a, "mass_access_daily");
+    assert_eq!(d.len(), 1, "{a:#?}");
+    assert_eq!(names(d[0]), vec!["member9"]);
+}

@@ -85,6 +85,8 @@ struct BaseState {
     succeeded: HashSet<u64>,
     /// The entity is on its rule's list of entities active in this bucket.
     listed: bool,
+    /// The bucket that last raised an alert.
+    alerted: Option<i64>,
     /// Completed buckets with activity, and the largest of them.
     n: u32,
     own_max: f64,
@@ -662,7 +664,16 @@ impl Engine {
                     };
                     norm.map(|h| h.quantile(spec.quantile))
                 };
-                counts && reference.is_some_and(|r| b.value >= spec.floor.max(spec.factor * r))
+                let over =
+                    counts && reference.is_some_and(|r| b.value >= spec.floor.max(spec.factor * r));
+                // one alert per bucket over the line: once it has closed, later
+                // events of the same bucket do not open another
+                let open = self.open[ri].contains_key(self.key_buf.as_str());
+                let fired = over && (open || b.alerted != Some(b.bucket));
+                if fired {
+                    b.alerted = Some(b.bucket);
+                }
+                fired
             }
         };
         if !fired {
