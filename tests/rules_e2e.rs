@@ -43,6 +43,20 @@ impl Log {
         path: &str,
         status: u16,
     ) -> &mut Log {
+        self.add_sized(t, user, ip, method, path, status, 500)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn add_sized(
+        &mut self,
+        t: i64,
+        user: &str,
+        ip: &str,
+        method: &str,
+        path: &str,
+        status: u16,
+        bytes: u64,
+    ) -> &mut Log {
         let ts = jiff::Timestamp::from_second(1_773_100_800 + t).unwrap();
         let subject = path
             .strip_prefix("/api/customers/")
@@ -53,7 +67,7 @@ impl Log {
         };
         let _ = writeln!(
             self.0,
-            r#"{{"ts":"{ts}","user":"{user}","role":"customer","ip":"{ip}","method":"{method}","path":"{path}","status":{status},"bytes":500,"records":{},"subjects":{subjects},"session":"s-{user}"}}"#,
+            r#"{{"ts":"{ts}","user":"{user}","role":"customer","ip":"{ip}","method":"{method}","path":"{path}","status":{status},"bytes":{bytes},"records":{},"subjects":{subjects},"session":"s-{user}"}}"#,
             if subjects == "[]" { 0 } else { 1 }
         );
         self
@@ -385,6 +399,9 @@ fn crowd(log: &mut Log, hours: i64) {
             let t = h * 3600 + c * 29;
             let user = format!("member{c}");
             let ip = format!("198.18.{}.{}", c / 250, c % 250 + 1);
+            if (h / 2 + c) % 7 == 0 {
+                log.add(t - 2, &user, &ip, "POST", "/login", 401); // a typo now and then
+            }
             log.add(t, &user, &ip, "POST", "/login", 200);
             log.add(
                 t + 3,
@@ -452,4 +469,55 @@ fn a_day_far_above_the_accounts_own_days() {
     let d = fired(&a, "mass_access_daily");
     assert_eq!(d.len(), 1, "{a:#?}");
     assert_eq!(names(d[0]), vec!["member9"]);
+}
+
+#[test]
+fn an_account_guessed_at_all_day() {
+    let mut log = Log::new();
+    crowd(&mut log, 72);
+    // day three: 40 wrong passwords for one account, from rotating addresses, hours apart
+    for i in 0..40 {
+        log.add(
+            49 * 3600 + i * 400,
+            "member3",
+            &format!("203.0.113.{}", i % 5 + 1),
+            "POST",
+            "/login",
+            401,
+        );
+    }
+    let a = alerts(&log);
+    let g = fired(&a, "slow_password_guessing");
+    assert_eq!(g.len(), 1, "{a:#?}");
+    assert_eq!(names(g[0]), vec!["member3"]);
+}
+
+#[test]
+fn a_day_of_downloads_far_above_the_accounts_own() {
+    let mut log = Log::new();
+    crowd(&mut log, 72);
+    // day three: one member pulls 3 MB of their record (an export, say)
+    for i in 0..3 {
+        log.add_sized(
+            49 * 3600 + i * 600,
+            "member11",
+            "198.18.0.12",
+            "GET",
+            "/api/customers/4011",
+            200,
+            1_000_000,
+        );
+    }
+    let a = alerts(&log);
+    let v = fired(&a, "data_volume_daily");
+    assert_eq!(v.len(), 1, "{a:#?}");
+    assert_eq!(names(v[0]), vec!["member11"]);
+}
+
+#[test]
+fn the_crowd_alone_raises_nothing() {
+    let mut log = Log::new();
+    crowd(&mut log, 72);
+    let a = alerts(&log);
+    assert!(a.is_empty(), "{a:#?}");
 }
