@@ -425,15 +425,18 @@ impl Engine {
             };
             st.exposed.retain(|_, at| *at >= t.saturating_sub(horizon));
         }
-        if matched && st.exposed.len() < MAX_EXPOSED_PER_KEY {
+        // A baseline over every subject its events expose keeps them itself;
+        // other rules remember what the key exposed, for the alert to count.
+        let counts_own = counts_exposures(&rule.detector);
+        if matched && !counts_own && st.exposed.len() < MAX_EXPOSED_PER_KEY {
             let hasher = &self.hasher;
             exposures(ev, c, |v| {
                 st.exposed.insert(hasher.hash_one(v), t);
             });
             st.unlisted += exposed_unlisted(ev, c, self.subjects_total);
-            if ev.outcome == Outcome::Success {
-                st.categories = st.categories.union(c.categories);
-            }
+        }
+        if matched && ev.outcome == Outcome::Success {
+            st.categories = st.categories.union(c.categories);
         }
         let fired = match &rule.detector {
             Detector::Threshold { window, threshold }
@@ -687,16 +690,20 @@ impl Engine {
             _ => st.times.front().copied().unwrap_or(t),
         };
         // what the key exposed before the alert (not for a campaign's shared key)
-        let before: HashSet<u64> = if rule.report_values > 0 {
-            HashSet::default()
-        } else {
-            st.exposed
-                .iter()
-                .filter(|(_, &at)| at >= start)
-                .map(|(h, _)| *h)
-                .collect()
+        let (before, unlisted_before): (HashSet<u64>, u64) = match (&rule.detector, &st.base) {
+            // a campaign's shared key: nothing before counts
+            _ if rule.report_values > 0 => (HashSet::default(), 0),
+            // a baseline over every exposed subject: its bucket's subjects
+            (d, Some(b)) if counts_exposures(d) => (b.distinct.clone(), b.unlisted),
+            _ => (
+                st.exposed
+                    .iter()
+                    .filter(|(_, &at)| at >= start)
+                    .map(|(h, _)| *h)
+                    .collect(),
+                std::mem::take(&mut st.unlisted),
+            ),
         };
-        let unlisted_before = std::mem::take(&mut st.unlisted) * (rule.report_values == 0) as u64;
         let categories_before = st.categories;
         // matching lines before the one that fired (that one is counted below)
         let events_before = match &rule.detector {
@@ -931,6 +938,14 @@ fn extend(
     });
     open.unlisted += exposed_unlisted(ev, c, total);
     open.alert.subjects = estimate(open, total);
+}
+
+/// Whether the detector's own state already holds every subject its key
+/// exposed in the current bucket (a baseline counting distinct subjects of
+/// all its events), so the key need not keep a second record of them.
+fn counts_exposures(d: &Detector) -> bool {
+    matches!(d, Detector::Baseline { spec, .. }
+        if spec.measure == Measure::DistinctSubjects && spec.measure_filter.is_none())
 }
 
 /// For rules that name what they count (a distributed attack's addresses),
