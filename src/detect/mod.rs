@@ -35,6 +35,9 @@ const MAX_SUBJECTS_PER_ALERT: usize = 1_000_000;
 /// Exposed subjects remembered per key before an alert exists.
 const MAX_EXPOSED_PER_KEY: usize = 100_000;
 
+/// How long an idle account's login profile is kept.
+const PROFILE_RETENTION: i64 = 30 * 86_400_000_000;
+
 /// Size at which a key's exposure memory is pruned to its horizon (and
 /// again at each doubling, so pruning stays amortised).
 const PRUNE_EXPOSED_AT: usize = 4096;
@@ -117,6 +120,52 @@ impl BaseState {
     }
 }
 
+/// What one account has logged in from, shared by every rule that asks
+/// whether a login is new for it: hashes of its networks (/24, /48) and its
+/// browsers, the most recent few of each.
+#[derive(Debug, Default)]
+struct Profile {
+    networks: Vec<u64>,
+    agents: Vec<u64>,
+    last: i64,
+}
+
+/// Values an account's profile keeps of each kind (older ones are dropped).
+const PROFILE_VALUES: usize = 16;
+
+impl Profile {
+    /// Records a value; true when it was new.
+    fn learn(list: &mut Vec<u64>, v: u64) -> bool {
+        if list.contains(&v) {
+            return false;
+        }
+        if list.len() >= PROFILE_VALUES {
+            list.remove(0);
+        }
+        list.push(v);
+        true
+    }
+}
+
+/// How a successful login compares with its account's profile.
+#[derive(Debug, Clone, Copy, Default)]
+struct Newness {
+    /// The account had logged in before.
+    known: bool,
+    network: bool,
+    agent: bool,
+}
+
+impl Newness {
+    fn of(self, part: KeyPart) -> bool {
+        match part {
+            KeyPart::IpPrefix | KeyPart::Ip => self.network,
+            KeyPart::UserAgent => self.agent,
+            _ => false,
+        }
+    }
+}
+
 /// A log-binned histogram of bucket values: a robust quantile of a peer
 /// group's norm in constant memory (bins grow by 25%).
 #[derive(Debug, Clone)]
@@ -193,6 +242,12 @@ pub struct Engine {
     peers: Vec<HashMap<Box<str>, Hist>>,
     /// Per rule: the bucket up to which every entity has been rolled.
     rolled: Vec<i64>,
+    /// Accounts' login profiles, when a rule asks what is new for an account.
+    profiles: Option<HashMap<u64, Profile>>,
+    /// The current event against its account's profile (successful logins).
+    newness: Option<Newness>,
+    /// When idle profiles are next expired.
+    next_profile_expiry: i64,
     /// Per rule: keys whose current bucket has a value (to roll them).
     active: Vec<Vec<Box<str>>>,
     /// Per rule: when idle keys are next expired.
@@ -229,6 +284,9 @@ impl Engine {
             rolled: vec![i64::MIN; n],
             whole_buckets: vec![0; n],
             next_expire: vec![i64::MIN; n],
+            profiles: None,
+            newness: None,
+            next_profile_expiry: i64::MIN,
             active: vec![Vec::new(); n],
             offset: vec![0; n],
             closed: Vec::new(),
@@ -297,6 +355,7 @@ impl Engine {
         if self.now >= self.next_sweep {
             self.sweep();
         }
+        self.newness = self.profile_login(ev, c);
         match &self.sigma {
             Some(set) if ev.action.is_some() || ev.user_agent.is_some() => {
                 set.matches_with(&mut self.sigma_scratch, ev, &mut self.hits);
@@ -344,6 +403,55 @@ impl Engine {
         }
     }
 
+    /// For a successful login of a named account, how it compares with the
+    /// account's profile (then learns it). None for other events, or when no
+    /// rule asks.
+    fn profile_login(&mut self, ev: &Event<'_>, c: &Class<'_>) -> Option<Newness> {
+        if ev.outcome != Outcome::Success || c.kind != Some(Kind::Login) {
+            return None;
+        }
+        let user = ev.user.as_deref().filter(|u| !u.is_empty())?;
+        if self.profiles.is_none() {
+            let wanted = self.rules.iter().any(|r| match &r.detector {
+                Detector::Sequence { then_new, .. } => then_new.is_some(),
+                Detector::Chain { steps, .. } => steps[0].new.is_some(),
+                _ => false,
+            });
+            if !wanted {
+                return None;
+            }
+            self.profiles = Some(HashMap::default());
+        }
+        let profiles = self.profiles.as_mut()?;
+        let t = ev.time.unix_micros;
+        if t >= self.next_profile_expiry {
+            profiles.retain(|_, p| p.last >= t.saturating_sub(PROFILE_RETENTION));
+            self.next_profile_expiry = t.saturating_add(86_400_000_000);
+        }
+        let key = self.hasher.hash_one(user);
+        if !profiles.contains_key(&key) && profiles.len() >= self.max_keys {
+            self.stats.cap_hits += 1;
+            return None;
+        }
+        let p = profiles.entry(key).or_default();
+        let known = !p.networks.is_empty() || !p.agents.is_empty();
+        p.last = t;
+        let network = ev.ip.is_some_and(|ip| {
+            let mut text = String::new();
+            write_prefix(&mut text, ip);
+            Profile::learn(&mut p.networks, self.hasher.hash_one(text.as_str()))
+        });
+        let agent = ev
+            .user_agent
+            .as_deref()
+            .is_some_and(|a| Profile::learn(&mut p.agents, self.hasher.hash_one(a)));
+        Some(Newness {
+            known,
+            network,
+            agent,
+        })
+    }
+
     /// Whether the event is part of what the rule detects (so it extends an
     /// open alert's span), not merely something its key did.
     fn grows(&self, ri: usize, ev: &Event<'_>, c: &Class<'_>) -> bool {
@@ -387,16 +495,8 @@ impl Engine {
         }
         let states = &mut self.state[ri];
         if !states.contains_key(self.key_buf.as_str()) {
-            // a key starts with a matching event, or, for a sequence that
-            // remembers how keys complete, with its first completion
-            let remembers = matches!(
-                &rule.detector,
-                Detector::Sequence {
-                    then_new: Some(_),
-                    ..
-                }
-            );
-            if !(matched || (completes && remembers)) {
+            // a key starts with a matching event
+            if !matched {
                 return;
             }
             // a chain's key starts with its first step
@@ -468,12 +568,9 @@ impl Engine {
                         ..
                     } = &rule.detector
                     {
-                        let mut value = None;
-                        for_each_value(*part, ev, c, |v| value = Some(self.hasher.hash_one(v)));
-                        if let Some(v) = value {
-                            // only a value the key never completed with is new
-                            fired &= st.seen.insert(v, t).is_none();
-                        }
+                        // only a success from a value the account never
+                        // logged in with (or its first login at all) is new
+                        fired &= self.newness.is_some_and(|n| !n.known || n.of(*part));
                     }
                     if !fired {
                         st.times.clear();
@@ -539,23 +636,11 @@ impl Engine {
             Detector::Chain { window, steps } => {
                 if steps[0].matches(ev, c) {
                     let fresh = match &steps[0].new {
-                        Some(parts) => {
-                            // new against a history: an account's first login
-                            // in the logs is no change of network
-                            let had_history = !st.seen.is_empty();
-                            let mut all_new = true;
-                            for (i, part) in parts.iter().enumerate() {
-                                let mut value = None;
-                                for_each_value(*part, ev, c, |v| {
-                                    value = Some(self.hasher.hash_one((i, v)))
-                                });
-                                match value {
-                                    Some(v) => all_new &= st.seen.insert(v, t).is_none(),
-                                    None => all_new = false,
-                                }
-                            }
-                            all_new && had_history
-                        }
+                        // new against a history: an account's first login in
+                        // the logs is no change of network
+                        Some(parts) => self
+                            .newness
+                            .is_some_and(|n| n.known && parts.iter().all(|p| n.of(*p))),
                         None => true,
                     };
                     if fresh {
@@ -828,8 +913,7 @@ impl Engine {
             // Expire idle keys a few times per window (not every sweep: a
             // pass over every key of a month-long baseline is not free).
             if now >= self.next_expire[ri] {
-                let keep = rule.detector.retention();
-                self.state[ri].retain(|_, s| s.last >= now.saturating_sub(keep));
+                self.state[ri].retain(|_, s| s.last >= now.saturating_sub(window));
                 self.next_expire[ri] = now.saturating_add((window / 4).max(60_000_000));
             }
             let quiet = rule.quiet;

@@ -371,20 +371,6 @@ pub enum Detector {
 }
 
 impl Detector {
-    /// How long an idle key's state is kept: the window, or a month where
-    /// the detector remembers what a key has done before.
-    pub fn retention(&self) -> i64 {
-        match self {
-            Detector::Sequence {
-                then_new: Some(_),
-                window,
-                ..
-            }
-            | Detector::Chain { window, .. } => (*window).max(30 * 86_400_000_000),
-            other => other.window(),
-        }
-    }
-
     /// The window the detector counts over.
     pub fn window(&self) -> i64 {
         match self {
@@ -512,6 +498,26 @@ pub fn compile(text: &str, file: &str) -> Result<Vec<Rule>, Vec<RuleError>> {
         };
         if r.key.is_empty() {
             err("key", "name at least one key part (ip, user, ...)".into());
+        }
+        // what can be new is what an account's login profile keeps
+        let profiled =
+            |p: &KeyPart| matches!(p, KeyPart::Ip | KeyPart::IpPrefix | KeyPart::UserAgent);
+        if r.then_new.as_ref().is_some_and(|p| !profiled(p)) {
+            err(
+                "then_new",
+                "only ip, ip_prefix or user_agent can be new for an account".into(),
+            );
+        }
+        let chain_new = r
+            .steps
+            .as_ref()
+            .and_then(|s| s.first())
+            .and_then(|f| f.new.as_ref());
+        if chain_new.is_some_and(|parts| !parts.iter().all(profiled)) {
+            err(
+                "steps[0].new",
+                "only ip, ip_prefix or user_agent can be new for an account".into(),
+            );
         }
         let detector = match r.detector {
             DetectorFile::Threshold => Detector::Threshold { window, threshold },
