@@ -73,16 +73,6 @@ pub trait EventSink {
     }
 }
 
-/// A sink that drops events: `--until parse`.
-pub struct Discard;
-
-impl EventSink for Discard {
-    #[inline]
-    fn event(&mut self, _ev: &Event<'_>) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 /// Samples bad lines into breachd's log: the first few of each reason, then
 /// at most one per reason a minute.
 #[derive(Debug)]
