@@ -4,20 +4,11 @@ mod common;
 
 use common::*;
 
+/// Alerts of a replay, with zoneless times read as UTC.
 fn alerts(dir: &std::path::Path, args: &[&str]) -> Vec<serde_json::Value> {
-    let mut full = vec!["replay", "--output", "jsonl", "--timezone", "UTC"];
+    let mut full = vec!["--timezone", "UTC"];
     full.extend_from_slice(args);
-    let out = run(dir, &full);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
+    replay_alerts(dir, &full)
 }
 
 #[test]

@@ -103,27 +103,7 @@ fn alerts(log: &Log) -> Vec<serde_json::Value> {
     lines.sort_by_key(|l| l.split('"').nth(3).unwrap_or_default().to_string());
     std::fs::write(dir.path().join("app.jsonl"), lines.join("\n") + "\n").unwrap();
     std::fs::write(dir.path().join("inventory.yaml"), INVENTORY).unwrap();
-    let out = run(
-        dir.path(),
-        &[
-            "replay",
-            "--inventory",
-            "inventory.yaml",
-            "--output",
-            "jsonl",
-            "app.jsonl",
-        ],
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
+    replay_alerts(dir.path(), &["--inventory", "inventory.yaml", "app.jsonl"])
 }
 
 fn fired<'a>(a: &'a [serde_json::Value], rule: &str) -> Vec<&'a serde_json::Value> {
@@ -297,23 +277,7 @@ fn takeover_from_a_new_device_then_contact_change_and_card_read() {
     );
     std::fs::write(dir.path().join("access.log"), access).unwrap();
     std::fs::write(dir.path().join("inventory.yaml"), INVENTORY).unwrap();
-    let out = run(
-        dir.path(),
-        &[
-            "replay",
-            "--inventory",
-            "inventory.yaml",
-            "--output",
-            "jsonl",
-            "access.log",
-        ],
-    );
-    assert!(out.status.success());
-    let a: Vec<serde_json::Value> = String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let a = replay_alerts(dir.path(), &["--inventory", "inventory.yaml", "access.log"]);
     let t = fired(&a, "account_takeover_changes");
     assert_eq!(t.len(), 1, "{a:#?}");
     assert_eq!(names(t[0]), vec!["owner"]);
@@ -359,23 +323,7 @@ fn a_botnet_against_sshd_is_one_alert_naming_its_addresses() {
         );
     }
     std::fs::write(dir.path().join("auth.log"), auth).unwrap();
-    let out = run(
-        dir.path(),
-        &[
-            "replay",
-            "--timezone",
-            "UTC",
-            "--output",
-            "jsonl",
-            "auth.log",
-        ],
-    );
-    assert!(out.status.success());
-    let a: Vec<serde_json::Value> = String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let a = replay_alerts(dir.path(), &["--timezone", "UTC", "auth.log"]);
     let d = fired(&a, "ssh_distributed_bruteforce");
     assert_eq!(d.len(), 1, "{a:#?}");
     assert_eq!(

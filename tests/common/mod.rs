@@ -34,6 +34,23 @@ pub fn run(dir: &Path, args: &[&str]) -> Output {
         .expect("breachd runs")
 }
 
+/// Runs `breachd replay --output jsonl ARGS` in `dir` and returns its alert lines.
+pub fn replay_alerts(dir: &Path, args: &[&str]) -> Vec<serde_json::Value> {
+    let mut full = vec!["replay", "--output", "jsonl"];
+    full.extend_from_slice(args);
+    let out = run(dir, &full);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
 /// Starts the daemon in `dir` with `--config CONFIG`.
 pub fn spawn_daemon(dir: &Path, config: &str) -> Child {
     Command::new(bin())
