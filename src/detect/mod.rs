@@ -262,6 +262,8 @@ pub struct Engine {
     now: i64,
     next_sweep: i64,
     key_buf: String,
+    /// Reused text buffer for addresses and prefixes (no allocation per event).
+    scratch: String,
     /// Signatures for `signature` rules, matched once per event.
     sigma: Option<std::sync::Arc<sigma::SigmaSet>>,
     sigma_scratch: sigma::Scratch,
@@ -295,6 +297,7 @@ impl Engine {
             now: i64::MIN,
             next_sweep: i64::MIN,
             key_buf: String::new(),
+            scratch: String::new(),
             sigma: None,
             subjects_total: None,
             opened: None,
@@ -387,9 +390,10 @@ impl Engine {
                     // everyone: only what its named addresses did exposes anyone
                     let ours = !campaign
                         || ev.ip.is_some_and(|ip| {
-                            let mut text = String::new();
-                            push_ip(&mut text, ip);
-                            open.named.contains(&self.hasher.hash_one(text.as_str()))
+                            self.scratch.clear();
+                            push_ip(&mut self.scratch, ip);
+                            open.named
+                                .contains(&self.hasher.hash_one(self.scratch.as_str()))
                         });
                     let total = self.subjects_total;
                     if ours {
@@ -437,9 +441,9 @@ impl Engine {
         let known = !p.networks.is_empty() || !p.agents.is_empty();
         p.last = t;
         let network = ev.ip.is_some_and(|ip| {
-            let mut text = String::new();
-            write_prefix(&mut text, ip);
-            Profile::learn(&mut p.networks, self.hasher.hash_one(text.as_str()))
+            self.scratch.clear();
+            write_prefix(&mut self.scratch, ip);
+            Profile::learn(&mut p.networks, self.hasher.hash_one(self.scratch.as_str()))
         });
         let agent = ev
             .user_agent
