@@ -78,3 +78,25 @@ fn a_missing_config_file_is_named() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("absent.toml"));
 }
+
+#[test]
+fn inventory_and_rules_named_in_the_config_are_checked_too() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("inv.yaml"),
+        "resources:\n  - pattern: /a\n    categories: [helth]\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("b.toml"),
+        "[detect]\ninventory = \"inv.yaml\"\n",
+    )
+    .unwrap();
+    let out = run(dir.path(), &["check", "--config", "b.toml"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("b.toml:2:13: detect.inventory") && err.contains("unknown category `helth`"),
+        "{err}"
+    );
+}

@@ -105,3 +105,56 @@ fn the_daemon_pages_when_an_alert_opens_and_writes_it_when_it_closes() {
     assert_eq!(a["entities"][0]["value"], "203.0.113.9");
     assert_eq!(a["events"], 8);
 }
+
+#[test]
+fn table_output_lists_alerts_for_people() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = corpus("loghub").join("OpenSSH_2k.log");
+    let out = run(
+        dir.path(),
+        &[
+            "replay",
+            "--output",
+            "table",
+            "--timezone",
+            "UTC",
+            log.to_str().unwrap(),
+        ],
+    );
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.starts_with("detected_at"), "{text}");
+    assert!(
+        text.contains("ssh_bruteforce") && text.contains("183.62.140.253"),
+        "{text}"
+    );
+    assert!(text.trim_end().ends_with("alerts"), "{text}");
+}
+
+#[test]
+fn corpus_sigma_rules_load_through_the_cli_and_unsupported_ones_are_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("x.log"),
+        "1.2.3.4 - - [10/Oct/2025:13:55:36 +0000] \"GET / HTTP/1.1\" 200 1\n",
+    )
+    .unwrap();
+    let sigma = corpus("sigma");
+    let out = run(
+        dir.path(),
+        &[
+            "replay",
+            "--summary",
+            "json",
+            "--sigma",
+            sigma.to_str().unwrap(),
+            "x.log",
+        ],
+    );
+    assert!(out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let s: serde_json::Value = serde_json::from_str(stderr.lines().last().unwrap()).unwrap();
+    // 3 shipped files + the corpus's 119; 5 corpus rules use constructs or fields we do not have
+    assert_eq!(s["sigma_rules_seen"], 122, "{s}");
+    assert_eq!(s["sigma_rules_loaded"], 117, "{s}");
+}
