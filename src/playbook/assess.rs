@@ -5,7 +5,8 @@
 //! The risk follows the reasoning of the EDPB (Guidelines 01/2021 and 9/2022):
 //! unintelligible data (encrypted, key safe) carries no confidentiality risk;
 //! data that reached only a known, trusted recipient who deleted it is an
-//! unlikely risk; an outage restored at once from backup is an unlikely risk;
+//! unlikely risk; any other readable data in untrusted hands is a risk; an
+//! outage restored at once from backup is an unlikely risk;
 //! special categories, vulnerable subjects, data that enables fraud in the
 //! hands of an unknown or malicious party, data taken by an attacker, and
 //! large scale make a high risk; measures taken since can remove the risk.
@@ -26,8 +27,7 @@ pub const DISCLAIMER: &str = "breachd's assessment applies fixed rules to the fa
 
 /// From this many subjects a breach is large-scale (a high risk by itself).
 pub const LARGE_SCALE: u64 = 10_000;
-/// Up to this many subjects an accidental disclosure to identified
-/// recipients can stay an unlikely risk.
+/// Above this many subjects the number itself is named as a reason.
 pub const FEW: u64 = 100;
 
 /// How likely harm to the subjects is.
@@ -183,30 +183,27 @@ fn confidentiality_risk(f: &Facts) -> (Level, String) {
     if !high.is_empty() {
         return (Level::High, join(&high));
     }
+    // any readable data in untrusted hands is a risk; only measures that
+    // recall it (or a trusted recipient's deletion) make it unlikely
     let mut some = Vec::new();
     if f.malicious {
         some.push("the disclosure was deliberate".to_string());
     }
-    if unknown {
-        some.push("the data reached unknown recipients".to_string());
-    }
+    some.push(
+        if unknown {
+            "the data reached unknown recipients"
+        } else {
+            "the data reached identified recipients not entitled to it"
+        }
+        .to_string(),
+    );
     if !fraud.is_empty() {
         some.push(format!("it includes {} data", fraud.join(", ")));
     }
     if f.subjects.max > FEW {
         some.push(format!("{} subjects are affected", f.subjects));
     }
-    if !some.is_empty() {
-        return (Level::Risk, join(&some));
-    }
-    (
-        Level::Unlikely,
-        format!(
-            "the data of {} subject{} went by mistake to identified recipients and includes nothing that enables fraud or reveals sensitive traits",
-            f.subjects,
-            if f.subjects.max == 1 { "" } else { "s" }
-        ),
-    )
+    (Level::Risk, join(&some))
 }
 
 fn availability_risk(f: &Facts) -> (Level, String) {
@@ -435,7 +432,7 @@ fn decide(
             false,
             format!(
                 "None of the data is of a covered kind ({}).",
-                o.categories.names().join(", ")
+                o.categories.names().join(", ").replace('_', " ")
             ),
         );
     }
@@ -576,7 +573,8 @@ mod tests {
             ("encrypted, key safe", "encrypted: true\nmalicious: true\nexfiltration_confirmed: true\n", Level::None),
             ("encrypted, key stolen", "encrypted: true\nkey_compromised: true\nmalicious: true\nexfiltration_confirmed: true\n", Level::High),
             ("trusted recipient deleted it", "recipients_known_trusted: true\n", Level::Unlikely),
-            ("a few mis-sent letters", "recipients_known: true\n", Level::Unlikely),
+            ("a few mis-sent letters", "recipients_known: true\n", Level::Risk),
+            ("a few mis-sent letters, recalled", "recipients_known: true\nmitigated: true\n", Level::Unlikely),
             ("mis-sent to many", "recipients_known: true\nsubjects: 400\n", Level::Risk),
             ("published by accident", "", Level::Risk),
             ("taken by an ex-employee", "recipients_known: true\nmalicious: true\nexfiltration_confirmed: true\n", Level::Risk),
