@@ -37,7 +37,13 @@ fn required(a: &Value, regime: &str, recipient: &str) -> bool {
 }
 
 fn edpb_cases() -> Vec<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/assess/edpb");
+    cases("edpb")
+}
+
+fn cases(folder: &str) -> Vec<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/assess")
+        .join(folder);
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -47,12 +53,16 @@ fn edpb_cases() -> Vec<PathBuf> {
     files
 }
 
-/// The EDPB's conclusion, from the case file's `# edpb:` line.
+/// The regulator's conclusion, from the case file's `# edpb:` or
+/// `# expect:` line.
 fn expected(file: &Path) -> (bool, bool) {
     let text = std::fs::read_to_string(file).unwrap();
     let line = text
         .lines()
-        .find_map(|l| l.strip_prefix("# edpb: "))
+        .find_map(|l| {
+            l.strip_prefix("# edpb: ")
+                .or_else(|| l.strip_prefix("# expect: "))
+        })
         .unwrap_or_else(|| panic!("{} has no `# edpb:` line", file.display()));
     let flag = |key: &str| {
         let v = line
@@ -95,6 +105,26 @@ fn every_edpb_example_is_decided_as_the_edpb_decided_it() {
     }
     // the guidelines' own tally
     assert_eq!((sa_count, ds_count), (12, 9));
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
+#[test]
+fn the_wp250_annex_b_examples_with_a_clear_answer_are_decided_alike() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut wrong = Vec::new();
+    let all = cases("wp250");
+    assert_eq!(all.len(), 5);
+    for file in &all {
+        let (sa, ds) = expected(file);
+        let a = assess(dir.path(), file);
+        let name = file.file_stem().unwrap().to_string_lossy().to_string();
+        for (recipient, want) in [("supervisory_authority", sa), ("data_subjects", ds)] {
+            let o = obligation(&a, "GDPR", recipient);
+            if o["required"].as_bool() != Some(want) {
+                wrong.push(format!("{name}: {recipient}: {o}"));
+            }
+        }
+    }
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }
 

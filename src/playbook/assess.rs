@@ -121,9 +121,11 @@ impl Facts {
     fn taken_by_attacker(&self) -> bool {
         self.malicious && !self.recipients_known && self.exfiltration_confirmed
     }
+    /// As given; else a backup at hand means an immediate restore, and no
+    /// backup means days of rebuilding.
     fn recovery(&self) -> Recovery {
         self.recovery.unwrap_or(if self.backup_available {
-            Recovery::Hours
+            Recovery::Immediate
         } else {
             Recovery::Days
         })
@@ -223,7 +225,8 @@ fn availability_risk(f: &Facts) -> (Level, String) {
             Level::Unlikely,
             "the data was restored within hours with no lasting effect on the subjects".into(),
         ),
-        Recovery::Hours => (Level::Risk, format!("{who} went without it for hours")),
+        // hospital records out for a day are a high risk (WP250 Annex B, viii)
+        Recovery::Hours => (Level::High, format!("{who} went without it for hours")),
         Recovery::Days if critical => (Level::High, format!("{who} went without it for days")),
         Recovery::Days => (
             Level::Risk,
