@@ -204,16 +204,7 @@ impl Facts {
     pub fn from_str(text: &str, file: &str) -> Result<Facts, FactsErrors> {
         let raw: FactsFile = serde_yaml_ng::from_str(text).map_err(|e| {
             let (line, column) = e.location().map_or((0, 0), |l| (l.line(), l.column()));
-            let message = e.to_string();
-            // serde_yaml_ng prefixes the field path and appends the position
-            let (field, message) = match message.split_once(": ") {
-                Some((path, rest)) if !path.contains(' ') => (path.to_string(), rest.to_string()),
-                _ => (field_on_line(text, line), message),
-            };
-            let message = match message.rfind(" at line ") {
-                Some(at) => message[..at].to_string(),
-                None => message,
-            };
+            let (field, message) = super::locate::serde_error(&e.to_string(), text, line);
             FactsErrors(vec![FactsError {
                 file: file.into(),
                 line,
@@ -354,15 +345,6 @@ impl Facts {
             _ => Err(FactsErrors(errors)),
         }
     }
-}
-
-/// The key written on a 1-based line, for errors that carry no path.
-fn field_on_line(text: &str, line: usize) -> String {
-    text.lines()
-        .nth(line.saturating_sub(1))
-        .and_then(|l| l.trim().trim_start_matches("- ").split_once(':'))
-        .map(|(k, _)| k.trim().trim_matches('"').to_string())
-        .unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -25,6 +25,41 @@ pub fn field_name(path: &[Seg]) -> String {
     s
 }
 
+/// Splits a serde_yaml_ng error message into the field it names and the
+/// message proper (without the trailing position): the path it prefixes,
+/// extended by the name of an unknown field, else the key written on `line`.
+pub fn serde_error(message: &str, text: &str, line: usize) -> (String, String) {
+    let (mut field, rest) = match message.split_once(": ") {
+        Some((path, rest)) if !path.contains(' ') && path != "." => {
+            (path.to_string(), rest.to_string())
+        }
+        _ => (String::new(), message.to_string()),
+    };
+    let rest = match rest.rfind(" at line ") {
+        Some(at) => rest[..at].to_string(),
+        None => rest,
+    };
+    if let Some(name) = rest
+        .strip_prefix("unknown field `")
+        .and_then(|r| r.split('`').next())
+    {
+        field = if field.is_empty() {
+            name.to_string()
+        } else {
+            format!("{field}.{name}")
+        };
+    } else if field.is_empty() {
+        field = text
+            .lines()
+            .nth(line.saturating_sub(1))
+            .and_then(|l| l.trim().trim_start_matches("- ").split_once(':'))
+            .map(|(k, _)| k.trim().trim_matches('"').to_string())
+            .filter(|k| !k.contains(['{', ' ']))
+            .unwrap_or_default();
+    }
+    (field, rest)
+}
+
 struct Line<'t> {
     number: usize,
     /// Column of the first character after any `- ` markers.
@@ -164,6 +199,42 @@ obligations:
         for (path, line) in table {
             assert_eq!(locate(DOC, path), *line, "{}", field_name(path));
         }
+    }
+
+    #[test]
+    fn serde_errors_name_their_field() {
+        let cases = [
+            (
+                "enisa: unknown field `foo`, expected one of `dpc` at line 5 column 17",
+                "enisa.foo",
+                "unknown field `foo`, expected one of `dpc`",
+            ),
+            (
+                "unknown field `malicous`, expected one of `breach` at line 2 column 33",
+                "malicous",
+                "unknown field `malicous`, expected one of `breach`",
+            ),
+            (
+                "steps[1].at: missing field `from` at line 9 column 9",
+                "steps[1].at",
+                "missing field `from`",
+            ),
+        ];
+        for (message, field, rest) in cases {
+            assert_eq!(
+                serde_error(message, "", 0),
+                (field.to_string(), rest.to_string())
+            );
+        }
+        assert_eq!(
+            serde_error(
+                "invalid type: string \"x\" at line 2 column 11",
+                "a: 1\nsubjects: x\n",
+                2
+            )
+            .0,
+            "subjects"
+        );
     }
 
     #[test]

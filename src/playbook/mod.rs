@@ -485,18 +485,11 @@ pub fn compile(
     templates: Option<&Path>,
 ) -> Result<Playbook, Vec<PlaybookError>> {
     let raw: PlaybookFile = serde_yaml_ng::from_str(text).map_err(|e| {
-        let message = e.to_string();
-        let (field, message) = match message.split_once(": ") {
-            Some((path, rest)) if !path.contains(' ') => (path.to_string(), rest.to_string()),
-            _ => (String::new(), message),
-        };
-        let message = match message.rfind(" at line ") {
-            Some(at) => message[..at].to_string(),
-            None => message,
-        };
+        let line = e.location().map_or(0, |l| l.line());
+        let (field, message) = locate::serde_error(&e.to_string(), text, line);
         vec![PlaybookError {
             file: file.into(),
-            line: e.location().map_or(0, |l| l.line()),
+            line,
             field,
             message,
         }]
