@@ -13,13 +13,12 @@
 
 use std::fmt::Write as _;
 
-use jiff::Timestamp;
 use serde::Serialize;
 
 use super::calendar::rfc3339;
 use super::facts::{Facts, Recovery};
 use super::severity::{self, Ease, Exposure, Inputs, Loss, Severity};
-use super::{Clock, Exemption, Obligation, Playbook, Recipient, Start, Trigger};
+use super::{Clocks, Exemption, Obligation, Playbook, Recipient, Start, Trigger};
 use crate::classify::{Categories, Category};
 
 /// Shown with every assessment.
@@ -320,6 +319,12 @@ pub fn severity(f: &Facts) -> Severity {
 /// Decides every obligation of every playbook that applies to the facts.
 pub fn assess(f: &Facts, playbooks: &[Playbook]) -> Assessment {
     let risk = risk(f);
+    let clocks = Clocks {
+        // the facts know awareness; detection is no later
+        detected_at: Some(f.aware_at),
+        aware_at: Some(f.aware_at),
+        determined_at: Some(f.determined_at.unwrap_or(f.aware_at)),
+    };
     let mut obligations = Vec::new();
     for p in playbooks {
         if !p.applies_to(&f.jurisdictions, &f.sectors) {
@@ -329,19 +334,7 @@ pub fn assess(f: &Facts, playbooks: &[Playbook]) -> Assessment {
         for o in &p.obligations {
             let (required, reason) = decide(p, o, f, &risk, &decided);
             let deadline = if required {
-                o.deadline.and_then(|d| {
-                    let start = match d.from {
-                        Start::Clock(c) => clock(f, c),
-                        // the latest earlier obligation to that recipient
-                        Start::After(r) => decided
-                            .iter()
-                            .rev()
-                            .find(|(x, _, _)| *x == r)
-                            .and_then(|(_, _, z)| z.as_ref())
-                            .map(|z| z.timestamp())?,
-                    };
-                    p.calendar.deadline(start, d.within).ok()
-                })
+                o.deadline.and_then(|d| p.due_at(&d, &clocks))
             } else {
                 None
             };
@@ -384,13 +377,6 @@ pub fn assess(f: &Facts, playbooks: &[Playbook]) -> Assessment {
         severity: severity(f),
         risk,
         obligations,
-    }
-}
-
-fn clock(f: &Facts, c: Clock) -> Timestamp {
-    match c {
-        Clock::AwareAt | Clock::DetectedAt => f.aware_at,
-        Clock::DeterminedAt => f.determined_at.unwrap_or(f.aware_at),
     }
 }
 

@@ -352,6 +352,24 @@ pub struct Playbook {
     pub steps: Vec<Step>,
 }
 
+/// The clocks of one breach, as far as they have started.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Clocks {
+    pub detected_at: Option<jiff::Timestamp>,
+    pub aware_at: Option<jiff::Timestamp>,
+    pub determined_at: Option<jiff::Timestamp>,
+}
+
+impl Clocks {
+    pub fn get(&self, c: Clock) -> Option<jiff::Timestamp> {
+        match c {
+            Clock::DetectedAt => self.detected_at,
+            Clock::AwareAt => self.aware_at,
+            Clock::DeterminedAt => self.determined_at,
+        }
+    }
+}
+
 /// EEA member states, which the `EU` regimes cover.
 const EEA: [&str; 30] = [
     "AT", "BE", "BG", "HR", "CY", "CZ", "DK", "EE", "FI", "FR", "DE", "GR", "HU", "IE", "IT", "LV",
@@ -359,6 +377,35 @@ const EEA: [&str; 30] = [
 ];
 
 impl Playbook {
+    /// When `due` falls in this playbook's calendar, or `None` while its
+    /// clock has not started. A pure function of the clocks, the offset and
+    /// the calendar: the scheduler calls it, and so does `assess`.
+    pub fn due_at(&self, due: &Due, clocks: &Clocks) -> Option<jiff::Zoned> {
+        let start = match due.from {
+            Start::Clock(c) => clocks.get(c)?,
+            // the latest obligation to that recipient with a deadline
+            Start::After(r) => {
+                let before = self
+                    .obligations
+                    .iter()
+                    .rev()
+                    .filter(|o| o.recipient == r)
+                    .find_map(|o| o.deadline.filter(|d| d != due))?;
+                self.due_at(&before, clocks)?.timestamp()
+            }
+        };
+        self.calendar.deadline(start, due.within).ok()
+    }
+
+    /// When a one-off step fires (`None` for recurring steps, and while its
+    /// clock has not started).
+    pub fn step_at(&self, step: &Step, clocks: &Clocks) -> Option<jiff::Zoned> {
+        match &step.schedule {
+            Schedule::At(due) => self.due_at(due, clocks),
+            Schedule::Every { .. } => None,
+        }
+    }
+
     /// Whether the playbook covers a jurisdiction and the facts' sectors.
     pub fn applies_to(&self, jurisdictions: &[String], sectors: &[String]) -> bool {
         let covers = |j: &str| {
@@ -1048,6 +1095,47 @@ steps:
             "{:?}",
             e[0]
         );
+    }
+
+    #[test]
+    fn steps_fall_due_on_the_playbooks_calendar() {
+        let all = shipped(None).unwrap();
+        let gdpr = all.iter().find(|p| p.regime == "GDPR").unwrap();
+        let step = |id: &str| gdpr.steps.iter().find(|s| s.id == id).unwrap();
+        // aware on Friday 2026-03-06 at 16:00 in Brussels
+        let clocks = Clocks {
+            detected_at: Some("2026-03-06T14:20:00Z".parse().unwrap()),
+            aware_at: Some("2026-03-06T15:00:00Z".parse().unwrap()),
+            determined_at: None,
+        };
+        let at = |id: &str| {
+            gdpr.step_at(step(id), &clocks)
+                .map(|z| calendar::rfc3339(&z))
+        };
+        assert_eq!(
+            at("page_oncall").as_deref(),
+            Some("2026-03-06T15:20:00+01:00")
+        );
+        assert_eq!(
+            at("authority_deadline").as_deref(),
+            Some("2026-03-09T16:00:00+01:00")
+        );
+        assert_eq!(at("chase_approval"), None);
+        // not aware yet: nothing counted from awareness is due
+        let early = Clocks {
+            aware_at: None,
+            ..clocks
+        };
+        assert!(gdpr.step_at(step("authority_deadline"), &early).is_none());
+        // a deadline after another obligation's deadline
+        let ca = all.iter().find(|p| p.regime == "CA 1798.82").unwrap();
+        let ag = ca
+            .obligations
+            .iter()
+            .find(|o| o.recipient == Recipient::AttorneyGeneral)
+            .unwrap();
+        let due = ca.due_at(&ag.deadline.unwrap(), &clocks).unwrap();
+        assert_eq!(calendar::rfc3339(&due), "2026-04-20T07:00:00-07:00");
     }
 
     #[test]
