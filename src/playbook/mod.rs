@@ -282,7 +282,8 @@ impl Until {
 pub enum Schedule {
     /// Once, at an offset from a start.
     At(Due),
-    /// On a cron schedule (evaluated in UTC) until its condition holds.
+    /// On a cron schedule, read in the playbook calendar's local time, until
+    /// its condition holds.
     Every {
         cron: Box<cron::Schedule>,
         expr: String,
@@ -323,14 +324,34 @@ pub struct Step {
 }
 
 impl Step {
-    /// The next time a recurring step fires strictly after `after`.
-    pub fn next_fire(&self, after: jiff::Timestamp) -> Option<jiff::Timestamp> {
+    /// The next time a recurring step fires strictly after `after`, reading
+    /// the cron fields as wall-clock time in `zone` (`0 9 * * 1-5` is nine in
+    /// the morning there). A wall time that a DST change skips fires at the
+    /// same offset after the change.
+    pub fn next_fire(
+        &self,
+        after: jiff::Timestamp,
+        zone: &jiff::tz::TimeZone,
+    ) -> Option<jiff::Timestamp> {
         let Schedule::Every { cron, .. } = &self.schedule else {
             return None;
         };
-        let start = chrono::DateTime::from_timestamp(after.as_second(), 0)?;
-        let next = cron.after(&start).next()?;
-        jiff::Timestamp::from_second(next.timestamp()).ok()
+        // cron counts on a naive clock: hand it local wall time as if UTC
+        let local = after.to_zoned(zone.clone()).datetime();
+        let naive = local.to_zoned(jiff::tz::TimeZone::UTC).ok()?.timestamp();
+        let start = chrono::DateTime::from_timestamp(naive.as_second(), 0)?;
+        for next in cron.after(&start).take(4) {
+            let wall = jiff::Timestamp::from_second(next.timestamp())
+                .ok()?
+                .to_zoned(jiff::tz::TimeZone::UTC)
+                .datetime();
+            let at = wall.to_zoned(zone.clone()).ok()?.timestamp();
+            // a wall time repeated by a DST change must not fire twice
+            if at > after {
+                return Some(at);
+            }
+        }
+        None
     }
 }
 
@@ -889,17 +910,59 @@ fn due(
     })
 }
 
-/// Parses a cron expression; five fields (minute first) get a zero seconds
-/// field in front, as the `cron` crate counts seconds.
+/// Parses a cron expression. Five fields are crontab's (minute hour day
+/// month weekday, Sunday 0 or 7): the `cron` crate counts seconds too and
+/// numbers weekdays from Sunday = 1, so a zero seconds field goes in front and
+/// weekday numbers become names. Six or seven fields are passed as they are.
 pub fn parse_cron(expr: &str) -> Result<cron::Schedule, String> {
-    let fields = expr.split_whitespace().count();
-    let full = if fields == 5 {
-        format!("0 {expr}")
+    let bad = |e: String| {
+        format!("bad cron expression `{expr}`: {e}; write five fields, e.g. `0 */4 * * *` (every four hours)")
+    };
+    let fields: Vec<&str> = expr.split_whitespace().collect();
+    let full = if fields.len() == 5 {
+        let weekday = crontab_weekdays(fields[4]).map_err(bad)?;
+        format!("0 {} {weekday}", fields[..4].join(" "))
     } else {
         expr.to_string()
     };
     full.parse::<cron::Schedule>()
-        .map_err(|e| format!("bad cron expression `{expr}`: {e}; write five fields, e.g. `0 */4 * * *` (every four hours)"))
+        .map_err(|e| bad(e.to_string()))
+}
+
+/// Crontab weekday numbers (0-7, Sunday 0 and 7) as names (`1-5` → `MON-FRI`).
+fn crontab_weekdays(field: &str) -> Result<String, String> {
+    const NAMES: [&str; 8] = ["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN"];
+    let name = |n: &str| -> Result<&'static str, String> {
+        match n.parse::<usize>() {
+            Ok(i) if i < 8 => Ok(NAMES[i]),
+            Ok(_) => Err(format!("weekday `{n}` is not 0-7")),
+            Err(_) => Ok(""),
+        }
+    };
+    let mut parts = Vec::new();
+    for part in field.split(',') {
+        let (range, step) = match part.split_once('/') {
+            Some((r, s)) => (r, Some(s)),
+            None => (part, None),
+        };
+        let mapped = match range.split_once('-') {
+            Some((a, b)) => match (name(a)?, name(b)?) {
+                ("", _) | (_, "") => range.to_string(),
+                // a range up to Sunday (7) wraps: FRI-SUN is FRI-SAT and SUN
+                (x, "SUN") if x != "SUN" && step.is_none() => format!("{x}-SAT,SUN"),
+                (x, y) => format!("{x}-{y}"),
+            },
+            None => match name(range)? {
+                "" => range.to_string(),
+                x => x.to_string(),
+            },
+        };
+        parts.push(match step {
+            Some(s) => format!("{mapped}/{s}"),
+            None => mapped,
+        });
+    }
+    Ok(parts.join(","))
 }
 
 /// Whether `templates/` holds `name` in any language or format
@@ -1143,8 +1206,48 @@ steps:
         let text = "regime: X\ntitle: x\njurisdictions: [EU]\nsteps:\n  - id: r\n    every: \"0 */4 * * *\"\n    until: approved\n    action: escalate\n    channel: legal\n";
         let p = compile(text, "x.yaml", None).unwrap();
         let t: jiff::Timestamp = "2026-03-06T09:30:00Z".parse().unwrap();
-        let next = p.steps[0].next_fire(t).unwrap();
+        let next = p.steps[0].next_fire(t, &jiff::tz::TimeZone::UTC).unwrap();
         assert_eq!(next.to_string(), "2026-03-06T12:00:00Z");
+        // read in the playbook's zone: every four hours of Tokyo wall time
+        let tokyo = jiff::tz::TimeZone::get("Asia/Tokyo").unwrap();
+        let next = p.steps[0].next_fire(t, &tokyo).unwrap();
+        assert_eq!(next.to_string(), "2026-03-06T11:00:00Z");
+    }
+
+    #[test]
+    fn crontab_weekdays_mean_what_crontab_means() {
+        let table = [
+            ("1-5", "MON-FRI"),
+            ("0", "SUN"),
+            ("7", "SUN"),
+            ("5-7", "FRI-SAT,SUN"),
+            ("1,3,5", "MON,WED,FRI"),
+            ("*", "*"),
+            ("MON-FRI", "MON-FRI"),
+        ];
+        for (crontab, want) in table {
+            assert_eq!(crontab_weekdays(crontab).as_deref(), Ok(want), "{crontab}");
+        }
+        assert!(parse_cron("0 9 * * 8").is_err());
+        assert!(parse_cron("0 9 * * 1-5").is_ok());
+    }
+
+    #[test]
+    fn weekday_mornings_are_local_mornings() {
+        let all = shipped(None).unwrap();
+        let hipaa = all.iter().find(|p| p.regime == "HIPAA").unwrap();
+        let chase = hipaa
+            .steps
+            .iter()
+            .find(|s| s.id == "chase_approval")
+            .unwrap();
+        // Friday 2026-03-06 18:00 New York: next is Monday 09:00 New York
+        let t: jiff::Timestamp = "2026-03-06T23:00:00Z".parse().unwrap();
+        let next = chase.next_fire(t, &hipaa.calendar.zone).unwrap();
+        assert_eq!(
+            calendar::rfc3339(&next.to_zoned(hipaa.calendar.zone.clone())),
+            "2026-03-09T09:00:00-04:00"
+        );
     }
 
     #[test]
