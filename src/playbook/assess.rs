@@ -17,7 +17,7 @@ use serde::Serialize;
 
 use super::calendar::rfc3339;
 use super::facts::{Facts, Recovery};
-use super::severity::{self, Ease, Exposure, Inputs, Loss, Severity};
+use super::severity::{self, Band, Ease, Exposure, Inputs, Loss, Severity};
 use super::{Clocks, Exemption, Obligation, Playbook, Recipient, Start, Trigger};
 use crate::classify::{Categories, Category};
 
@@ -138,6 +138,12 @@ fn confidentiality_risk(f: &Facts) -> (Level, String) {
         return (
             Level::None,
             "the data was encrypted and the key was not compromised, so it is unintelligible to whoever has it".into(),
+        );
+    }
+    if f.ease_of_identification == Some(Ease::Negligible) {
+        return (
+            Level::Unlikely,
+            "the data can hardly be linked to the people it is about".into(),
         );
     }
     if f.recipients_known_trusted {
@@ -319,6 +325,7 @@ pub fn severity(f: &Facts) -> Severity {
 /// Decides every obligation of every playbook that applies to the facts.
 pub fn assess(f: &Facts, playbooks: &[Playbook]) -> Assessment {
     let risk = risk(f);
+    let severity = severity(f);
     let clocks = Clocks {
         // the facts know awareness; detection is no later
         detected_at: Some(f.aware_at),
@@ -332,7 +339,7 @@ pub fn assess(f: &Facts, playbooks: &[Playbook]) -> Assessment {
         }
         let mut decided: Vec<(Recipient, bool, Option<jiff::Zoned>)> = Vec::new();
         for o in &p.obligations {
-            let (required, reason) = decide(p, o, f, &risk, &decided);
+            let (required, reason) = decide(p, o, f, &risk, severity.band, &decided);
             let deadline = if required {
                 o.deadline.and_then(|d| p.due_at(&d, &clocks))
             } else {
@@ -374,7 +381,7 @@ pub fn assess(f: &Facts, playbooks: &[Playbook]) -> Assessment {
     }
     Assessment {
         disclaimer: DISCLAIMER,
-        severity: severity(f),
+        severity,
         risk,
         obligations,
     }
@@ -394,6 +401,7 @@ fn decide(
     o: &Obligation,
     f: &Facts,
     risk: &Risk,
+    band: Band,
     earlier: &[(Recipient, bool, Option<jiff::Zoned>)],
 ) -> (bool, String) {
     if let Some(from) = p.in_force {
@@ -424,6 +432,18 @@ fn decide(
                 o.categories.names().join(", ").replace('_', " ")
             ),
         );
+    }
+    if let Some(min) = o.min_severity {
+        if band < min {
+            return (
+                false,
+                format!(
+                    "The ENISA severity is {}, below the {} this needs.",
+                    band.as_str().replace('_', " "),
+                    min.as_str().replace('_', " ")
+                ),
+            );
+        }
     }
     if o.exempt.contains(&Exemption::Encryption)
         && f.unintelligible()
@@ -562,6 +582,7 @@ mod tests {
             ("encrypted, key safe", "encrypted: true\nmalicious: true\nexfiltration_confirmed: true\n", Level::None),
             ("encrypted, key stolen", "encrypted: true\nkey_compromised: true\nmalicious: true\nexfiltration_confirmed: true\n", Level::High),
             ("trusted recipient deleted it", "recipients_known_trusted: true\n", Level::Unlikely),
+            ("identifies no one", "malicious: true\nexfiltration_confirmed: true\nease_of_identification: negligible\n", Level::Unlikely),
             ("a few mis-sent letters", "recipients_known: true\n", Level::Risk),
             ("a few mis-sent letters, recalled", "recipients_known: true\nmitigated: true\n", Level::Unlikely),
             ("mis-sent to many", "recipients_known: true\nsubjects: 400\n", Level::Risk),
@@ -607,6 +628,24 @@ mod tests {
             let f = Facts::from_str(&text, "t").unwrap();
             assert_eq!(risk(&f).level, *want, "{case}");
         }
+    }
+
+    #[test]
+    fn an_obligation_can_wait_for_a_severity_band() {
+        let text = "regime: X\ntitle: x\njurisdictions: [EU]\nobligations:\n  - recipient: public\n    basis: s. 1\n    trigger: any\n    min_severity: high\n";
+        let p = crate::playbook::compile(text, "x.yaml", None).unwrap();
+        let low = assess(&facts("recipients_known: true\n"), std::slice::from_ref(&p));
+        assert!(!low.obligations[0].required);
+        assert!(
+            low.obligations[0].reason.contains("below the high"),
+            "{:?}",
+            low.obligations[0]
+        );
+        let high = assess(
+            &facts("vulnerable_subjects: true\nmalicious: true\n"),
+            std::slice::from_ref(&p),
+        );
+        assert!(high.obligations[0].required, "{:?}", high.severity);
     }
 
     #[test]

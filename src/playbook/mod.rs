@@ -256,6 +256,8 @@ pub struct Obligation {
     pub subjects_over: Option<u64>,
     /// Required only below this many subjects.
     pub subjects_under: Option<u64>,
+    /// Required only from this ENISA severity band up.
+    pub min_severity: Option<severity::Band>,
     /// Required only for these sectors or roles (empty: everyone).
     pub sectors: Vec<String>,
     pub exempt: Vec<Exemption>,
@@ -503,6 +505,8 @@ struct ObligationFile {
     #[serde(default)]
     subjects_under: Option<u64>,
     #[serde(default)]
+    min_severity: Option<String>,
+    #[serde(default)]
     sectors: Vec<String>,
     #[serde(default)]
     exempt: Vec<String>,
@@ -676,6 +680,16 @@ pub fn compile(
                 );
             }
         }
+        let min_severity = o.min_severity.as_deref().and_then(|b| {
+            let band = severity::Band::from_name(b);
+            if band.is_none() {
+                err(
+                    &at("min_severity"),
+                    unknown("severity band", b, &severity::Band::NAMES),
+                );
+            }
+            band
+        });
         let mut exempt = Vec::new();
         for (j, x) in o.exempt.iter().enumerate() {
             match Exemption::from_name(x) {
@@ -698,6 +712,7 @@ pub fn compile(
             categories,
             subjects_over: o.subjects_over,
             subjects_under: o.subjects_under,
+            min_severity,
             sectors: o.sectors.clone(),
             exempt,
             deadline,

@@ -88,6 +88,19 @@ pub enum Band {
 }
 
 impl Band {
+    pub const NAMES: [&'static str; 4] = ["low", "medium", "high", "very_high"];
+    pub fn from_name(s: &str) -> Option<Band> {
+        Some(match s {
+            "low" => Band::Low,
+            "medium" => Band::Medium,
+            "high" => Band::High,
+            "very_high" => Band::VeryHigh,
+            _ => return None,
+        })
+    }
+    pub fn as_str(self) -> &'static str {
+        Band::NAMES[self as usize]
+    }
     pub fn of(score: f64) -> Band {
         if score < 2.0 {
             Band::Low
