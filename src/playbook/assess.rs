@@ -630,6 +630,69 @@ mod tests {
         }
     }
 
+    /// One row per rule of a regime: the facts, the obligation (regime and
+    /// a piece of its basis) and whether it is required.
+    #[test]
+    fn each_regime_applies_its_own_thresholds() {
+        let all = crate::playbook::shipped(None).unwrap();
+        let base = "breach: [confidentiality]\naware_at: 2026-06-01T12:00:00Z\n";
+        let table: &[(&str, &str, &str, bool)] = &[
+            // HIPAA: unsecured PHI; media and HHS at once above 500, else the annual log
+            ("data_categories: [identity, health]\nsubjects: 600\njurisdictions: [US-TX]\nsectors: [hipaa]\n", "HIPAA", "164.406", true),
+            ("data_categories: [identity, health]\nsubjects: 600\njurisdictions: [US-TX]\nsectors: [hipaa]\n", "HIPAA", "164.408(b)", true),
+            ("data_categories: [identity, health]\nsubjects: 600\njurisdictions: [US-TX]\nsectors: [hipaa]\n", "HIPAA", "164.408(c)", false),
+            ("data_categories: [identity, health]\nsubjects: 40\njurisdictions: [US-TX]\nsectors: [hipaa]\n", "HIPAA", "164.406", false),
+            ("data_categories: [identity, health]\nsubjects: 40\njurisdictions: [US-TX]\nsectors: [hipaa]\n", "HIPAA", "164.408(c)", true),
+            ("data_categories: [identity, health]\nsubjects: 40\njurisdictions: [US-TX]\nsectors: [hipaa]\nencrypted: true\n", "HIPAA", "164.404", false),
+            ("data_categories: [identity, contact]\nsubjects: 40\njurisdictions: [US-TX]\nsectors: [hipaa]\n", "HIPAA", "164.404", false),
+            // Singapore: significant harm, or 500 or more people
+            ("data_categories: [identity, contact]\nsubjects: 500\njurisdictions: [SG]\nrecipients_known: true\n", "PDPA", "26B(1)(b)", true),
+            ("data_categories: [identity, contact]\nsubjects: 499\njurisdictions: [SG]\nrecipients_known: true\n", "PDPA", "26B(1)(b)", false),
+            ("data_categories: [identity, contact]\nsubjects: 499\njurisdictions: [SG]\nrecipients_known: true\n", "PDPA", "26B(1)(a)", false),
+            // Japan: special-care data, property damage, unlawful purpose, or over 1,000
+            ("data_categories: [identity, health]\nsubjects: 3\njurisdictions: [JP]\nrecipients_known: true\n", "APPI", "Art. 7(i)", true),
+            ("data_categories: [identity]\nsubjects: 3\njurisdictions: [JP]\nmalicious: true\n", "APPI", "Art. 7(iii)", true),
+            ("data_categories: [identity]\nsubjects: 1001\njurisdictions: [JP]\nrecipients_known: true\n", "APPI", "Art. 7(iv)", true),
+            ("data_categories: [identity]\nsubjects: 1000\njurisdictions: [JP]\nrecipients_known: true\n", "APPI", "Art. 26(2)", false),
+            ("data_categories: [identity]\nsubjects: 1001\njurisdictions: [JP]\nrecipients_known: true\n", "APPI", "Art. 26(2)", true),
+            // Korea: every leak to the subjects; the PIPC from 1,000, for unique ids, or an outside attack
+            ("data_categories: [identity]\nsubjects: 5\njurisdictions: [KR]\nrecipients_known: true\n", "PIPA", "Art. 34(1)", true),
+            ("data_categories: [identity]\nsubjects: 999\njurisdictions: [KR]\nrecipients_known: true\n", "PIPA", "40(1)(i)", false),
+            ("data_categories: [identity]\nsubjects: 1000\njurisdictions: [KR]\nrecipients_known: true\n", "PIPA", "40(1)(i)", true),
+            ("data_categories: [identity, government_id]\nsubjects: 5\njurisdictions: [KR]\nrecipients_known: true\n", "PIPA", "40(1)(ii)", true),
+            ("data_categories: [identity]\nsubjects: 5\njurisdictions: [KR]\nmalicious: true\nmitigated: true\nrecipients_known: true\n", "PIPA", "40(1)(iii)", false),
+            // PIPL: the authority always, immediately
+            ("data_categories: [identity]\nsubjects: 5\njurisdictions: [CN]\nrecipients_known: true\nmitigated: true\n", "PIPL", "57(1)", true),
+            ("data_categories: [identity]\nsubjects: 5\njurisdictions: [CN]\nrecipients_known: true\nmitigated: true\n", "PIPL", "57(2)", false),
+            // Australia and Canada: serious harm, real risk of significant harm
+            ("data_categories: [identity, financial]\nsubjects: 5\njurisdictions: [AU]\nmalicious: true\n", "NDB", "26WK", true),
+            ("data_categories: [identity, financial]\nsubjects: 5\njurisdictions: [AU]\nmalicious: true\nmitigated: true\nrecipients_known: true\n", "NDB", "26WK", false),
+            ("data_categories: [identity]\nsubjects: 5\njurisdictions: [CA]\nrecipients_known: true\n", "PIPEDA", "10.1(1)", false),
+            ("data_categories: [identity]\nsubjects: 5\njurisdictions: [CA]\nrecipients_known: true\n", "PIPEDA", "10.3", true),
+            // SEC, NYDFS and NIS2 follow the sector and the determination
+            ("data_categories: [identity]\nsubjects: 5\njurisdictions: [US-NY]\nsectors: [sec_registrant]\n", "SEC 8-K", "1.05", false),
+            ("data_categories: [identity]\nsubjects: 5\njurisdictions: [US-NY]\nsectors: [sec_registrant]\nmaterial: true\n", "SEC 8-K", "1.05", true),
+            ("data_categories: [identity]\nsubjects: 5\njurisdictions: [US-NY]\nsectors: [nydfs]\n", "NYDFS", "500.17", true),
+            ("data_categories: [identity]\nsubjects: 5\njurisdictions: [DE]\nsectors: [nis2]\nmaterial: true\n", "NIS2", "23(4)(d)", true),
+            // a processor tells its controller
+            ("data_categories: [identity]\nsubjects: 5\njurisdictions: [FR]\nsectors: [processor]\n", "GDPR", "33(2)", true),
+        ];
+        for (extra, regime, basis, want) in table {
+            let f = Facts::from_str(&format!("{base}{extra}"), "t").unwrap();
+            let a = assess(&f, &all);
+            let o = a
+                .obligations
+                .iter()
+                .find(|o| o.regime == *regime && o.basis.contains(basis))
+                .unwrap_or_else(|| panic!("no {regime} {basis} for {extra}"));
+            assert_eq!(
+                o.required, *want,
+                "{regime} {basis} for {extra}: {}",
+                o.reason
+            );
+        }
+    }
+
     #[test]
     fn an_obligation_can_wait_for_a_severity_band() {
         let text = "regime: X\ntitle: x\njurisdictions: [EU]\nobligations:\n  - recipient: public\n    basis: s. 1\n    trigger: any\n    min_severity: high\n";
