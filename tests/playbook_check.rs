@@ -91,5 +91,5 @@ fn the_shipped_playbooks_pass_check() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(String::from_utf8_lossy(&out.stdout).contains("15 playbooks"));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("18 playbooks"));
 }

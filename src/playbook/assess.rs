@@ -674,6 +674,12 @@ mod tests {
             ("data_categories: [identity]\nsubjects: 5\njurisdictions: [US-NY]\nsectors: [sec_registrant]\nmaterial: true\n", "SEC 8-K", "1.05", true),
             ("data_categories: [identity]\nsubjects: 5\njurisdictions: [US-NY]\nsectors: [nydfs]\n", "NYDFS", "500.17", true),
             ("data_categories: [identity]\nsubjects: 5\njurisdictions: [DE]\nsectors: [nis2]\nmaterial: true\n", "NIS2", "23(4)(d)", true),
+            // ePrivacy, DORA: their own sectors; China's measures from a million people
+            ("data_categories: [identity]\nsubjects: 5\njurisdictions: [IT]\nsectors: [telecom]\nencrypted: true\n", "ePrivacy", "Art. 2(2)", true),
+            ("data_categories: [identity]\nsubjects: 5\njurisdictions: [IT]\nsectors: [telecom]\nencrypted: true\n", "ePrivacy", "Art. 3, 4", false),
+            ("data_categories: [identity]\nsubjects: 5\njurisdictions: [IT]\nsectors: [dora]\nmaterial: true\n", "DORA", "19(4)(c)", true),
+            ("data_categories: [identity]\nsubjects: 1000000\njurisdictions: [CN]\n", "CN incident measures", "Art. 4", true),
+            ("data_categories: [identity]\nsubjects: 999999\njurisdictions: [CN]\n", "CN incident measures", "Art. 4", false),
             // a processor tells its controller
             ("data_categories: [identity]\nsubjects: 5\njurisdictions: [FR]\nsectors: [processor]\n", "GDPR", "33(2)", true),
         ];

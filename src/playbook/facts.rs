@@ -40,9 +40,10 @@ pub struct Facts {
     pub mitigated: bool,
     pub enisa: EnisaOverrides,
     /// Sectors and roles that bring in their own regimes: `hipaa`, `nydfs`,
-    /// `sec_registrant`, `nis2`, `processor`.
+    /// `sec_registrant`, `nis2`, `dora`, `telecom` (ePrivacy), `processor`.
     pub sectors: Vec<String>,
-    /// The incident was determined material (SEC) or significant (NIS2).
+    /// The incident was determined material (SEC), significant (NIS2) or
+    /// major (DORA).
     pub material: bool,
 }
 
@@ -181,7 +182,15 @@ enum BreachKind {
 }
 
 /// The sectors a facts file may name.
-pub const SECTORS: [&str; 5] = ["hipaa", "nydfs", "sec_registrant", "nis2", "processor"];
+pub const SECTORS: [&str; 7] = [
+    "hipaa",
+    "nydfs",
+    "sec_registrant",
+    "nis2",
+    "dora",
+    "telecom",
+    "processor",
+];
 
 impl Facts {
     /// Reads a facts file (YAML or JSON).

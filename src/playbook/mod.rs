@@ -91,6 +91,18 @@ pub const SHIPPED: &[(&str, &str)] = &[
         "playbooks/nis2.yaml",
         include_str!("../../playbooks/nis2.yaml"),
     ),
+    (
+        "playbooks/eprivacy.yaml",
+        include_str!("../../playbooks/eprivacy.yaml"),
+    ),
+    (
+        "playbooks/dora.yaml",
+        include_str!("../../playbooks/dora.yaml"),
+    ),
+    (
+        "playbooks/cn_incident.yaml",
+        include_str!("../../playbooks/cn_incident.yaml"),
+    ),
 ];
 
 /// Who an obligation is owed to (DESIGN.md's one list; extend, don't fork).
@@ -406,14 +418,19 @@ impl Playbook {
     pub fn due_at(&self, due: &Due, clocks: &Clocks) -> Option<jiff::Zoned> {
         let start = match due.from {
             Start::Clock(c) => clocks.get(c)?,
-            // the latest obligation to that recipient with a deadline
+            // the latest obligation to that recipient with a deadline, before
+            // the one this is the deadline of (a step's: before none)
             Start::After(r) => {
-                let before = self
+                let own = self
                     .obligations
+                    .iter()
+                    .position(|o| o.deadline.as_ref() == Some(due))
+                    .unwrap_or(self.obligations.len());
+                let before = self.obligations[..own]
                     .iter()
                     .rev()
                     .filter(|o| o.recipient == r)
-                    .find_map(|o| o.deadline.filter(|d| d != due))?;
+                    .find_map(|o| o.deadline)?;
                 self.due_at(&before, clocks)?.timestamp()
             }
         };
