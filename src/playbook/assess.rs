@@ -76,6 +76,9 @@ pub struct Assessment {
     pub severity: Severity,
     pub risk: Risk,
     pub obligations: Vec<Decided>,
+    /// Jurisdictions of the facts that no playbook covers: nothing was
+    /// decided for them.
+    pub uncovered: Vec<String>,
 }
 
 const SPECIAL: [Category; 4] = [
@@ -327,8 +330,8 @@ pub fn assess(f: &Facts, playbooks: &[Playbook]) -> Assessment {
     let risk = risk(f);
     let severity = severity(f);
     let clocks = Clocks {
-        // the facts know awareness; detection is no later
-        detected_at: Some(f.aware_at),
+        // detection is no later than awareness
+        detected_at: Some(f.detected_at.unwrap_or(f.aware_at)),
         aware_at: Some(f.aware_at),
         determined_at: Some(f.determined_at.unwrap_or(f.aware_at)),
     };
@@ -379,9 +382,20 @@ pub fn assess(f: &Facts, playbooks: &[Playbook]) -> Assessment {
             });
         }
     }
+    let uncovered = f
+        .jurisdictions
+        .iter()
+        .filter(|j| {
+            !playbooks
+                .iter()
+                .any(|p| p.sectors.is_empty() && p.applies_to(std::slice::from_ref(j), &[]))
+        })
+        .cloned()
+        .collect();
     Assessment {
         disclaimer: DISCLAIMER,
         severity,
+        uncovered,
         risk,
         obligations,
     }
@@ -697,6 +711,18 @@ mod tests {
                 o.reason
             );
         }
+    }
+
+    #[test]
+    fn jurisdictions_without_a_playbook_are_named() {
+        let all = crate::playbook::shipped(None).unwrap();
+        let f = Facts::from_str(
+            "data_categories: [identity]\nsubjects: 5\njurisdictions: [EU, MX, US-TX, DE]\nbreach: [confidentiality]\naware_at: 2026-06-01T12:00:00Z\n",
+            "t",
+        )
+        .unwrap();
+        // Texas has only sector regimes (HIPAA, SEC), none of which the facts name
+        assert_eq!(assess(&f, &all).uncovered, vec!["MX", "US-TX"]);
     }
 
     #[test]

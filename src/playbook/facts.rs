@@ -31,6 +31,9 @@ pub struct Facts {
     /// mis-addressed customer), not an unknown attacker or the public.
     pub recipients_known: bool,
     pub aware_at: Timestamp,
+    /// When the breach was first detected (ePrivacy and China's measures
+    /// count from it). Defaults to `aware_at`.
+    pub detected_at: Option<Timestamp>,
     /// When the breach was determined (materiality, occurrence); the clock
     /// of SEC, NYDFS and PIPEDA. Defaults to `aware_at`.
     pub determined_at: Option<Timestamp>,
@@ -146,6 +149,8 @@ struct FactsFile {
     recipients_known_trusted: bool,
     #[serde(default)]
     recipients_known: bool,
+    #[serde(default)]
+    detected_at: Option<String>,
     #[serde(default)]
     determined_at: Option<String>,
     #[serde(default)]
@@ -286,6 +291,10 @@ impl Facts {
             }
         };
         let aware_at = time("aware_at", &raw.aware_at);
+        let detected_at = raw
+            .detected_at
+            .as_deref()
+            .and_then(|s| time("detected_at", s));
         let determined_at = raw
             .determined_at
             .as_deref()
@@ -342,6 +351,7 @@ impl Facts {
                 recipients_known_trusted: raw.recipients_known_trusted,
                 recipients_known: raw.recipients_known,
                 aware_at,
+                detected_at,
                 determined_at,
                 vulnerable_subjects: raw.vulnerable_subjects,
                 ease_of_identification: raw.ease_of_identification,
