@@ -79,7 +79,7 @@ fn a_good_playbook_directory_passes() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(String::from_utf8_lossy(&out.stdout).contains("1 playbooks"));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("1 playbook)"));
 }
 
 #[test]
