@@ -39,6 +39,21 @@ pub struct ConfigFile {
     pub events: Option<EventsConfig>,
     #[serde(default)]
     pub detect: DetectConfig,
+    #[serde(default)]
+    pub playbooks: PlaybooksConfig,
+}
+
+/// `[playbooks]`: where the playbooks and the notice templates live.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlaybooksConfig {
+    /// A directory of playbook YAML used instead of the shipped playbooks.
+    #[serde(default)]
+    pub dir: Option<Spanned<String>>,
+    /// The templates directory a `draft` step's template must exist in, when
+    /// the directory exists (default `templates`).
+    #[serde(default)]
+    pub templates: Option<Spanned<String>>,
 }
 
 /// `[detect]`: the data inventory and the rules.
@@ -177,6 +192,8 @@ pub struct Config {
     pub max_keys: usize,
     /// Shipped signatures plus `[detect] sigma` paths, compiled.
     pub sigma: std::sync::Arc<crate::detect::sigma::SigmaSet>,
+    /// The shipped playbooks, or those of `[playbooks] dir`.
+    pub playbooks: Vec<crate::playbook::Playbook>,
 }
 
 /// One built source.
@@ -434,7 +451,25 @@ fn build(c: &ConfigFile, doc: &Doc<'_>, base: &Path, errors: &mut Vec<ConfigErro
         }
     }
     let sigma = crate::detect::sigma::load_all(crate::detect::rules::SHIPPED_SIGMA, &sigma_paths);
+    let templates = resolve(
+        c.playbooks
+            .templates
+            .as_ref()
+            .map_or("templates", |t| t.get_ref().as_str()),
+    );
+    let playbooks = match &c.playbooks.dir {
+        Some(d) => crate::playbook::load_dir(&resolve(d.get_ref()), Some(&templates)),
+        None => crate::playbook::shipped(Some(&templates)),
+    }
+    .unwrap_or_else(|problems| {
+        let at = c.playbooks.dir.as_ref().map_or(0..0, |d| d.span());
+        for e in problems {
+            errors.push(doc.error(at.clone(), format!("playbook problem: {e}")));
+        }
+        Vec::new()
+    });
     Config {
+        playbooks,
         sigma: std::sync::Arc::new(sigma),
         inventory: std::sync::Arc::new(inventory),
         rules,

@@ -11,4 +11,5 @@ pub mod daemon;
 pub mod detect;
 pub mod parse;
 pub mod pipeline;
+pub mod playbook;
 pub mod source;

@@ -13,13 +13,15 @@ pub fn check(path: Option<&Path>) -> anyhow::Result<ExitCode> {
     match loaded {
         Ok(c) => {
             println!(
-                "{}: ok ({} source{}, data in {})",
+                "{}: ok ({} source{}, data in {}, {} playbook{})",
                 path.map_or("<embedded default config>".into(), |p| p
                     .display()
                     .to_string()),
                 c.sources.len(),
                 if c.sources.len() == 1 { "" } else { "s" },
-                c.data_dir.display()
+                c.data_dir.display(),
+                c.playbooks.len(),
+                if c.playbooks.len() == 1 { "" } else { "s" }
             );
             Ok(ExitCode::SUCCESS)
         }

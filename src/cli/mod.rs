@@ -2,6 +2,7 @@
 //! sets up breachd's own logging, and maps errors to exit codes. Everything
 //! else lives in the stage modules.
 
+mod assess;
 mod check;
 mod replay;
 mod run;
@@ -28,6 +29,8 @@ enum Command {
     Run(run::RunArgs),
     /// Run the detection path offline over files, gzip files or stdin (`-`), on event time.
     Replay(replay::ReplayArgs),
+    /// Decide the notification obligations of a breach from a facts file (JSON out).
+    Assess(assess::AssessArgs),
     /// Validate the config; report every problem with file, line and field.
     Check {
         #[arg(long)]
@@ -42,6 +45,7 @@ pub fn main() -> ExitCode {
         Command::Run(args) => run::run(args),
         Command::Replay(args) => replay::replay(args),
         Command::Check { config } => check::check(config.as_deref()),
+        Command::Assess(args) => assess::assess(args),
     };
     match result {
         Ok(code) => code,
