@@ -9,6 +9,8 @@ pub mod cli;
 pub mod config;
 pub mod daemon;
 pub mod detect;
+pub mod incident;
 pub mod parse;
 pub mod pipeline;
 pub mod source;
+pub mod store;
