@@ -405,6 +405,8 @@ pub trait IncidentStore {
         reason: &str,
         policy: &Correlation,
     ) -> Result<IncidentId, StoreError>;
+    /// The incident an alert (by key) belongs to now, after any merges.
+    fn incident_of(&self, alert_key: &str) -> Result<Option<IncidentId>, StoreError>;
     /// The audit trail, oldest first, of one incident or of everything.
     fn audit(&self, incident: Option<IncidentId>) -> Result<Vec<audit::Entry>, StoreError>;
     /// Checks the whole audit chain.

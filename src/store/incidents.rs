@@ -207,7 +207,9 @@ fn time(us: i64, off: i64) -> EventTime {
 }
 
 /// Records one alert: an update of a known one, or a new one joined to the
-/// incident it belongs to (or a new incident).
+/// incident it belongs to (or a new incident). An alert that links several
+/// incidents (a campaign alert naming addresses that each had their own)
+/// merges them into the oldest, unless a person split one of them.
 fn record(c: &Connection, now: &str, a: &Alert, closed: bool, p: &Correlation) -> R<Recorded> {
     let key = alert_key(a);
     let ent = entity_key(a);
@@ -240,7 +242,7 @@ fn record(c: &Connection, now: &str, a: &Alert, closed: bool, p: &Correlation) -
         }
     }
     let line = serde_json::to_string(a).unwrap_or_default();
-    if let Some((k, inc)) = known {
+    if let Some((k, inc)) = &known {
         let changed = c.execute(
             "UPDATE alerts SET
                 open = CASE WHEN ?2 THEN 0 ELSE open END,
@@ -264,61 +266,43 @@ fn record(c: &Connection, now: &str, a: &Alert, closed: bool, p: &Correlation) -
                 a.severity as i64,
                 a.severity.as_str(),
                 a.subjects as i64,
-                categories_to_text(merged_categories(c, &k, a.categories)?),
+                categories_to_text(merged_categories(c, k, a.categories)?),
                 a.events as i64,
                 line
             ],
         )?;
-        let id = IncidentId(inc);
-        if changed > 0 {
-            let incident = refresh(c, now, id, p)?;
-            if incident.is_some() {
-                append(
-                    c,
-                    now,
-                    "breachd",
-                    Some(id),
-                    "alert_updated",
-                    serde_json::json!({"alert": k, "end": a.end.to_string(), "subjects": a.subjects, "closed": closed}),
-                )?;
-            }
+        if changed == 0 {
+            // Nothing grew: a re-read or a replay of the same lines.
+            return Ok(Recorded {
+                incident: IncidentId(*inc),
+                opened: false,
+                new_alert: false,
+            });
         }
-        return Ok(Recorded {
-            incident: id,
-            opened: false,
-            new_alert: false,
-        });
-    }
-    // A new alert: which incident is it part of?
-    let mut found: Option<i64> = None;
-    {
-        let mut q = c.prepare_cached(
-            "SELECT i.id FROM incident_entities e JOIN incidents i ON i.id = e.incident
-             WHERE e.type = ?1 AND e.value = ?2 AND i.merged_into IS NULL
-               AND i.status IN ('open', 'acknowledged', 'contained')
-               AND i.start_us <= ?4 AND i.end_us >= ?3
-             ORDER BY i.id LIMIT 1",
+        append(
+            c,
+            now,
+            "breachd",
+            Some(IncidentId(*inc)),
+            "alert_updated",
+            serde_json::json!({"alert": k, "end": a.end.to_string(), "subjects": a.subjects, "closed": closed}),
         )?;
-        for (t, v) in p.links(a) {
-            let hit: Option<i64> = q
-                .query_row(
-                    params![
-                        entity_type_name(t),
-                        v,
-                        a.start.unix_micros - p.window_us,
-                        a.end.unix_micros + p.window_us
-                    ],
-                    |r| r.get(0),
-                )
-                .optional()?;
-            if let Some(h) = hit {
-                found = Some(found.map_or(h, |f: i64| f.min(h)));
-            }
-        }
     }
-    let opened = found.is_none();
-    let id = match found {
-        Some(id) => IncidentId(id),
+    // Which incidents does the alert belong to?
+    let mut linked = linked_incidents(
+        c,
+        a,
+        p,
+        known.as_ref().map(|(k, _)| k.as_str()).unwrap_or(&key),
+    )?;
+    if let Some((_, inc)) = &known {
+        linked.push(*inc);
+    }
+    linked.sort_unstable();
+    linked.dedup();
+    let opened = linked.is_empty();
+    let target = match linked.first() {
+        Some(id) => IncidentId(*id),
         None => {
             c.execute(
                 "INSERT INTO incidents (status, severity, title, start_us, start_off, end_us, end_off,
@@ -358,47 +342,176 @@ fn record(c: &Connection, now: &str, a: &Alert, closed: bool, p: &Correlation) -
             id
         }
     };
-    c.execute(
-        "INSERT INTO alerts (key, incident, detector, entity, open, start_us, start_off, end_us, end_off,
-            detected_us, detected_off, severity, sev_rank, subjects, categories, events, line)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
-        params![
-            key,
-            id.0,
-            a.detector,
-            ent,
-            !closed,
-            a.start.unix_micros,
-            a.start.offset_secs,
-            a.end.unix_micros,
-            a.end.offset_secs,
-            a.detected_at.unix_micros,
-            a.detected_at.offset_secs,
-            a.severity.as_str(),
-            a.severity as i64,
-            a.subjects as i64,
-            categories_to_text(a.categories),
-            a.events as i64,
-            line
-        ],
-    )?;
-    link_entities(c, id, a, p)?;
-    refresh(c, now, id, p)?;
-    if !opened {
-        append(
+    if known.is_none() {
+        c.execute(
+            "INSERT INTO alerts (key, incident, detector, entity, open, start_us, start_off, end_us, end_off,
+                detected_us, detected_off, severity, sev_rank, subjects, categories, events, line)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
+            params![
+                key,
+                target.0,
+                a.detector,
+                ent,
+                !closed,
+                a.start.unix_micros,
+                a.start.offset_secs,
+                a.end.unix_micros,
+                a.end.offset_secs,
+                a.detected_at.unix_micros,
+                a.detected_at.offset_secs,
+                a.severity.as_str(),
+                a.severity as i64,
+                a.subjects as i64,
+                categories_to_text(a.categories),
+                a.events as i64,
+                line
+            ],
+        )?;
+        if !opened {
+            append(
+                c,
+                now,
+                "breachd",
+                Some(target),
+                "alert_joined",
+                serde_json::json!({"alert": key, "detector": a.detector, "entity": ent}),
+            )?;
+        }
+    }
+    let own = known.as_ref().map_or(key.as_str(), |(k, _)| k.as_str());
+    for other in linked.iter().skip(1).map(|i| IncidentId(*i)) {
+        if pinned(c, other)? {
+            // A person split it off: the alert's own incident keeps it.
+            continue;
+        }
+        merge_rows(
             c,
             now,
+            target,
+            other,
             "breachd",
-            Some(id),
-            "alert_joined",
-            serde_json::json!({"alert": key, "detector": a.detector, "entity": ent}),
+            &format!("alert {own} links them"),
+            p,
         )?;
     }
+    if let Some((k, inc)) = &known {
+        if *inc != target.0 && !pinned(c, IncidentId(*inc))? {
+            c.execute(
+                "UPDATE alerts SET incident = ?2 WHERE key = ?1",
+                params![k, target.0],
+            )?;
+        }
+    }
+    link_entities(c, target, a, p)?;
+    refresh(c, now, target, p)?;
     Ok(Recorded {
-        incident: id,
+        incident: target,
         opened,
-        new_alert: true,
+        new_alert: known.is_none(),
     })
+}
+
+/// Active incidents an alert is linked to: by a shared entity of a linking
+/// type within the window, or by sharing its exact lines with another alert
+/// (the same first and last event time, or the same firing event and first
+/// time: two detectors reading one attack, e.g. the address's failures and
+/// the account's).
+fn linked_incidents(c: &Connection, a: &Alert, p: &Correlation, own: &str) -> R<Vec<i64>> {
+    let mut out = Vec::new();
+    let mut q = c.prepare_cached(
+        "SELECT i.id FROM incident_entities e JOIN incidents i ON i.id = e.incident
+         WHERE e.type = ?1 AND e.value = ?2 AND i.merged_into IS NULL
+           AND i.status IN ('open', 'acknowledged', 'contained')
+           AND i.start_us <= ?4 AND i.end_us >= ?3",
+    )?;
+    for (t, v) in p.links(a) {
+        let rows = q.query_map(
+            params![
+                entity_type_name(t),
+                v,
+                a.start.unix_micros - p.window_us,
+                a.end.unix_micros + p.window_us
+            ],
+            |r| r.get::<_, i64>(0),
+        )?;
+        for r in rows {
+            out.push(r?);
+        }
+    }
+    let mut q = c.prepare_cached(
+        "SELECT DISTINCT al.incident FROM alerts al JOIN incidents i ON i.id = al.incident
+         WHERE al.key != ?4 AND al.start_us = ?1 AND (al.end_us = ?2 OR al.detected_us = ?3)
+           AND i.merged_into IS NULL AND i.status IN ('open', 'acknowledged', 'contained')",
+    )?;
+    let rows = q.query_map(
+        params![
+            a.start.unix_micros,
+            a.end.unix_micros,
+            a.detected_at.unix_micros,
+            own
+        ],
+        |r| r.get::<_, i64>(0),
+    )?;
+    for r in rows {
+        out.push(r?);
+    }
+    Ok(out)
+}
+
+fn pinned(c: &Connection, id: IncidentId) -> R<bool> {
+    Ok(
+        c.query_row("SELECT pinned FROM incidents WHERE id = ?1", [id.0], |r| {
+            r.get(0)
+        })?,
+    )
+}
+
+/// Moves `from`'s alerts and entities into `into` and marks `from` merged.
+fn merge_rows(
+    c: &Connection,
+    now: &str,
+    into: IncidentId,
+    from: IncidentId,
+    actor: &str,
+    reason: &str,
+    p: &Correlation,
+) -> R<()> {
+    c.execute(
+        "UPDATE alerts SET incident = ?1 WHERE incident = ?2",
+        params![into.0, from.0],
+    )?;
+    c.execute(
+        "INSERT OR IGNORE INTO incident_entities (type, value, incident)
+         SELECT type, value, ?1 FROM incident_entities WHERE incident = ?2",
+        params![into.0, from.0],
+    )?;
+    c.execute(
+        "DELETE FROM incident_entities WHERE incident = ?1",
+        [from.0],
+    )?;
+    c.execute(
+        "UPDATE incidents SET merged_into = ?2, updated_at = ?3 WHERE id = ?1",
+        params![from.0, into.0, now],
+    )?;
+    refresh(c, now, into, p)?;
+    refresh(c, now, from, p)?;
+    append(
+        c,
+        now,
+        actor,
+        Some(into),
+        "merge",
+        serde_json::json!({"from": from.to_string(), "reason": reason}),
+    )?;
+    append(
+        c,
+        now,
+        actor,
+        Some(from),
+        "merged_into",
+        serde_json::json!({"into": into.to_string(), "reason": reason}),
+    )?;
+    Ok(())
 }
 
 fn merged_categories(c: &Connection, key: &str, add: Categories) -> R<Categories> {
@@ -797,42 +910,7 @@ impl IncidentStore for SqliteStore {
                     .into());
                 }
             }
-            c.execute(
-                "UPDATE alerts SET incident = ?1 WHERE incident = ?2",
-                params![into.0, from.0],
-            )?;
-            c.execute(
-                "INSERT OR IGNORE INTO incident_entities (type, value, incident)
-                 SELECT type, value, ?1 FROM incident_entities WHERE incident = ?2",
-                params![into.0, from.0],
-            )?;
-            c.execute(
-                "DELETE FROM incident_entities WHERE incident = ?1",
-                [from.0],
-            )?;
-            c.execute(
-                "UPDATE incidents SET merged_into = ?2, updated_at = ?3 WHERE id = ?1",
-                params![from.0, into.0, now],
-            )?;
-            refresh(c, now, into, policy)?;
-            refresh(c, now, from, policy)?;
-            append(
-                c,
-                now,
-                actor,
-                Some(into),
-                "merge",
-                serde_json::json!({"from": from.to_string(), "reason": reason}),
-            )?;
-            append(
-                c,
-                now,
-                actor,
-                Some(from),
-                "merged_into",
-                serde_json::json!({"into": into.to_string(), "reason": reason}),
-            )?;
-            Ok(())
+            merge_rows(c, now, into, from, actor, reason, policy)
         })
     }
 
@@ -880,6 +958,10 @@ impl IncidentStore for SqliteStore {
                 params![id.0, now],
             )?;
             let new = IncidentId(c.last_insert_rowid());
+            c.execute(
+                "UPDATE incidents SET pinned = 1 WHERE id IN (?1, ?2)",
+                params![id.0, new.0],
+            )?;
             for k in alert_keys {
                 c.execute(
                     "UPDATE alerts SET incident = ?2 WHERE key = ?1",
@@ -907,6 +989,18 @@ impl IncidentStore for SqliteStore {
                 serde_json::json!({"from": id.to_string(), "alerts": alert_keys, "reason": reason}),
             )?;
             Ok(new)
+        })
+    }
+
+    fn incident_of(&self, alert_key: &str) -> Result<Option<IncidentId>, StoreError> {
+        self.read(|c| {
+            Ok(c.query_row(
+                "SELECT incident FROM alerts WHERE key = ?1
+                 OR key = (SELECT key FROM alert_aliases WHERE alias = ?1)",
+                [alert_key],
+                |r| r.get(0).map(IncidentId),
+            )
+            .optional()?)
         })
     }
 

@@ -42,7 +42,8 @@ CREATE TABLE incidents (
     alerts INTEGER NOT NULL,
     assignee TEXT,
     merged_into INTEGER REFERENCES incidents(id),
-    enisa TEXT NOT NULL DEFAULT '{}'
+    enisa TEXT NOT NULL DEFAULT '{}',
+    pinned INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX incidents_status ON incidents(status, end_us);
 CREATE TABLE incident_entities (
@@ -70,6 +71,7 @@ CREATE TABLE alerts (
 );
 CREATE INDEX alerts_incident ON alerts(incident);
 CREATE INDEX alerts_continuing ON alerts(detector, entity, open);
+CREATE INDEX alerts_lines ON alerts(start_us, end_us);
 CREATE TABLE alert_aliases (alias TEXT PRIMARY KEY, key TEXT NOT NULL REFERENCES alerts(key));
 CREATE TABLE notes (
     id INTEGER PRIMARY KEY,

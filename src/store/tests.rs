@@ -205,8 +205,8 @@ fn merge_and_split_move_alerts_and_are_audited() {
     let b = alert(
         "sqli_probe",
         &[(Ip, "203.0.113.99")],
-        "2026-03-02T10:00:00Z",
-        "2026-03-02T10:05:00Z",
+        "2026-03-02T10:01:00Z",
+        "2026-03-02T10:06:00Z",
         0,
     );
     let ia = s.record_alert(&a, true, &p).unwrap().incident;
@@ -247,4 +247,55 @@ fn a_newer_schema_is_refused() {
         "{e}"
     );
     assert!(e.to_string().contains("upgrade breachd"), "{e}");
+}
+
+#[test]
+fn an_alert_naming_several_incidents_entities_merges_them_and_two_detectors_on_one_line_join() {
+    let mut s = SqliteStore::in_memory();
+    let p = Correlation::default();
+    let one = alert(
+        "credential_stuffing",
+        &[(Ip, "198.51.100.1")],
+        "2026-03-02T10:00:00Z",
+        "2026-03-02T10:20:00Z",
+        0,
+    );
+    let two = alert(
+        "credential_stuffing",
+        &[(Ip, "198.51.100.2")],
+        "2026-03-02T10:01:00Z",
+        "2026-03-02T10:21:00Z",
+        0,
+    );
+    let i1 = s.record_alert(&one, true, &p).unwrap().incident;
+    let i2 = s.record_alert(&two, true, &p).unwrap().incident;
+    assert_ne!(i1, i2);
+    let surge = alert(
+        "login_failure_surge",
+        &[(Ip, "198.51.100.1"), (Ip, "198.51.100.2")],
+        "2026-03-02T10:00:00Z",
+        "2026-03-02T10:30:00Z",
+        0,
+    );
+    assert_eq!(s.record_alert(&surge, true, &p).unwrap().incident, i1);
+    assert_eq!(s.get(i2).unwrap().incident.merged_into, Some(i1));
+    assert_eq!(s.get(i1).unwrap().incident.alerts, 3);
+    // the address's failures and the account's, read from the same lines
+    let by_ip = alert(
+        "brute_force",
+        &[(Ip, "203.0.113.50")],
+        "2026-03-03T09:37:28.886Z",
+        "2026-03-03T09:50:08.927Z",
+        0,
+    );
+    let by_user = alert(
+        "slow_password_guessing",
+        &[(User, "cust1")],
+        "2026-03-03T09:37:28.886Z",
+        "2026-03-03T09:50:08.927Z",
+        2,
+    );
+    let a = s.record_alert(&by_ip, true, &p).unwrap().incident;
+    assert_eq!(s.record_alert(&by_user, true, &p).unwrap().incident, a);
+    assert!(s.verify_audit().unwrap().ok);
 }
