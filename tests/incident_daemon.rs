@@ -241,3 +241,67 @@ fn people_ack_and_note_incidents_while_the_daemon_writes() {
     let v = run(&root, &["audit", "--config", "breachd.toml", "verify"]);
     assert!(v.status.success());
 }
+
+#[test]
+fn a_full_store_holds_the_checkpoints_back_and_a_restart_recovers_every_alert() {
+    let dir = setup();
+    let root = dir.path();
+    let n = 60;
+    let mut log = String::new();
+    for i in 0..n {
+        log.push_str(&burst(i));
+    }
+    append(root, &log);
+    // A file-size limit plays the full disk: the store's first pages fit,
+    // its growth does not (SIGXFSZ ignored, so writes fail with EFBIG).
+    let child = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "trap '' XFSZ; ulimit -f 400; exec '{}' run --config breachd.toml",
+            bin().display()
+        ))
+        .current_dir(root)
+        .env("BREACHD_LOG", "info")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(root.join("daemon.log")).unwrap())
+        .spawn()
+        .unwrap();
+    assert!(
+        wait_for(30, || daemon_log(root)
+            .contains("cannot commit alerts to the store")),
+        "{}",
+        daemon_log(root)
+    );
+    let text = daemon_log(root);
+    assert!(
+        text.contains("cannot be written") && text.contains("disk space"),
+        "{text}"
+    );
+    // a stop with alerts the store would not take says so, and fails
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let out = child.wait_with_output().unwrap();
+    assert!(!out.status.success());
+    assert!(
+        daemon_log(root).contains("were not checkpointed"),
+        "{}",
+        daemon_log(root)
+    );
+    // with room again, the lines are read again and every attack is stored once
+    let d = spawn_daemon(root, "breachd.toml");
+    append(root, &burst(n + 30));
+    assert!(wait_for(30, || {
+        stored(root).values().flatten().any(|a| *a == ip(n + 30))
+    }));
+    terminate(d);
+    let after = stored(root);
+    let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
+    for a in after.values().flatten() {
+        *seen.entry(a.as_str()).or_default() += 1;
+    }
+    assert_eq!(seen.len() as u32, n + 1, "{seen:?}");
+    assert!(seen.values().all(|c| *c == 1), "{seen:?}");
+    let v = run(root, &["audit", "--config", "breachd.toml", "verify"]);
+    assert!(v.status.success());
+}
