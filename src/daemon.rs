@@ -246,7 +246,11 @@ pub fn run(config: &Config) -> anyhow::Result<()> {
 
     tracing::info!(sources = sources.len(), data_dir = %config.data_dir.display(), "breachd running");
     let wait = idle_wait(&sources);
-    let mut last_checkpoint = Instant::now();
+    // The first lines read are checkpointed at once: until a file's identity
+    // is recorded, a rotation during a crash would hide it from the restart.
+    let mut last_checkpoint = Instant::now()
+        .checked_sub(config.checkpoint_interval)
+        .unwrap_or_else(Instant::now);
     let mut last_stats = Instant::now();
     let mut dirty = false;
     let mut last_line = (Instant::now(), i64::MIN);
