@@ -387,7 +387,11 @@ fn print_show(
         None => writeln!(out, "  aware at     not yet (policy: at acknowledgement)")?,
     }
     writeln!(out, "  categories   {}", i.categories.names().join(", "))?;
-    writeln!(out, "  subjects     {} — {}", i.subjects, i.subjects_basis)?;
+    writeln!(
+        out,
+        "  subjects     {} (confidence {}; at most {}) — {}",
+        i.subjects, i.subjects_confidence, i.subjects_upper, i.subjects_basis
+    )?;
     if !i.jurisdictions.is_empty() {
         let j: Vec<String> = i
             .jurisdictions
@@ -396,7 +400,7 @@ fn print_show(
             .collect();
         writeln!(
             out,
-            "  jurisdictions {} (inventory shares; confidence: estimate)",
+            "  jurisdictions {} (the inventory's shares of the estimate; confidence low)",
             j.join(", ")
         )?;
     }

@@ -233,6 +233,10 @@ pub struct Aware {
 pub struct JurisdictionShare {
     pub jurisdiction: String,
     pub subjects: u64,
+    /// Always `low`: the inventory's shares applied to the estimate, not the
+    /// subjects' own residence.
+    #[serde(default)]
+    pub confidence: String,
 }
 
 /// One incident as stored.
@@ -255,6 +259,10 @@ pub struct Incident {
     pub subjects: u64,
     /// How the estimate was made and how far to trust it.
     pub subjects_basis: String,
+    /// Affected subjects if every alert exposed different people.
+    pub subjects_upper: u64,
+    /// How far to trust `subjects`: `high` or `medium`.
+    pub subjects_confidence: String,
     pub jurisdictions: Vec<JurisdictionShare>,
     pub alerts: u64,
     pub assignee: Option<String>,
@@ -420,6 +428,7 @@ pub fn by_jurisdiction(subjects: u64, shares: &[(String, f64)]) -> Vec<Jurisdict
         .map(|(j, share)| JurisdictionShare {
             jurisdiction: j.clone(),
             subjects: (subjects as f64 * share).round() as u64,
+            confidence: "low".into(),
         })
         .collect()
 }

@@ -412,10 +412,11 @@ fn record(c: &Connection, now: &str, a: &Alert, closed: bool, p: &Correlation) -
 }
 
 /// Active incidents an alert is linked to: by a shared entity of a linking
-/// type within the window, or by sharing its exact lines with another alert
-/// (the same first and last event time, or the same firing event and first
-/// time: two detectors reading one attack, e.g. the address's failures and
-/// the account's).
+/// type within the window, or by sharing lines with another alert: the same
+/// first and last event time, or the same firing event and first time (two
+/// detectors reading one attack, e.g. the address's failures and the
+/// account's), or one alert's first line is the line that made the other
+/// fire (the takeover chain that starts at the login a sequence fired on).
 fn linked_incidents(c: &Connection, a: &Alert, p: &Correlation, own: &str) -> R<Vec<i64>> {
     let mut out = Vec::new();
     let mut q = c.prepare_cached(
@@ -440,7 +441,9 @@ fn linked_incidents(c: &Connection, a: &Alert, p: &Correlation, own: &str) -> R<
     }
     let mut q = c.prepare_cached(
         "SELECT DISTINCT al.incident FROM alerts al JOIN incidents i ON i.id = al.incident
-         WHERE al.key != ?4 AND al.start_us = ?1 AND (al.end_us = ?2 OR al.detected_us = ?3)
+         WHERE al.key != ?4
+           AND ((al.start_us = ?1 AND (al.end_us = ?2 OR al.detected_us = ?3))
+                OR al.detected_us = ?1 OR al.start_us = ?3)
            AND i.merged_into IS NULL AND i.status IN ('open', 'acknowledged', 'contained')",
     )?;
     let rows = q.query_map(
@@ -596,21 +599,27 @@ fn refresh(c: &Connection, now: &str, id: IncidentId, p: &Correlation) -> R<Opti
     // Alerts of one attack mostly expose the same people (the stuffing
     // campaign and the takeover it led to read the same account), so the
     // largest alert's distinct subjects is the estimate and the sum bounds it.
-    let basis = if n == 1 {
-        "distinct subjects the alert's reads exposed (from the logs' subject ids where they carry them, else records and the inventory)".to_string()
+    let (basis, confidence) = if n == 1 {
+        ("distinct subjects the alert's reads exposed (from the logs' subject ids where they carry them, else records and the inventory)".to_string(), "high")
     } else if sum_subj == max_subj {
-        format!("distinct subjects of the largest of {n} alerts; the others exposed none beyond it")
-    } else {
-        format!(
-            "distinct subjects of the largest of {n} alerts; at most {sum_subj} if the alerts exposed different people (confidence: medium)"
+        (
+            format!(
+                "distinct subjects of the largest of {n} alerts; the others exposed none beyond it"
+            ),
+            "high",
         )
+    } else {
+        (format!(
+            "distinct subjects of the largest of {n} alerts; at most {sum_subj} if the alerts exposed different people"
+        ), "medium")
     };
     let juris = serde_json::to_string(&by_jurisdiction(max_subj, &p.jurisdictions))
         .unwrap_or_else(|_| "[]".into());
     c.execute(
         "UPDATE incidents SET start_us = ?2, start_off = ?3, end_us = ?4, end_off = ?5,
             detected_us = ?6, detected_off = ?7, severity = ?8, categories = ?9, subjects = ?10,
-            subjects_basis = ?11, jurisdictions = ?12, alerts = ?13, updated_at = ?14
+            subjects_basis = ?11, jurisdictions = ?12, alerts = ?13, updated_at = ?14,
+            subjects_upper = ?15, subjects_confidence = ?16
          WHERE id = ?1",
         params![
             id.0,
@@ -626,7 +635,9 @@ fn refresh(c: &Connection, now: &str, id: IncidentId, p: &Correlation) -> R<Opti
             basis,
             juris,
             n as i64,
-            now
+            now,
+            sum_subj as i64,
+            confidence
         ],
     )?;
     Ok(Some(()))
@@ -653,7 +664,8 @@ fn set_aware(c: &Connection, now: &str, id: IncidentId, by: &str, reason: &str) 
 
 const INCIDENT_COLUMNS: &str = "id, status, severity, title, start_us, start_off, end_us, end_off,
     detected_us, detected_off, opened_at, updated_at, aware_at, aware_by, aware_reason,
-    categories, subjects, subjects_basis, jurisdictions, alerts, assignee, merged_into, enisa";
+    categories, subjects, subjects_basis, jurisdictions, alerts, assignee, merged_into, enisa,
+    subjects_upper, subjects_confidence";
 
 fn ts(s: &str) -> jiff::Timestamp {
     s.parse().unwrap_or(jiff::Timestamp::UNIX_EPOCH)
@@ -690,6 +702,8 @@ fn incident_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Incident> {
         assignee: r.get(20)?,
         merged_into: r.get::<_, Option<i64>>(21)?.map(IncidentId),
         enisa_overrides: serde_json::from_str(&enisa).unwrap_or_default(),
+        subjects_upper: r.get::<_, i64>(23)?.max(0) as u64,
+        subjects_confidence: r.get(24)?,
     })
 }
 
@@ -950,10 +964,12 @@ impl IncidentStore for SqliteStore {
             c.execute(
                 "INSERT INTO incidents (status, severity, title, start_us, start_off, end_us, end_off,
                     detected_us, detected_off, opened_at, updated_at, aware_at, aware_by, aware_reason,
-                    categories, subjects, subjects_basis, jurisdictions, alerts, assignee)
+                    categories, subjects, subjects_basis, jurisdictions, alerts, assignee,
+                    subjects_upper, subjects_confidence)
                  SELECT status, severity, title, start_us, start_off, end_us, end_off,
                     detected_us, detected_off, ?2, ?2, aware_at, aware_by, aware_reason,
-                    categories, subjects, subjects_basis, jurisdictions, alerts, assignee
+                    categories, subjects, subjects_basis, jurisdictions, alerts, assignee,
+                    subjects_upper, subjects_confidence
                  FROM incidents WHERE id = ?1",
                 params![id.0, now],
             )?;

@@ -38,6 +38,8 @@ CREATE TABLE incidents (
     categories TEXT NOT NULL,
     subjects INTEGER NOT NULL,
     subjects_basis TEXT NOT NULL,
+    subjects_upper INTEGER NOT NULL DEFAULT 0,
+    subjects_confidence TEXT NOT NULL DEFAULT '',
     jurisdictions TEXT NOT NULL,
     alerts INTEGER NOT NULL,
     assignee TEXT,
@@ -72,6 +74,7 @@ CREATE TABLE alerts (
 CREATE INDEX alerts_incident ON alerts(incident);
 CREATE INDEX alerts_continuing ON alerts(detector, entity, open);
 CREATE INDEX alerts_lines ON alerts(start_us, end_us);
+CREATE INDEX alerts_fired ON alerts(detected_us);
 CREATE TABLE alert_aliases (alias TEXT PRIMARY KEY, key TEXT NOT NULL REFERENCES alerts(key));
 CREATE TABLE notes (
     id INTEGER PRIMARY KEY,

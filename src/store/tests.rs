@@ -102,6 +102,11 @@ fn a_campaign_and_the_takeover_from_one_of_its_addresses_are_one_incident() {
     let d = s.get(a.incident).unwrap();
     assert_eq!(d.incident.alerts, 2);
     assert_eq!(d.incident.subjects, 3);
+    assert_eq!(
+        d.incident.subjects_upper, 4,
+        "the takeover's account may be another"
+    );
+    assert_eq!(d.incident.subjects_confidence, "medium");
     assert_eq!(d.entities.len() as u64 + d.entities_more, 301);
     // the same account a week later is a new attack
     let later = alert(
@@ -297,5 +302,24 @@ fn an_alert_naming_several_incidents_entities_merges_them_and_two_detectors_on_o
     );
     let a = s.record_alert(&by_ip, true, &p).unwrap().incident;
     assert_eq!(s.record_alert(&by_user, true, &p).unwrap().incident, a);
+    // the takeover chain that starts at the login the address's sequence fired on
+    let mut seq = alert(
+        "account_takeover_by_address",
+        &[(Ip, "203.0.113.60")],
+        "2026-03-04T04:04:42Z",
+        "2026-03-04T04:07:01Z",
+        1,
+    );
+    seq.detected_at = t("2026-03-04T04:07:01Z");
+    let chain = alert(
+        "account_takeover_changes",
+        &[(User, "cust2")],
+        "2026-03-04T04:07:01Z",
+        "2026-03-04T04:07:52Z",
+        2,
+    );
+    let b = s.record_alert(&seq, true, &p).unwrap().incident;
+    assert_ne!(b, a);
+    assert_eq!(s.record_alert(&chain, true, &p).unwrap().incident, b);
     assert!(s.verify_audit().unwrap().ok);
 }
