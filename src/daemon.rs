@@ -24,12 +24,11 @@ use anyhow::Context;
 use crate::config::{Config, Watch};
 use crate::detect::alert::Alert;
 use crate::detect::Engine;
-use crate::incident::Correlation;
+use crate::incident::{Correlation, IncidentStore};
 use crate::parse::Event;
 use crate::pipeline::{EventSink, Stats};
 use crate::source::checkpoint::CheckpointStore;
 use crate::source::file::{idle_wait, FileSource};
-use crate::store::SqliteStore;
 
 /// How often the daemon logs its counters.
 const STATS_EVERY: Duration = Duration::from_secs(60);
@@ -61,7 +60,7 @@ struct Downstream {
     inventory: std::sync::Arc<crate::classify::Inventory>,
     engine: Engine,
     alerts: EventsFile,
-    store: SqliteStore,
+    store: Box<dyn IncidentStore>,
     policy: Correlation,
     /// Alerts not yet committed to the store; `true` when closed.
     pending: Vec<(Alert, bool)>,
@@ -83,7 +82,7 @@ impl Downstream {
         match self.store.record_batch(&self.pending, &self.policy) {
             Ok(recorded) => {
                 if self.store_failing.take().is_some() {
-                    tracing::info!(store = %self.store.path(), "the store accepts writes again");
+                    tracing::info!(store = %self.store.location(), "the store accepts writes again");
                 }
                 for ((mut a, closed), r) in
                     std::mem::take(&mut self.pending).into_iter().zip(recorded)
@@ -172,7 +171,7 @@ impl EventSink for Downstream {
 
 /// Runs until SIGTERM or SIGINT; flushes and checkpoints before returning.
 pub fn run(config: &Config) -> anyhow::Result<()> {
-    let incidents = SqliteStore::open(&config.store_path)?;
+    let incidents = crate::store::open(&config.store_path)?;
     let (entries, head) = incidents.audit_head()?;
     tracing::info!(store = %config.store_path.display(), audit_entries = entries, audit_head = %head, "store open");
     let mut saved = match incidents.load_checkpoints()? {
@@ -331,7 +330,7 @@ pub fn run(config: &Config) -> anyhow::Result<()> {
                 anyhow::bail!(
                     "stopped with {} alert(s) the store would not take ({}); their lines were not checkpointed and are read again on the next start",
                     downstream.pending.len(),
-                    downstream.store.path()
+                    downstream.store.location()
                 );
             }
             return Ok(());

@@ -12,7 +12,6 @@ use crate::incident::{
     Change, Correlation, Incident, IncidentDetail, IncidentId, IncidentStore, ListFilter, Status,
     StoreError,
 };
-use crate::store::SqliteStore;
 
 /// Where the store is and who acts.
 #[derive(Debug, Args)]
@@ -127,7 +126,7 @@ enum AuditCommand {
 
 /// The opened store and the policy it runs under.
 struct Opened {
-    store: SqliteStore,
+    store: Box<dyn IncidentStore>,
     policy: Correlation,
     legal: Vec<String>,
     actor: String,
@@ -150,7 +149,7 @@ fn open(at: &StoreArgs) -> anyhow::Result<Opened> {
             path.display()
         );
     }
-    let store = SqliteStore::open(&path)?;
+    let store = crate::store::open(&path)?;
     let actor = at
         .by
         .clone()

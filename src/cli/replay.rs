@@ -19,7 +19,6 @@ use crate::parse::{Event, Format, LocalTime};
 use crate::pipeline::{Decoder, EventSink, Stats};
 use crate::source::input::Input;
 use crate::source::merge::{merge, total_stats, Lane};
-use crate::store::SqliteStore;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Output {
@@ -98,7 +97,7 @@ struct Path<'i> {
     alerts_out: Option<Box<dyn Write + 'i>>,
     table: Option<Vec<Alert>>,
     /// Where alerts become incidents.
-    store: SqliteStore,
+    store: Box<dyn IncidentStore>,
     policy: Correlation,
     /// Closed alerts, printed at the end.
     done: Vec<Alert>,
@@ -223,8 +222,8 @@ pub fn replay(args: ReplayArgs) -> anyhow::Result<ExitCode> {
         alerts_out,
         table: (args.output == Output::Table).then(Vec::new),
         store: match &args.store {
-            Some(p) => SqliteStore::open(p)?,
-            None => SqliteStore::in_memory(),
+            Some(p) => crate::store::open(p)?,
+            None => crate::store::in_memory(),
         },
         policy: Correlation {
             jurisdictions: inventory.jurisdictions.clone(),

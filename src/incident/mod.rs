@@ -23,6 +23,7 @@ use serde::{Serialize, Serializer};
 use crate::classify::Categories;
 use crate::detect::alert::{Alert, EntityType, Severity};
 use crate::parse::EventTime;
+use crate::source::checkpoint::Checkpoint;
 
 /// An incident's number, shown as `INC-0007`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -372,9 +373,27 @@ pub enum StoreError {
     Other { path: String, detail: String },
 }
 
-/// Everything that keeps incidents. One transaction per call: a call either
-/// happened entirely (with its audit entry) or not at all.
-pub trait IncidentStore {
+/// Everything that keeps incidents, their evidence and audit trail, and the
+/// daemon's file checkpoints. One transaction per call: a call either
+/// happened entirely (with its audit entries) or not at all. Callers hold a
+/// `Box<dyn IncidentStore>` (`crate::store::open`), so another backend
+/// (PostgreSQL for several instances) replaces SQLite without touching them.
+pub trait IncidentStore: Send {
+    /// Where the store is, for messages.
+    fn location(&self) -> &str;
+    /// Records several alerts in one transaction (`true`: the detector
+    /// closed it), each joined to its incident.
+    fn record_batch(
+        &mut self,
+        alerts: &[(Alert, bool)],
+        policy: &Correlation,
+    ) -> Result<Vec<Recorded>, StoreError>;
+    /// The file checkpoints last saved, `None` when none ever were.
+    fn load_checkpoints(&self) -> Result<Option<Vec<Checkpoint>>, StoreError>;
+    /// Saves the file checkpoints (after the alerts their lines raised).
+    fn save_checkpoints(&mut self, all: &[Checkpoint]) -> Result<(), StoreError>;
+    /// The audit head: entries written and the newest hash.
+    fn audit_head(&self) -> Result<(i64, String), StoreError>;
     /// Records an alert (new or grown): joins it to the incident it belongs
     /// to, or opens one. Recording the same alert again changes nothing but
     /// what grew.

@@ -69,61 +69,6 @@ impl SqliteStore {
             Fail::Store(e) => e,
         })
     }
-
-    /// Records several alerts in one transaction (the daemon's batch);
-    /// `closed` marks the ones their detector is done with.
-    pub fn record_batch(
-        &mut self,
-        alerts: &[(Alert, bool)],
-        policy: &Correlation,
-    ) -> Result<Vec<Recorded>, StoreError> {
-        self.write(|c, now| {
-            let mut out = Vec::with_capacity(alerts.len());
-            for (a, closed) in alerts {
-                out.push(record(c, now, a, *closed, policy)?);
-            }
-            Ok(out)
-        })
-    }
-
-    /// The file checkpoints saved with [`SqliteStore::save_checkpoints`], or
-    /// `None` when none were ever saved here.
-    pub fn load_checkpoints(&self) -> Result<Option<Vec<Checkpoint>>, StoreError> {
-        let path = self.path.clone();
-        let text: Option<String> = self.read(|c| {
-            Ok(
-                c.query_row("SELECT json FROM checkpoints WHERE id = 1", [], |r| {
-                    r.get(0)
-                })
-                .optional()?,
-            )
-        })?;
-        match text {
-            None => Ok(None),
-            Some(t) => serde_json::from_str(&t)
-                .map(Some)
-                .map_err(|e| StoreError::Corrupt {
-                    path,
-                    detail: format!("checkpoints: {e}"),
-                }),
-        }
-    }
-
-    /// Saves the file checkpoints (after the alerts their lines led to).
-    pub fn save_checkpoints(&mut self, all: &[Checkpoint]) -> Result<(), StoreError> {
-        let json = serde_json::to_string(all).map_err(|e| StoreError::Other {
-            path: self.path.clone(),
-            detail: e.to_string(),
-        })?;
-        self.write(|c, _| {
-            c.execute(
-                "INSERT INTO checkpoints (id, json) VALUES (1, ?1)
-                 ON CONFLICT(id) DO UPDATE SET json = excluded.json",
-                [json],
-            )?;
-            Ok(())
-        })
-    }
 }
 
 pub(super) fn head(c: &Connection) -> rusqlite::Result<(i64, String)> {
@@ -718,6 +663,64 @@ fn load(c: &Connection, id: IncidentId) -> R<Incident> {
 }
 
 impl IncidentStore for SqliteStore {
+    fn location(&self) -> &str {
+        &self.path
+    }
+
+    fn record_batch(
+        &mut self,
+        alerts: &[(Alert, bool)],
+        policy: &Correlation,
+    ) -> Result<Vec<Recorded>, StoreError> {
+        self.write(|c, now| {
+            let mut out = Vec::with_capacity(alerts.len());
+            for (a, closed) in alerts {
+                out.push(record(c, now, a, *closed, policy)?);
+            }
+            Ok(out)
+        })
+    }
+
+    fn load_checkpoints(&self) -> Result<Option<Vec<Checkpoint>>, StoreError> {
+        let path = self.path.clone();
+        let text: Option<String> = self.read(|c| {
+            Ok(
+                c.query_row("SELECT json FROM checkpoints WHERE id = 1", [], |r| {
+                    r.get(0)
+                })
+                .optional()?,
+            )
+        })?;
+        match text {
+            None => Ok(None),
+            Some(t) => serde_json::from_str(&t)
+                .map(Some)
+                .map_err(|e| StoreError::Corrupt {
+                    path,
+                    detail: format!("checkpoints: {e}"),
+                }),
+        }
+    }
+
+    fn save_checkpoints(&mut self, all: &[Checkpoint]) -> Result<(), StoreError> {
+        let json = serde_json::to_string(all).map_err(|e| StoreError::Other {
+            path: self.path.clone(),
+            detail: e.to_string(),
+        })?;
+        self.write(|c, _| {
+            c.execute(
+                "INSERT INTO checkpoints (id, json) VALUES (1, ?1)
+                 ON CONFLICT(id) DO UPDATE SET json = excluded.json",
+                [json],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn audit_head(&self) -> Result<(i64, String), StoreError> {
+        self.read(|c| Ok(head(c)?))
+    }
+
     fn record_alert(
         &mut self,
         alert: &Alert,

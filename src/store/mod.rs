@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use rusqlite::{Connection, ErrorCode, OpenFlags};
 
-use crate::incident::StoreError;
+use crate::incident::{IncidentStore, StoreError};
 
 /// How long a writer waits for another process's transaction.
 const BUSY_WAIT: Duration = Duration::from_secs(10);
@@ -177,10 +177,6 @@ impl SqliteStore {
         self
     }
 
-    pub fn path(&self) -> &str {
-        &self.path
-    }
-
     fn migrate(&mut self) -> Result<(), StoreError> {
         let path = self.path.clone();
         let err = |e| classify(&path, e);
@@ -220,12 +216,17 @@ impl SqliteStore {
     fn now(&self) -> String {
         (self.clock)().to_string()
     }
+}
 
-    /// The audit head (entries written, newest hash), logged at start so an
-    /// outside copy of breachd's log can vouch for the trail.
-    pub fn audit_head(&self) -> Result<(i64, String), StoreError> {
-        incidents::head(&self.conn).map_err(|e| classify(&self.path, e))
-    }
+/// Opens (creating if needed) the store at `path`, behind the trait every
+/// caller uses.
+pub fn open(path: &Path) -> Result<Box<dyn IncidentStore>, StoreError> {
+    Ok(Box::new(SqliteStore::open(path)?))
+}
+
+/// A store in memory only (replay without `--store`).
+pub fn in_memory() -> Box<dyn IncidentStore> {
+    Box::new(SqliteStore::in_memory())
 }
 
 /// Maps SQLite's errors to ones that say what to do.
