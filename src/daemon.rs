@@ -174,6 +174,14 @@ pub fn run(config: &Config) -> anyhow::Result<()> {
     let incidents = crate::store::open(&config.store_path)?;
     let (entries, head) = incidents.audit_head()?;
     tracing::info!(store = %config.store_path.display(), audit_entries = entries, audit_head = %head, "store open");
+    let verdict = incidents.verify_audit()?;
+    if !verdict.ok {
+        // Keep running: detection must go on; the trail's damage is reported.
+        tracing::error!(
+            problems = ?verdict.problems,
+            "the audit trail does not verify: entries were edited, removed or reordered outside breachd (`breachd audit verify` lists them)"
+        );
+    }
     let mut saved = match incidents.load_checkpoints()? {
         Some(c) => c,
         None => {

@@ -581,3 +581,28 @@ fn a_missing_corrupt_read_only_or_newer_store_is_a_clear_error() {
         "no alert line claims a store it is not in"
     );
 }
+
+#[test]
+fn check_reports_incident_settings_with_their_line() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("bad.toml"),
+        "data_dir = \"data\"\n[incident]\naware_at = \"later\"\nwindow = \"soon\"\n",
+    )
+    .unwrap();
+    let out = run(dir.path(), &["check", "--config", "bad.toml"]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains("bad.toml:3:") && text.contains("acknowledgement"),
+        "{text}"
+    );
+    assert!(
+        text.contains("bad.toml:4:") && text.contains("bad duration"),
+        "{text}"
+    );
+}

@@ -305,3 +305,30 @@ fn a_full_store_holds_the_checkpoints_back_and_a_restart_recovers_every_alert() 
     let v = run(root, &["audit", "--config", "breachd.toml", "verify"]);
     assert!(v.status.success());
 }
+
+#[test]
+fn the_daemon_reports_a_tampered_audit_trail_when_it_starts() {
+    let dir = setup();
+    let root = dir.path();
+    append(root, &burst(0));
+    let first = spawn_daemon(root, "breachd.toml");
+    append(root, &burst(30));
+    assert!(wait_for(30, || daemon_log(root).contains("incident opened")));
+    terminate(first);
+    {
+        let c = rusqlite::Connection::open(root.join("data/breachd.db")).unwrap();
+        c.execute_batch(
+            "DROP TRIGGER audit_no_update; UPDATE audit SET actor = 'mallory' WHERE seq = 1;",
+        )
+        .unwrap();
+    }
+    let d = spawn_daemon(root, "breachd.toml");
+    assert!(
+        wait_for(20, || daemon_log(root)
+            .contains("the audit trail does not verify")),
+        "{}",
+        daemon_log(root)
+    );
+    assert!(daemon_log(root).contains("entry 1: content does not match"));
+    terminate(d);
+}

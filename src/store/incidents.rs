@@ -169,7 +169,7 @@ fn record(c: &Connection, now: &str, a: &Alert, closed: bool, p: &Correlation) -
             |r| Ok((r.get(0)?, r.get(1)?)),
         )
         .optional()?;
-    if known.is_none() {
+    if known.is_none() && !ent.is_empty() {
         known = c
             .query_row(
                 "SELECT key, incident FROM alerts
@@ -836,13 +836,22 @@ impl IncidentStore for SqliteStore {
                         "status",
                         serde_json::json!({"from": i.status.as_str(), "to": to.as_str(), "reason": reason}),
                     )?;
-                    if *to == Status::Acknowledged && policy.aware == AwarePolicy::Acknowledgement {
+                    // A person who contains or resolves an incident without
+                    // acknowledging it first is aware of it all the same.
+                    let triaged = matches!(
+                        to,
+                        Status::Acknowledged | Status::Contained | Status::Resolved
+                    );
+                    if triaged && policy.aware == AwarePolicy::Acknowledgement {
                         set_aware(
                             c,
                             now,
                             id,
                             actor,
-                            "aware_at policy: acknowledgement (a person acknowledged the incident)",
+                            &format!(
+                                "aware_at policy: acknowledgement ({actor} moved the incident to {})",
+                                to.as_str()
+                            ),
                         )?;
                     }
                     Ok(true)

@@ -194,6 +194,21 @@ fn lifecycle_moves_forward_and_every_change_is_audited() {
         s.get(IncidentId(99)),
         Err(StoreError::NotFound(_))
     ));
+    // contained straight from open: whoever contained it was aware of it
+    let b = alert(
+        "brute_force",
+        &[(Ip, "192.0.2.1")],
+        "2026-03-05T10:00:00Z",
+        "2026-03-05T10:05:00Z",
+        0,
+    );
+    let ib = s.record_alert(&b, true, &p).unwrap().incident;
+    let contain = Change::Status {
+        to: Status::Contained,
+        reason: Some("blocked".into()),
+    };
+    s.change(ib, &contain, "erin", &p).unwrap();
+    assert_eq!(s.get(ib).unwrap().incident.aware.unwrap().by, "erin");
 }
 
 #[test]
