@@ -41,6 +41,8 @@ pub struct ConfigFile {
     pub detect: DetectConfig,
     #[serde(default)]
     pub playbooks: PlaybooksConfig,
+    #[serde(default)]
+    pub incident: IncidentConfig,
 }
 
 /// `[playbooks]`: where the playbooks and the notice templates live.
@@ -54,6 +56,24 @@ pub struct PlaybooksConfig {
     /// the directory exists (default `templates`).
     #[serde(default)]
     pub templates: Option<Spanned<String>>,
+}
+
+/// `[incident]`: how alerts become incidents and where they are kept.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IncidentConfig {
+    /// The store file; `DATA_DIR/breachd.db` by default.
+    #[serde(default)]
+    pub store: Option<Spanned<String>>,
+    /// When the legal clock starts: `detection` or `acknowledgement`.
+    #[serde(default)]
+    pub aware_at: Option<Spanned<String>>,
+    /// Event time between an incident and an alert that may still join it.
+    #[serde(default)]
+    pub window: Option<Spanned<String>>,
+    /// People who may override ENISA inputs; empty means anyone.
+    #[serde(default)]
+    pub legal: Vec<String>,
 }
 
 /// `[detect]`: the data inventory and the rules.
@@ -194,6 +214,12 @@ pub struct Config {
     pub sigma: std::sync::Arc<crate::detect::sigma::SigmaSet>,
     /// The shipped playbooks, or those of `[playbooks] dir`.
     pub playbooks: Vec<crate::playbook::Playbook>,
+    /// The incident store file.
+    pub store_path: PathBuf,
+    /// Which alerts join one incident, and the awareness policy.
+    pub correlation: crate::incident::Correlation,
+    /// People who may override ENISA inputs; empty means anyone.
+    pub legal: Vec<String>,
 }
 
 /// One built source.
@@ -468,14 +494,44 @@ fn build(c: &ConfigFile, doc: &Doc<'_>, base: &Path, errors: &mut Vec<ConfigErro
         }
         Vec::new()
     });
+    let mut correlation = crate::incident::Correlation {
+        jurisdictions: inventory.jurisdictions.clone(),
+        ..Default::default()
+    };
+    if let Some(a) = &c.incident.aware_at {
+        match crate::incident::AwarePolicy::from_name(a.get_ref()) {
+            Some(p) => correlation.aware = p,
+            None => errors.push(doc.error(
+                a.span(),
+                format!(
+                    "unknown aware_at `{}`; use `detection` or `acknowledgement`",
+                    a.get_ref()
+                ),
+            )),
+        }
+    }
+    if let Some(w) = &c.incident.window {
+        match parse_duration(w.get_ref()) {
+            Ok(d) => correlation.window_us = d.as_micros().min(i64::MAX as u128) as i64,
+            Err(msg) => errors.push(doc.error(w.span(), msg)),
+        }
+    }
+    let data_dir = resolve(c.data_dir.get_ref());
+    let store_path = match &c.incident.store {
+        Some(p) => resolve(p.get_ref()),
+        None => crate::store::SqliteStore::path_in(&data_dir),
+    };
     Config {
         playbooks,
+        store_path,
+        correlation,
+        legal: c.incident.legal.clone(),
         sigma: std::sync::Arc::new(sigma),
         inventory: std::sync::Arc::new(inventory),
         rules,
         max_keys,
         origin: PathBuf::from(doc.file),
-        data_dir: resolve(c.data_dir.get_ref()),
+        data_dir,
         sources,
         max_line_bytes: max as usize,
         checkpoint_interval,

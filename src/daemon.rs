@@ -1,10 +1,15 @@
 //! The daemon's wiring: file sources → pipeline → the next stage, woken by
 //! inotify (or a poll timer), checkpointing on an interval and on shutdown.
 //!
-//! Order that makes a crash lose nothing: events are handed on and flushed
-//! *before* the checkpoint that records their lines is written. After
-//! `kill -9` a restart re-reads at most the lines consumed since the last
-//! checkpoint (one `checkpoint_interval`, 1 s by default).
+//! Order that makes a crash lose nothing: events are handed on and flushed,
+//! and the alerts they raised are committed to the store (joined to their
+//! incidents), *before* the checkpoint that records their lines is written —
+//! in the store too. After `kill -9` a restart re-reads at most the lines
+//! consumed since the last checkpoint (one `checkpoint_interval`, 1 s by
+//! default); alerts those lines raise again are recognised by their keys (or
+//! continue the alert left open) and join the same incident. When the store
+//! cannot be written (full disk, read-only), alerts wait in memory and the
+//! checkpoint does not move: nothing is checkpointed that is not persisted.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufWriter, Write};
@@ -19,6 +24,7 @@ use anyhow::Context;
 use crate::config::{Config, Watch};
 use crate::detect::alert::Alert;
 use crate::detect::Engine;
+use crate::incident::{Correlation, IncidentStore};
 use crate::parse::Event;
 use crate::pipeline::{EventSink, Stats};
 use crate::source::checkpoint::CheckpointStore;
@@ -45,25 +51,75 @@ impl EventsFile {
 }
 
 /// What the sources feed: the optional events file, then classify and detect.
-/// Alerts go to `DATA_DIR/alerts.jsonl` (one line per alert when it closes) and
-/// to breachd's log when they open, so on-call sees them at once.
+/// Alerts go to the store (opened and closed, each joined to its incident),
+/// to breachd's log when they open, so on-call sees them at once, and to
+/// `DATA_DIR/alerts.jsonl` (one line per alert when it closes, with its
+/// incident).
 struct Downstream {
     events: Option<EventsFile>,
     inventory: std::sync::Arc<crate::classify::Inventory>,
     engine: Engine,
     alerts: EventsFile,
+    store: Box<dyn IncidentStore>,
+    policy: Correlation,
+    /// Alerts not yet committed to the store; `true` when closed.
+    pending: Vec<(Alert, bool)>,
+    /// When the store last refused a write (errors are logged once a minute).
+    store_failing: Option<Instant>,
+    /// Stopping: alerts still open are written to `alerts.jsonl` as they stand.
+    stopping: bool,
 }
 
 impl Downstream {
-    fn write_alerts(&mut self, alerts: Vec<Alert>) -> io::Result<()> {
-        for a in alerts {
-            serde_json::to_writer(&mut self.alerts.out, &a)?;
-            self.alerts.out.write_all(b"\n")?;
+    /// Commits pending alerts to the store, then writes the closed ones to
+    /// `alerts.jsonl` with their incidents. On a store error the alerts stay
+    /// pending and `false` is returned: the caller must not checkpoint.
+    fn commit_alerts(&mut self) -> io::Result<bool> {
+        self.announce();
+        if self.pending.is_empty() {
+            return Ok(true);
         }
-        Ok(())
+        match self.store.record_batch(&self.pending, &self.policy) {
+            Ok(recorded) => {
+                if self.store_failing.take().is_some() {
+                    tracing::info!(store = %self.store.location(), "the store accepts writes again");
+                }
+                for ((mut a, closed), r) in
+                    std::mem::take(&mut self.pending).into_iter().zip(recorded)
+                {
+                    let id = r.incident.to_string();
+                    if r.opened {
+                        tracing::warn!(incident_id = %id, detector = %a.detector, "incident opened");
+                    } else if r.new_alert {
+                        tracing::info!(incident_id = %id, detector = %a.detector, "alert joined an incident");
+                    }
+                    if closed || self.stopping {
+                        a.incident = Some(id);
+                        serde_json::to_writer(&mut self.alerts.out, &a)?;
+                        self.alerts.out.write_all(b"\n")?;
+                    }
+                }
+                self.alerts.out.flush()?;
+                Ok(true)
+            }
+            Err(e) => {
+                let quiet = self
+                    .store_failing
+                    .is_some_and(|t| t.elapsed() < STATS_EVERY);
+                if !quiet {
+                    tracing::error!(
+                        error = %e,
+                        pending_alerts = self.pending.len(),
+                        "cannot commit alerts to the store; they are kept in memory and the log checkpoints wait"
+                    );
+                    self.store_failing = Some(Instant::now());
+                }
+                Ok(false)
+            }
+        }
     }
 
-    /// Logs alerts that opened since the last call.
+    /// Logs alerts that opened since the last call and queues them for the store.
     fn announce(&mut self) {
         for a in self.engine.take_opened() {
             let entities: Vec<&str> = a
@@ -80,6 +136,7 @@ impl Downstream {
                 subjects = a.subjects,
                 "alert"
             );
+            self.pending.push((a, false));
         }
     }
 }
@@ -93,14 +150,15 @@ impl EventSink for Downstream {
         let class = self.inventory.classify(ev);
         self.engine.observe(ev, &class);
         if self.engine.has_closed() {
+            // opened first: an alert that opens and closes at once keeps its order
+            self.announce();
             let closed = self.engine.take_closed();
-            self.write_alerts(closed)?;
+            self.pending.extend(closed.into_iter().map(|a| (a, true)));
         }
         Ok(())
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        self.announce();
         if let Some(f) = &mut self.events {
             f.out.flush()?;
             f.out.get_ref().sync_data()?;
@@ -113,8 +171,32 @@ impl EventSink for Downstream {
 
 /// Runs until SIGTERM or SIGINT; flushes and checkpoints before returning.
 pub fn run(config: &Config) -> anyhow::Result<()> {
-    let store = CheckpointStore::open(&config.data_dir)?;
-    let mut saved = store.load()?;
+    let incidents = crate::store::open(&config.store_path)?;
+    let (entries, head) = incidents.audit_head()?;
+    tracing::info!(store = %config.store_path.display(), audit_entries = entries, audit_head = %head, "store open");
+    let verdict = incidents.verify_audit()?;
+    if !verdict.ok {
+        // Keep running: detection must go on; the trail's damage is reported.
+        tracing::error!(
+            problems = ?verdict.problems,
+            "the audit trail does not verify: entries were edited, removed or reordered outside breachd (`breachd audit verify` lists them)"
+        );
+    }
+    let mut saved = match incidents.load_checkpoints()? {
+        Some(c) => c,
+        None => {
+            // First start with the store: take over the JSON checkpoints of
+            // an older breachd, if any.
+            let legacy = CheckpointStore::open(&config.data_dir)?.load()?;
+            if !legacy.is_empty() {
+                tracing::info!(
+                    files = legacy.len(),
+                    "checkpoints moved from checkpoints.json into the store"
+                );
+            }
+            legacy
+        }
+    };
     let mut sources: Vec<FileSource> = config
         .sources
         .iter()
@@ -140,6 +222,11 @@ pub fn run(config: &Config) -> anyhow::Result<()> {
             .with_opened_queue(),
         alerts: EventsFile::open(&alerts_path)
             .with_context(|| format!("opening the alerts file {}", alerts_path.display()))?,
+        store: incidents,
+        policy: config.correlation.clone(),
+        pending: Vec::new(),
+        store_failing: None,
+        stopping: false,
     };
 
     let (wake_tx, wake_rx) = mpsc::channel::<()>();
@@ -166,7 +253,11 @@ pub fn run(config: &Config) -> anyhow::Result<()> {
 
     tracing::info!(sources = sources.len(), data_dir = %config.data_dir.display(), "breachd running");
     let wait = idle_wait(&sources);
-    let mut last_checkpoint = Instant::now();
+    // The first lines read are checkpointed at once: until a file's identity
+    // is recorded, a rotation during a crash would hide it from the restart.
+    let mut last_checkpoint = Instant::now()
+        .checked_sub(config.checkpoint_interval)
+        .unwrap_or_else(Instant::now);
     let mut last_stats = Instant::now();
     let mut dirty = false;
     let mut last_line = (Instant::now(), i64::MIN);
@@ -200,23 +291,41 @@ pub fn run(config: &Config) -> anyhow::Result<()> {
                 .advance_to(last_line.1.saturating_add(idle));
         }
         if downstream.engine.has_closed() {
+            downstream.announce();
             let closed = downstream.engine.take_closed();
-            downstream.write_alerts(closed).context("writing alerts")?;
+            downstream
+                .pending
+                .extend(closed.into_iter().map(|a| (a, true)));
             dirty = true;
         }
-        downstream.announce();
         if stopping {
-            // Open alerts are written as they stand; the store (issue 4) will carry them over.
+            // Alerts still open stay open in the store; after a restart the
+            // detector's next firing on the same key continues them.
+            downstream.announce();
+            downstream.stopping = true;
             let open = downstream.engine.finish();
-            downstream.write_alerts(open).context("writing alerts")?;
+            downstream
+                .pending
+                .extend(open.into_iter().map(|a| (a, false)));
         }
+        // On-call sees new incidents within a cycle, not a checkpoint interval.
+        let mut committed = downstream.commit_alerts().context("writing alerts")?;
         if stopping || (dirty && last_checkpoint.elapsed() >= config.checkpoint_interval) {
             downstream.flush().context("flushing events")?;
-            let mut all: Vec<_> = sources.iter().flat_map(FileSource::checkpoints).collect();
-            all.extend(saved.iter().cloned()); // sources no longer configured keep their records
-            store.save(&all).context("writing checkpoints")?;
-            last_checkpoint = Instant::now();
-            dirty = false;
+            committed &= downstream.commit_alerts().context("writing alerts")?;
+            if committed {
+                let mut all: Vec<_> = sources.iter().flat_map(FileSource::checkpoints).collect();
+                all.extend(saved.iter().cloned()); // sources no longer configured keep their records
+                match downstream.store.save_checkpoints(&all) {
+                    Ok(()) => {
+                        last_checkpoint = Instant::now();
+                        dirty = false;
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, "cannot save checkpoints to the store; retrying")
+                    }
+                }
+            }
         }
         if stopping || last_stats.elapsed() >= STATS_EVERY {
             for s in &sources {
@@ -225,6 +334,13 @@ pub fn run(config: &Config) -> anyhow::Result<()> {
             last_stats = Instant::now();
         }
         if stopping {
+            if !downstream.pending.is_empty() {
+                anyhow::bail!(
+                    "stopped with {} alert(s) the store would not take ({}); their lines were not checkpointed and are read again on the next start",
+                    downstream.pending.len(),
+                    downstream.store.location()
+                );
+            }
             return Ok(());
         }
         // Wait for a change (or the poll interval), then drain extra wakes.

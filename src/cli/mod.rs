@@ -1,9 +1,10 @@
-//! The `breachd` command line: `run`, `replay`, `check`. Parses arguments,
+//! The `breachd` command line: `run`, `replay`, `check`, `incident`, `audit`. Parses arguments,
 //! sets up breachd's own logging, and maps errors to exit codes. Everything
 //! else lives in the stage modules.
 
 mod assess;
 mod check;
+mod incident;
 mod replay;
 mod run;
 
@@ -36,6 +37,10 @@ enum Command {
         #[arg(long)]
         config: Option<PathBuf>,
     },
+    /// Work on incidents: list, show, ack, contain, resolve, false-positive, note, assign, merge, split, severity.
+    Incident(incident::IncidentArgs),
+    /// The audit trail: verify the hash chain, or show it.
+    Audit(incident::AuditArgs),
 }
 
 pub fn main() -> ExitCode {
@@ -46,6 +51,8 @@ pub fn main() -> ExitCode {
         Command::Replay(args) => replay::replay(args),
         Command::Check { config } => check::check(config.as_deref()),
         Command::Assess(args) => assess::assess(args),
+        Command::Incident(args) => incident::incident(args),
+        Command::Audit(args) => incident::audit(args),
     };
     match result {
         Ok(code) => code,

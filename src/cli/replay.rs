@@ -14,6 +14,7 @@ use crate::classify::Inventory;
 use crate::detect::alert::Alert;
 use crate::detect::sigma::SigmaSet;
 use crate::detect::{rules, DetectStats, Engine};
+use crate::incident::{alert_key, Correlation, IncidentStore};
 use crate::parse::{Event, Format, LocalTime};
 use crate::pipeline::{Decoder, EventSink, Stats};
 use crate::source::input::Input;
@@ -76,6 +77,11 @@ pub struct ReplayArgs {
     /// Summary on stderr as text (default) or one JSON object.
     #[arg(long, value_enum, default_value = "text")]
     summary: Summary,
+    /// Keep the incidents in this store file (created if needed; the same
+    /// file the daemon and `breachd incident` use). Without it, incidents
+    /// are correlated in memory: alert lines still carry their incident ids.
+    #[arg(long, value_name = "FILE")]
+    store: Option<PathBuf>,
     /// Log files; gzip is read transparently; `-` is standard input.
     #[arg(required = true)]
     files: Vec<PathBuf>,
@@ -90,14 +96,44 @@ struct Path<'i> {
     events_out: Option<Box<dyn Write + 'i>>,
     alerts_out: Option<Box<dyn Write + 'i>>,
     table: Option<Vec<Alert>>,
+    /// Where alerts become incidents.
+    store: Box<dyn IncidentStore>,
+    policy: Correlation,
+    /// Closed alerts, printed at the end.
+    done: Vec<Alert>,
 }
 
 impl Path<'_> {
+    /// Records closed alerts in the store. Their lines wait for the end of
+    /// the replay: a later alert can still merge their incidents (a campaign
+    /// alert naming addresses that each had their own), and a line must carry
+    /// the incident its alert ends up in.
     fn emit(&mut self, alerts: Vec<Alert>) -> io::Result<()> {
-        for a in alerts {
-            if let Some(t) = &mut self.table {
-                t.push(a);
-            } else if let Some(out) = &mut self.alerts_out {
+        if alerts.is_empty() {
+            return Ok(());
+        }
+        let batch: Vec<(Alert, bool)> = alerts.into_iter().map(|a| (a, true)).collect();
+        self.store
+            .record_batch(&batch, &self.policy)
+            .map_err(io::Error::other)?;
+        self.done.extend(batch.into_iter().map(|(a, _)| a));
+        Ok(())
+    }
+
+    /// Prints every alert with its incident as it stands at the end.
+    fn print(&mut self) -> io::Result<()> {
+        let mut alerts = std::mem::take(&mut self.done);
+        for a in &mut alerts {
+            let id = self
+                .store
+                .incident_of(&alert_key(a))
+                .map_err(io::Error::other)?;
+            a.incident = id.map(|i| i.to_string());
+        }
+        if let Some(t) = &mut self.table {
+            t.extend(alerts);
+        } else if let Some(out) = &mut self.alerts_out {
+            for a in alerts {
                 serde_json::to_writer(&mut *out, &a)?;
                 out.write_all(b"\n")?;
             }
@@ -185,6 +221,15 @@ pub fn replay(args: ReplayArgs) -> anyhow::Result<ExitCode> {
         events_out,
         alerts_out,
         table: (args.output == Output::Table).then(Vec::new),
+        store: match &args.store {
+            Some(p) => crate::store::open(p)?,
+            None => crate::store::in_memory(),
+        },
+        policy: Correlation {
+            jurisdictions: inventory.jurisdictions.clone(),
+            ..config.correlation.clone()
+        },
+        done: Vec::new(),
     };
     let mut lanes: Vec<Lane> = inputs
         .into_iter()
@@ -203,6 +248,7 @@ pub fn replay(args: ReplayArgs) -> anyhow::Result<ExitCode> {
     let finished = merged.and_then(|()| {
         let rest = path.engine.finish();
         path.emit(rest)?;
+        path.print()?;
         if let Some(t) = path.table.take() {
             if let Some(out) = &mut path.alerts_out {
                 print_table(out, &t)?;
@@ -242,15 +288,16 @@ pub fn replay(args: ReplayArgs) -> anyhow::Result<ExitCode> {
 fn print_table(out: &mut dyn Write, alerts: &[Alert]) -> io::Result<()> {
     writeln!(
         out,
-        "{:<25} {:<20} {:<9} {:>8} {:>8}  entities",
-        "detected_at", "detector", "severity", "events", "subjects"
+        "{:<25} {:<10} {:<20} {:<9} {:>8} {:>8}  entities",
+        "detected_at", "incident", "detector", "severity", "events", "subjects"
     )?;
     for a in alerts {
         let ents: Vec<String> = a.entities.iter().map(|e| e.value.clone()).collect();
         writeln!(
             out,
-            "{:<25} {:<20} {:<9} {:>8} {:>8}  {}",
+            "{:<25} {:<10} {:<20} {:<9} {:>8} {:>8}  {}",
             a.detected_at.to_string(),
+            a.incident.as_deref().unwrap_or("-"),
             a.detector,
             a.severity.as_str(),
             a.events,

@@ -1,0 +1,502 @@
+//! `breachd incident ...` and `breachd audit ...`: people working on
+//! incidents in the store, while the daemon writes to it.
+
+use std::io::{self, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Subcommand};
+
+use crate::incident::severity::Overrides;
+use crate::incident::{
+    Change, Correlation, Incident, IncidentDetail, IncidentId, IncidentStore, ListFilter, Status,
+    StoreError,
+};
+
+/// Where the store is and who acts.
+#[derive(Debug, Args)]
+pub struct StoreArgs {
+    /// Config file: its store (`[incident] store`, else DATA_DIR/breachd.db).
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+    /// The store file itself (overrides the config's).
+    #[arg(long, global = true, value_name = "FILE")]
+    store: Option<PathBuf>,
+    /// JSON for scripts instead of a table for people.
+    #[arg(long, global = true)]
+    json: bool,
+    /// Who acts (recorded in the audit trail); defaults to $USER.
+    #[arg(long, global = true, value_name = "NAME")]
+    by: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct IncidentArgs {
+    #[command(flatten)]
+    at: StoreArgs,
+    #[command(subcommand)]
+    command: IncidentCommand,
+}
+
+#[derive(Debug, Subcommand)]
+enum IncidentCommand {
+    /// Incidents being worked on (open, acknowledged, contained).
+    List {
+        /// Every incident, closed and merged ones too.
+        #[arg(long)]
+        all: bool,
+        /// Only these statuses (repeatable): open, acknowledged, contained, resolved, false_positive.
+        #[arg(long)]
+        status: Vec<String>,
+    },
+    /// One incident: impact, severity with its inputs, evidence, notes, trail.
+    Show { id: String },
+    /// A person has seen it and owns the response.
+    Ack {
+        id: String,
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// The attack is stopped (accounts locked, addresses blocked, keys revoked).
+    Contain {
+        id: String,
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// The response is finished.
+    Resolve {
+        id: String,
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Not a breach; the reason is required.
+    FalsePositive {
+        id: String,
+        #[arg(long)]
+        reason: String,
+    },
+    /// Adds a note.
+    Note { id: String, text: String },
+    /// Assigns the incident to a person.
+    Assign { id: String, to: String },
+    /// Moves FROM's alerts into INTO (FROM stays, marked merged).
+    Merge {
+        into: String,
+        from: String,
+        #[arg(long)]
+        reason: String,
+    },
+    /// Moves the named alerts (keys from `show`) to a new incident.
+    Split {
+        id: String,
+        #[arg(long = "alert", required = true)]
+        alerts: Vec<String>,
+        #[arg(long)]
+        reason: String,
+    },
+    /// Overrides ENISA inputs (the legal role's call); the reason is required.
+    Severity {
+        id: String,
+        #[arg(long)]
+        dpc: Option<f64>,
+        #[arg(long)]
+        ei: Option<f64>,
+        #[arg(long)]
+        cb: Option<f64>,
+        #[arg(long)]
+        reason: String,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    #[command(flatten)]
+    at: StoreArgs,
+    #[command(subcommand)]
+    command: AuditCommand,
+}
+
+#[derive(Debug, Subcommand)]
+enum AuditCommand {
+    /// Checks the whole hash chain; exit 1 when an entry was edited, removed or reordered.
+    Verify,
+    /// The trail, of one incident or of everything.
+    Show { id: Option<String> },
+}
+
+/// The opened store and the policy it runs under.
+struct Opened {
+    store: Box<dyn IncidentStore>,
+    policy: Correlation,
+    legal: Vec<String>,
+    actor: String,
+    json: bool,
+}
+
+fn open(at: &StoreArgs) -> anyhow::Result<Opened> {
+    let config = match (&at.config, &at.store) {
+        (None, Some(_)) => None,
+        (c, _) => Some(super::load_config(c.as_deref())?),
+    };
+    let path = match (&at.store, &config) {
+        (Some(p), _) => p.clone(),
+        (None, Some(c)) => c.store_path.clone(),
+        (None, None) => unreachable!("a config is loaded when no store is named"),
+    };
+    if !path.exists() {
+        anyhow::bail!(
+            "no store at {}; `breachd run` or `breachd replay --store FILE` creates one (or name it with --store / --config)",
+            path.display()
+        );
+    }
+    let store = crate::store::open(&path)?;
+    let actor = at
+        .by
+        .clone()
+        .or_else(|| std::env::var("USER").ok())
+        .filter(|s| !s.trim().is_empty())
+        .unwrap_or_else(|| "unknown".into());
+    Ok(Opened {
+        store,
+        policy: config
+            .as_ref()
+            .map(|c| c.correlation.clone())
+            .unwrap_or_default(),
+        legal: config.map(|c| c.legal).unwrap_or_default(),
+        actor,
+        json: at.json,
+    })
+}
+
+fn id(s: &str) -> Result<IncidentId, StoreError> {
+    s.parse::<IncidentId>().map_err(StoreError::Refused)
+}
+
+/// A refusal or a missing incident is the user's to fix: exit 1 with the
+/// message; anything else (the store itself) is an error: exit 2.
+fn outcome(r: Result<(), StoreError>) -> anyhow::Result<ExitCode> {
+    match r {
+        Ok(()) => Ok(ExitCode::SUCCESS),
+        Err(e @ (StoreError::Refused(_) | StoreError::NotFound(_))) => {
+            eprintln!("breachd: {e}");
+            Ok(ExitCode::from(1))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub fn incident(args: IncidentArgs) -> anyhow::Result<ExitCode> {
+    let mut o = open(&args.at)?;
+    let r = run_incident(&mut o, args.command);
+    outcome(r)
+}
+
+fn run_incident(o: &mut Opened, cmd: IncidentCommand) -> Result<(), StoreError> {
+    let status_change = |to: Status, reason: Option<String>| Change::Status { to, reason };
+    let (target, change) = match cmd {
+        IncidentCommand::List { all, status } => {
+            let mut statuses = Vec::new();
+            for s in &status {
+                let name = s.replace('-', "_");
+                statuses.push(Status::from_name(&name).ok_or_else(|| {
+                    StoreError::Refused(format!(
+                        "unknown status `{s}`; use one of: open, acknowledged, contained, resolved, false_positive"
+                    ))
+                })?);
+            }
+            let list = o.store.list(&ListFilter { statuses, all })?;
+            return print_list(&list, o.json).map_err(io_err);
+        }
+        IncidentCommand::Show { id: i } => {
+            let i = id(&i)?;
+            let d = o.store.get(i)?;
+            let trail = o.store.audit(Some(i))?;
+            return print_show(&d, &trail, o.json).map_err(io_err);
+        }
+        IncidentCommand::Ack { id: i, reason } => (i, status_change(Status::Acknowledged, reason)),
+        IncidentCommand::Contain { id: i, reason } => (i, status_change(Status::Contained, reason)),
+        IncidentCommand::Resolve { id: i, reason } => (i, status_change(Status::Resolved, reason)),
+        IncidentCommand::FalsePositive { id: i, reason } => {
+            (i, status_change(Status::FalsePositive, Some(reason)))
+        }
+        IncidentCommand::Note { id: i, text } => {
+            if text.trim().is_empty() {
+                return Err(StoreError::Refused("the note is empty".into()));
+            }
+            (i, Change::Note(text))
+        }
+        IncidentCommand::Assign { id: i, to } => (i, Change::Assign(to)),
+        IncidentCommand::Severity {
+            id: i,
+            dpc,
+            ei,
+            cb,
+            reason,
+        } => {
+            if !o.legal.is_empty() && !o.legal.contains(&o.actor) {
+                return Err(StoreError::Refused(format!(
+                    "{} is not in the legal role (`[incident] legal` in the config); ENISA inputs are theirs to override",
+                    o.actor
+                )));
+            }
+            let overrides = Overrides { dpc, ei, cb };
+            if overrides == Overrides::default() {
+                return Err(StoreError::Refused(
+                    "give at least one of --dpc, --ei, --cb".into(),
+                ));
+            }
+            overrides.check().map_err(StoreError::Refused)?;
+            (i, Change::Enisa { overrides, reason })
+        }
+        IncidentCommand::Merge { into, from, reason } => {
+            let (into, from) = (id(&into)?, id(&from)?);
+            o.store.merge(into, from, &o.actor, &reason, &o.policy)?;
+            return done(o.json, &format!("{from} merged into {into}"), into);
+        }
+        IncidentCommand::Split {
+            id: i,
+            alerts,
+            reason,
+        } => {
+            let i = id(&i)?;
+            let new = o.store.split(i, &alerts, &o.actor, &reason, &o.policy)?;
+            return done(
+                o.json,
+                &format!("{} alert(s) of {i} split off into {new}", alerts.len()),
+                new,
+            );
+        }
+    };
+    let i = id(&target)?;
+    let changed = o.store.change(i, &change, &o.actor, &o.policy)?;
+    let what = match &change {
+        Change::Status { to, .. } => format!("{i} is now {}", to.as_str()),
+        Change::Note(_) => format!("note added to {i}"),
+        Change::Assign(who) if changed => format!("{i} assigned to {who}"),
+        Change::Assign(who) => format!("{i} was already assigned to {who}"),
+        Change::Enisa { .. } if changed => {
+            let a = o.store.get(i)?.incident.assessment();
+            format!(
+                "{i}: ENISA severity now {:.2} ({})",
+                a.score,
+                a.band.as_str()
+            )
+        }
+        Change::Enisa { .. } => format!("{i}: those overrides were already set"),
+    };
+    done(o.json, &what, i)
+}
+
+fn io_err(e: io::Error) -> StoreError {
+    StoreError::Other {
+        path: "<stdout>".into(),
+        detail: e.to_string(),
+    }
+}
+
+fn done(json: bool, what: &str, i: IncidentId) -> Result<(), StoreError> {
+    let mut out = io::stdout().lock();
+    let r = if json {
+        writeln!(
+            out,
+            "{}",
+            serde_json::json!({"ok": true, "incident": i.to_string(), "message": what})
+        )
+    } else {
+        writeln!(out, "{what}")
+    };
+    r.map_err(io_err)
+}
+
+/// An incident as scripts see it: the stored fields plus the assessment.
+fn incident_json(i: &Incident) -> serde_json::Value {
+    let mut v = serde_json::to_value(i).unwrap_or_default();
+    v["enisa"] = serde_json::to_value(i.assessment()).unwrap_or_default();
+    v
+}
+
+fn print_list(list: &[Incident], json: bool) -> io::Result<()> {
+    let mut out = io::stdout().lock();
+    if json {
+        let v: Vec<serde_json::Value> = list.iter().map(incident_json).collect();
+        return writeln!(out, "{}", serde_json::Value::Array(v));
+    }
+    writeln!(
+        out,
+        "{:<10} {:<14} {:<10} {:>8} {:>6}  {:<25}  title",
+        "id", "status", "enisa", "subjects", "alerts", "start"
+    )?;
+    for i in list {
+        let status = match i.merged_into {
+            Some(m) => format!("merged→{}", m.0),
+            None => i.status.as_str().to_string(),
+        };
+        writeln!(
+            out,
+            "{:<10} {:<14} {:<10} {:>8} {:>6}  {:<25}  {}",
+            i.id.to_string(),
+            status,
+            i.assessment().band.as_str(),
+            i.subjects,
+            i.alerts,
+            i.start.to_string(),
+            i.title
+        )?;
+    }
+    writeln!(
+        out,
+        "{} incident{}",
+        list.len(),
+        if list.len() == 1 { "" } else { "s" }
+    )
+}
+
+fn print_show(
+    d: &IncidentDetail,
+    trail: &[crate::incident::audit::Entry],
+    json: bool,
+) -> io::Result<()> {
+    let mut out = io::stdout().lock();
+    let i = &d.incident;
+    let a = i.assessment();
+    if json {
+        let mut v = serde_json::to_value(d).unwrap_or_default();
+        v["enisa"] = serde_json::to_value(&a).unwrap_or_default();
+        v["audit"] = serde_json::to_value(trail).unwrap_or_default();
+        return writeln!(out, "{v}");
+    }
+    writeln!(out, "{}  {}", i.id, i.title)?;
+    let status = match i.merged_into {
+        Some(m) => format!("{} (merged into {m})", i.status.as_str()),
+        None => i.status.as_str().to_string(),
+    };
+    writeln!(out, "  status       {status}")?;
+    writeln!(
+        out,
+        "  assignee     {}",
+        i.assignee.as_deref().unwrap_or("-")
+    )?;
+    writeln!(
+        out,
+        "  attack       {} → {} (detected {})",
+        i.start, i.end, i.detected_at
+    )?;
+    match &i.aware {
+        Some(w) => writeln!(out, "  aware at     {} by {} ({})", w.at, w.by, w.reason)?,
+        None => writeln!(out, "  aware at     not yet (policy: at acknowledgement)")?,
+    }
+    writeln!(out, "  categories   {}", i.categories.names().join(", "))?;
+    writeln!(
+        out,
+        "  subjects     {} (confidence {}; at most {}) — {}",
+        i.subjects, i.subjects_confidence, i.subjects_upper, i.subjects_basis
+    )?;
+    if !i.jurisdictions.is_empty() {
+        let j: Vec<String> = i
+            .jurisdictions
+            .iter()
+            .map(|j| format!("{} {}", j.jurisdiction, j.subjects))
+            .collect();
+        writeln!(
+            out,
+            "  jurisdictions {} (the inventory's shares of the estimate; confidence low)",
+            j.join(", ")
+        )?;
+    }
+    writeln!(
+        out,
+        "  severity     ENISA {:.2} {} = DPC {} × EI {} + CB {}",
+        a.score,
+        a.band.as_str(),
+        a.dpc.value,
+        a.ei.value,
+        a.cb.value
+    )?;
+    for (name, inp) in [("DPC", &a.dpc), ("EI", &a.ei), ("CB", &a.cb)] {
+        writeln!(
+            out,
+            "    {name:<4} {} ({}): {}",
+            inp.value, inp.source, inp.why
+        )?;
+    }
+    let ents: Vec<String> = d.entities.iter().map(|(t, v)| format!("{t}:{v}")).collect();
+    write!(out, "  entities     {}", ents.join(", "))?;
+    if d.entities_more > 0 {
+        write!(out, " and {} more", d.entities_more)?;
+    }
+    writeln!(out)?;
+    writeln!(out, "  alerts ({}):", d.evidence.len())?;
+    for e in &d.evidence {
+        writeln!(
+            out,
+            "    {}{}  {}",
+            e.key,
+            if e.open { " (open)" } else { "" },
+            e.alert["summary"].as_str().unwrap_or_default()
+        )?;
+    }
+    if !d.notes.is_empty() {
+        writeln!(out, "  notes:")?;
+        for n in &d.notes {
+            writeln!(out, "    {} {}: {}", n.at, n.author, n.text)?;
+        }
+    }
+    writeln!(out, "  trail:")?;
+    for e in trail {
+        writeln!(
+            out,
+            "    #{} {} {} {} {}",
+            e.seq, e.at, e.actor, e.action, e.detail
+        )?;
+    }
+    Ok(())
+}
+
+pub fn audit(args: AuditArgs) -> anyhow::Result<ExitCode> {
+    let o = open(&args.at)?;
+    match args.command {
+        AuditCommand::Verify => {
+            let v = o.store.verify_audit()?;
+            let mut out = io::stdout().lock();
+            if o.json {
+                writeln!(out, "{}", serde_json::to_value(&v)?)?;
+            } else if v.ok {
+                writeln!(out, "audit trail intact: {} entries", v.entries)?;
+            } else {
+                writeln!(out, "audit trail BROKEN ({} entries read):", v.entries)?;
+                for p in &v.problems {
+                    writeln!(out, "  {p}")?;
+                }
+            }
+            Ok(if v.ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
+        AuditCommand::Show { id: i } => {
+            let i = match i {
+                Some(s) => match id(&s) {
+                    Ok(i) => Some(i),
+                    Err(e) => return outcome(Err(e)),
+                },
+                None => None,
+            };
+            let trail = o.store.audit(i)?;
+            let mut out = io::stdout().lock();
+            if o.json {
+                writeln!(out, "{}", serde_json::to_value(&trail)?)?;
+            } else {
+                for e in &trail {
+                    let inc = e.incident.map(|i| i.to_string()).unwrap_or_default();
+                    writeln!(
+                        out,
+                        "#{} {} {} {} {} {}",
+                        e.seq, e.at, e.actor, inc, e.action, e.detail
+                    )?;
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
