@@ -73,13 +73,15 @@ impl DataType {
     /// The ENISA type of one breachd category.
     pub fn of(c: Category) -> DataType {
         match c {
-            Category::Identity
-            | Category::Contact
-            | Category::Credentials
-            | Category::Children
-            | Category::GovernmentId => DataType::Simple,
+            // Children's data is simple data whose context (minors) adds +3.
+            Category::Identity | Category::Contact | Category::Children => DataType::Simple,
             Category::Location | Category::Behavioural => DataType::Behavioural,
-            Category::Financial | Category::PaymentCard => DataType::Financial,
+            // Credentials and government ids open accounts and impersonation:
+            // they harm like financial data.
+            Category::Financial
+            | Category::PaymentCard
+            | Category::Credentials
+            | Category::GovernmentId => DataType::Financial,
             Category::Health | Category::Biometric | Category::SpecialCategory => {
                 DataType::Sensitive
             }
@@ -134,6 +136,8 @@ pub enum Integrity {
     None,
     /// Altered, but recoverable: +0.
     Recoverable,
+    /// Altered and possibly used before it was recovered: +0.25.
+    UsedRecoverable,
     /// Altered and possibly used, not recoverable: +0.5.
     Unrecoverable,
 }
@@ -170,6 +174,7 @@ impl Circumstances {
         };
         let i = match self.integrity {
             Integrity::None | Integrity::Recoverable => 0.0,
+            Integrity::UsedRecoverable => 0.25,
             Integrity::Unrecoverable => 0.5,
         };
         let a = match self.availability {

@@ -698,11 +698,11 @@ pub fn compile(
             }
         }
         let min_severity = o.min_severity.as_deref().and_then(|b| {
-            let band = severity::Band::from_name(b);
+            let band = severity::band_from_name(b);
             if band.is_none() {
                 err(
                     &at("min_severity"),
-                    unknown("severity band", b, &severity::Band::NAMES),
+                    unknown("severity band", b, &severity::BAND_NAMES),
                 );
             }
             band

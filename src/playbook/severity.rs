@@ -1,34 +1,29 @@
-//! ENISA severity of a personal-data breach (ENISA 2013, "Recommendations for
-//! a methodology of the assessment of severity of personal data breaches"):
-//! `SE = DPC × EI + CB`, banded low / medium / high / very high.
+//! ENISA severity of a breach described by a facts file.
 //!
-//! One pure function, [`severity`], from [`Inputs`] to [`Severity`]. The
-//! incident stage computes the same score for live incidents; the two meet
-//! at merge time.
-
-use serde::Serialize;
+//! The method itself (`SE = DPC × EI + CB`, the bands, the data types) lives
+//! in [`crate::incident::severity`], the one implementation live incidents use
+//! too; this file maps a facts file's circumstances onto it ([`Inputs`] →
+//! [`severity`]) and keeps the ENISA Annex examples as table tests.
 
 use crate::classify::{Categories, Category};
+use crate::incident::severity::{
+    self as enisa, Availability, Circumstances, Confidentiality, DataType, Integrity,
+};
 
-/// Ease of identification: how easily the data points to a person.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Ease {
-    Negligible,
-    Limited,
-    Significant,
-    Maximum,
-}
+pub use crate::incident::severity::{Band, Ease, Score as Severity};
 
-impl Ease {
-    pub fn score(self) -> f64 {
-        match self {
-            Ease::Negligible => 0.25,
-            Ease::Limited => 0.5,
-            Ease::Significant => 0.75,
-            Ease::Maximum => 1.0,
-        }
-    }
+/// Names of the bands, in order, as playbooks write them.
+pub const BAND_NAMES: [&str; 4] = ["low", "medium", "high", "very_high"];
+
+/// The band a playbook names (`min_severity: high`).
+pub fn band_from_name(s: &str) -> Option<Band> {
+    Some(match s {
+        "low" => Band::Low,
+        "medium" => Band::Medium,
+        "high" => Band::High,
+        "very_high" => Band::VeryHigh,
+        _ => return None,
+    })
 }
 
 /// Who could read the data (loss of confidentiality).
@@ -68,105 +63,56 @@ pub struct Inputs {
     pub malicious: bool,
 }
 
-/// The score with its parts, as `assess` prints it.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-pub struct Severity {
-    pub dpc: f64,
-    pub ei: f64,
-    pub cb: f64,
-    pub score: f64,
-    pub band: Band,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Band {
-    Low,
-    Medium,
-    High,
-    VeryHigh,
-}
-
-impl Band {
-    pub const NAMES: [&'static str; 4] = ["low", "medium", "high", "very_high"];
-    pub fn from_name(s: &str) -> Option<Band> {
-        Some(match s {
-            "low" => Band::Low,
-            "medium" => Band::Medium,
-            "high" => Band::High,
-            "very_high" => Band::VeryHigh,
-            _ => return None,
-        })
-    }
-    pub fn as_str(self) -> &'static str {
-        Band::NAMES[self as usize]
-    }
-    pub fn of(score: f64) -> Band {
-        if score < 2.0 {
-            Band::Low
-        } else if score < 3.0 {
-            Band::Medium
-        } else if score < 4.0 {
-            Band::High
-        } else {
-            Band::VeryHigh
-        }
-    }
-}
-
-/// The base DPC of one category: simple 1, behavioural 2, financial 3,
-/// sensitive 4. Credentials and government identifiers open accounts and
-/// impersonation, so they score as financial; children's data as sensitive.
-pub fn base_dpc(c: Category) -> u8 {
-    match c {
-        Category::Identity | Category::Contact => 1,
-        Category::Location | Category::Behavioural => 2,
-        Category::Financial
-        | Category::PaymentCard
-        | Category::Credentials
-        | Category::GovernmentId => 3,
-        Category::Health | Category::Biometric | Category::Children | Category::SpecialCategory => {
-            4
-        }
-    }
-}
-
-/// The DPC: the most severe category's base, adjusted by context, kept in 1..=4.
+/// The DPC: the most severe category's base (children's data counts as
+/// simple data of minors, +3), adjusted by context, kept in 1..=4.
 pub fn dpc(categories: Categories, context: i8) -> f64 {
-    let base = categories.iter().map(base_dpc).max().unwrap_or(1) as i8;
-    (base + context).clamp(1, 4) as f64
+    let base = categories
+        .iter()
+        .map(DataType::of)
+        .max()
+        .unwrap_or(DataType::Simple);
+    let minors = if categories.contains(Category::Children) {
+        3
+    } else {
+        0
+    };
+    enisa::dpc(base, f64::from(context + minors))
 }
 
 /// The circumstances of the breach, added up.
 pub fn cb(i: &Inputs) -> f64 {
-    let loss = |l: Option<Loss>| match l {
-        None | Some(Loss::Recoverable) => 0.0,
-        Some(Loss::Temporary) => 0.25,
-        Some(Loss::Permanent) => 0.5,
-    };
-    let confidentiality = match i.confidentiality {
-        None | Some(Exposure::NoEvidence) => 0.0,
-        Some(Exposure::Known) => 0.25,
-        Some(Exposure::Unknown) => 0.5,
-    };
-    confidentiality + loss(i.integrity) + loss(i.availability) + if i.malicious { 0.5 } else { 0.0 }
+    Circumstances {
+        confidentiality: match i.confidentiality {
+            None => Confidentiality::None,
+            Some(Exposure::NoEvidence) => Confidentiality::Exposed,
+            Some(Exposure::Known) => Confidentiality::KnownRecipients,
+            Some(Exposure::Unknown) => Confidentiality::UnknownRecipients,
+        },
+        integrity: match i.integrity {
+            None => Integrity::None,
+            Some(Loss::Recoverable) => Integrity::Recoverable,
+            Some(Loss::Temporary) => Integrity::UsedRecoverable,
+            Some(Loss::Permanent) => Integrity::Unrecoverable,
+        },
+        availability: match i.availability {
+            None => Availability::None,
+            Some(Loss::Recoverable) => Availability::Recoverable,
+            Some(Loss::Temporary) => Availability::Temporary,
+            Some(Loss::Permanent) => Availability::Permanent,
+        },
+        malicious: i.malicious,
+    }
+    .cb()
 }
 
 /// `SE = DPC × EI + CB` and its band.
 pub fn severity(i: &Inputs) -> Severity {
-    from_parts(dpc(i.categories, i.context), i.ease.score(), cb(i))
+    from_parts(dpc(i.categories, i.context), i.ease.ei(), cb(i))
 }
 
 /// The score and band of given parts (used when an assessor overrides one).
 pub fn from_parts(dpc: f64, ei: f64, cb: f64) -> Severity {
-    let score = dpc * ei + cb;
-    Severity {
-        dpc,
-        ei,
-        cb,
-        score,
-        band: Band::of(score),
-    }
+    enisa::assess(dpc, ei, cb)
 }
 
 #[cfg(test)]
