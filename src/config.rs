@@ -41,6 +41,9 @@ pub struct ConfigFile {
     pub detect: DetectConfig,
     #[serde(default)]
     pub playbooks: PlaybooksConfig,
+    /// `[notify]`: sender, DPO and channels.
+    #[serde(default)]
+    pub notify: crate::notify::config::NotifyConfig,
 }
 
 /// `[playbooks]`: where the playbooks and the notice templates live.
@@ -194,6 +197,13 @@ pub struct Config {
     pub sigma: std::sync::Arc<crate::detect::sigma::SigmaSet>,
     /// The shipped playbooks, or those of `[playbooks] dir`.
     pub playbooks: Vec<crate::playbook::Playbook>,
+    /// The notice templates folder (`[playbooks] templates`) when it exists;
+    /// `None` means the shipped templates. Compiled by [`Config::templates`].
+    pub templates: Option<PathBuf>,
+    /// Where template problems are reported (`[playbooks] templates`).
+    pub templates_at: ConfigError,
+    /// `[notify]`, built.
+    pub notify: crate::notify::config::Settings,
 }
 
 /// One built source.
@@ -263,6 +273,38 @@ impl Config {
         })?;
         let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
         Config::from_str(&text, &path.display().to_string(), &base)
+    }
+
+    /// Compiles the notice templates: the folder's, or the shipped ones.
+    /// Not part of the build, so the daemon does not pay for it at each start
+    /// before it sends anything.
+    pub fn templates(&self) -> Result<crate::notify::Templates, ConfigErrors> {
+        let at = |m: String| {
+            let mut e = self.templates_at.clone();
+            e.message = format!("template problem: {m}");
+            e
+        };
+        match &self.templates {
+            Some(dir) => crate::notify::Templates::load_dir(dir),
+            None => crate::notify::Templates::shipped(),
+        }
+        .map_err(|problems| ConfigErrors(problems.iter().map(|p| at(p.to_string())).collect()))
+    }
+
+    /// Compiles the templates and renders each against the sample incident,
+    /// listing every required item a notice lacks (`breachd check`).
+    pub fn check_templates(&self) -> Vec<ConfigError> {
+        match self.templates() {
+            Ok(t) => crate::notify::checklist::check(&t)
+                .into_iter()
+                .map(|p| {
+                    let mut e = self.templates_at.clone();
+                    e.message = format!("template problem: {p}");
+                    e
+                })
+                .collect(),
+            Err(e) => e.0,
+        }
     }
 
     /// The embedded default; relative paths are relative to the working directory.
@@ -468,8 +510,26 @@ fn build(c: &ConfigFile, doc: &Doc<'_>, base: &Path, errors: &mut Vec<ConfigErro
         }
         Vec::new()
     });
+    let templates = templates.is_dir().then_some(templates);
+    let mut notify_errors = Vec::new();
+    let notify = crate::notify::config::build(
+        &c.notify,
+        &|p: &str| resolve(p),
+        &|k: &str| std::env::var(k).ok(),
+        &mut notify_errors,
+    );
+    for (span, message) in notify_errors {
+        errors.push(doc.error(span, message));
+    }
+    let templates_at = doc.error(
+        c.playbooks.templates.as_ref().map_or(0..0, |t| t.span()),
+        String::new(),
+    );
     Config {
         playbooks,
+        templates,
+        templates_at,
+        notify,
         sigma: std::sync::Arc::new(sigma),
         inventory: std::sync::Arc::new(inventory),
         rules,

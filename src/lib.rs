@@ -9,6 +9,7 @@ pub mod cli;
 pub mod config;
 pub mod daemon;
 pub mod detect;
+pub mod notify;
 pub mod parse;
 pub mod pipeline;
 pub mod playbook;

@@ -4,6 +4,7 @@
 
 mod assess;
 mod check;
+mod notify;
 mod replay;
 mod run;
 
@@ -36,6 +37,8 @@ enum Command {
         #[arg(long)]
         config: Option<PathBuf>,
     },
+    /// Notification tools: `notify test --channel NAME` sends a sample alert.
+    Notify(notify::NotifyArgs),
 }
 
 pub fn main() -> ExitCode {
@@ -46,6 +49,7 @@ pub fn main() -> ExitCode {
         Command::Replay(args) => replay::replay(args),
         Command::Check { config } => check::check(config.as_deref()),
         Command::Assess(args) => assess::assess(args),
+        Command::Notify(args) => notify::notify(args),
     };
     match result {
         Ok(code) => code,
