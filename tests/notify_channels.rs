@@ -10,6 +10,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
 use std::sync::mpsc::{channel, Receiver};
+use std::sync::Arc;
 use std::time::Duration;
 
 use breachd::config::Config;
@@ -20,16 +21,32 @@ use hmac::{Hmac, Mac};
 
 #[derive(Debug, Default)]
 struct Mail {
+    /// Whether the message came over TLS.
+    tls: bool,
     auth: Option<String>,
     from: String,
     rcpt: Vec<String>,
     data: String,
 }
 
+/// How the sink secures its connections.
+#[derive(Clone)]
+enum Security {
+    Plain,
+    /// Offers STARTTLS, and AUTH only once TLS is up (as real servers do).
+    StartTls(Arc<rustls::ServerConfig>),
+    /// TLS from the first byte.
+    Implicit(Arc<rustls::ServerConfig>),
+}
+
 /// Accepts connections forever on a loopback port; each delivered message
 /// is sent on the channel. `mail_reply` answers MAIL FROM (`250 ok`, or a
 /// failure to test classification).
 fn smtp_sink(mail_reply: &'static str) -> (u16, Receiver<Mail>) {
+    smtp_sink_with(mail_reply, Security::Plain)
+}
+
+fn smtp_sink_with(mail_reply: &'static str, security: Security) -> (u16, Receiver<Mail>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let (tx, rx) = channel();
@@ -37,36 +54,77 @@ fn smtp_sink(mail_reply: &'static str) -> (u16, Receiver<Mail>) {
         for stream in listener.incoming() {
             let Ok(stream) = stream else { return };
             let tx = tx.clone();
+            let security = security.clone();
             std::thread::spawn(move || {
-                let _ = smtp_session(stream, mail_reply, &tx);
+                let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+                let _ = match security {
+                    Security::Plain => {
+                        smtp_session(stream, mail_reply, false, false, true, &tx).map(drop)
+                    }
+                    Security::Implicit(cfg) => {
+                        let tls = rustls::StreamOwned::new(
+                            rustls::ServerConnection::new(cfg).unwrap(),
+                            stream,
+                        );
+                        smtp_session(tls, mail_reply, true, false, true, &tx).map(drop)
+                    }
+                    Security::StartTls(cfg) => {
+                        match smtp_session(stream, mail_reply, false, true, true, &tx) {
+                            Ok(Some(plain)) => {
+                                let tls = rustls::StreamOwned::new(
+                                    rustls::ServerConnection::new(cfg).unwrap(),
+                                    plain,
+                                );
+                                smtp_session(tls, mail_reply, true, false, false, &tx).map(drop)
+                            }
+                            other => other.map(drop),
+                        }
+                    }
+                };
             });
         }
     });
     (port, rx)
 }
 
-fn smtp_session(
-    stream: TcpStream,
+/// Speaks SMTP on `stream`; returns the stream when the client asked for
+/// STARTTLS (and `offer_starttls`), so the caller can wrap it in TLS.
+fn smtp_session<S: Read + Write>(
+    stream: S,
     mail_reply: &str,
+    tls: bool,
+    offer_starttls: bool,
+    greet: bool,
     tx: &std::sync::mpsc::Sender<Mail>,
-) -> std::io::Result<()> {
-    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
-    let mut w = stream.try_clone()?;
+) -> std::io::Result<Option<S>> {
     let mut r = BufReader::new(stream);
-    let mut mail = Mail::default();
-    w.write_all(b"220 sink.test ESMTP\r\n")?;
+    let mut mail = Mail {
+        tls,
+        ..Mail::default()
+    };
+    // after STARTTLS the client speaks first (EHLO again)
+    if greet {
+        r.get_mut().write_all(b"220 sink.test ESMTP\r\n")?;
+    }
     let mut line = String::new();
     loop {
         line.clear();
         if r.read_line(&mut line)? == 0 {
-            return Ok(());
+            return Ok(None);
         }
         let cmd = line.trim_end().to_string();
         let upper = cmd.to_ascii_uppercase();
+        let w = r.get_mut();
         if upper.starts_with("EHLO") {
-            w.write_all(
-                b"250-sink.test\r\n250-AUTH PLAIN LOGIN\r\n250-8BITMIME\r\n250 SIZE 10000000\r\n",
-            )?;
+            if offer_starttls {
+                w.write_all(b"250-sink.test\r\n250-STARTTLS\r\n250 8BITMIME\r\n")?;
+            } else {
+                w.write_all(b"250-sink.test\r\n250-AUTH PLAIN LOGIN\r\n250-8BITMIME\r\n250 SIZE 10000000\r\n")?;
+            }
+        } else if upper == "STARTTLS" && offer_starttls {
+            w.write_all(b"220 2.0.0 ready to start TLS\r\n")?;
+            w.flush()?;
+            return Ok(Some(r.into_inner()));
         } else if upper.starts_with("AUTH PLAIN") {
             let arg = cmd[10..].trim().to_string();
             let arg = if arg.is_empty() {
@@ -78,7 +136,8 @@ fn smtp_session(
                 arg
             };
             mail.auth = Some(String::from_utf8(base64(&arg)).unwrap());
-            w.write_all(b"235 2.7.0 Authentication successful\r\n")?;
+            r.get_mut()
+                .write_all(b"235 2.7.0 Authentication successful\r\n")?;
         } else if upper.starts_with("MAIL FROM:") {
             mail.from = cmd[10..].trim().to_string();
             w.write_all(format!("{mail_reply}\r\n").as_bytes())?;
@@ -91,7 +150,7 @@ fn smtp_session(
             loop {
                 let mut l = String::new();
                 if r.read_line(&mut l)? == 0 {
-                    return Ok(());
+                    return Ok(None);
                 }
                 if l == ".\r\n" {
                     break;
@@ -103,14 +162,22 @@ fn smtp_session(
                 );
             }
             mail.data = data;
-            w.write_all(b"250 2.0.0 queued\r\n")?;
-            let _ = tx.send(std::mem::take(&mut mail));
+            r.get_mut().write_all(b"250 2.0.0 queued\r\n")?;
+            let _ = tx.send(std::mem::replace(
+                &mut mail,
+                Mail {
+                    tls,
+                    ..Mail::default()
+                },
+            ));
         } else if upper == "QUIT" {
             w.write_all(b"221 bye\r\n")?;
-            return Ok(());
+            w.flush()?;
+            return Ok(None);
         } else {
             w.write_all(b"250 ok\r\n")?;
         }
+        r.get_mut().flush()?;
     }
 }
 
@@ -388,6 +455,87 @@ fn smtp_delivers_the_alert_and_a_chinese_notice_with_auth_and_a_stable_message_i
         assert!(text.contains(want), "missing `{want}` in:\n{text}");
     }
     assert!(part(&m.data, "text/html").contains("<h2 style=\"font-size: 14pt\">事件性质</h2>"));
+}
+
+/// A server certificate for `localhost` from a throwaway CA: (the server's
+/// TLS config, the certificate as PEM for `ca_file`).
+fn tls_server() -> (Arc<rustls::ServerConfig>, String) {
+    let ck = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    let key = rustls::pki_types::PrivateKeyDer::Pkcs8(ck.signing_key.serialize_der().into());
+    let cfg = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(vec![ck.cert.der().clone()], key)
+    .unwrap();
+    (Arc::new(cfg), ck.cert.pem())
+}
+
+fn tls_config(dir: &Path, port: u16, tls: &str, ca_pem: Option<&str>) -> Config {
+    std::fs::write(dir.join("smtp.pass"), "hunter2\n").unwrap();
+    let ca = match ca_pem {
+        Some(pem) => {
+            std::fs::write(dir.join("ca.pem"), pem).unwrap();
+            "ca_file = \"ca.pem\"\n"
+        }
+        None => "",
+    };
+    config(
+        dir,
+        &format!(
+            "[[notify.channel]]\nname = \"mail\"\nkind = \"smtp\"\nhost = \"localhost\"\nport = {port}\ntls = \"{tls}\"\n{ca}username = \"breachd\"\npassword_file = \"smtp.pass\"\nfrom = \"breachd@example.org\"\nto = [\"oncall@example.org\"]\ntimeout = \"5s\"\n"
+        ),
+    )
+}
+
+#[test]
+fn starttls_and_implicit_tls_carry_the_login_and_the_message_encrypted() {
+    let (server, ca) = tls_server();
+    for (tls, security) in [
+        ("starttls", Security::StartTls(server.clone())),
+        ("implicit", Security::Implicit(server.clone())),
+    ] {
+        let (port, rx) = smtp_sink_with("250 ok", security);
+        let dir = tempfile::tempdir().unwrap();
+        let c = tls_config(dir.path(), port, tls, Some(&ca));
+        let n = Notification::alert(&templates(), &notice(Locale::ZhCn, Status::Open), "k-tls")
+            .unwrap();
+        open(&c, "mail")
+            .send(&n)
+            .unwrap_or_else(|e| panic!("{tls}: {e}"));
+        let m = recv(&rx);
+        assert!(m.tls, "{tls}: the message came in clear");
+        assert_eq!(m.auth.as_deref(), Some("\0breachd\0hunter2"), "{tls}");
+        let text = part(&m.data, "text/plain");
+        assert!(
+            text.starts_with("事件 INC-0042：Customer records"),
+            "{tls}: {text}"
+        );
+    }
+}
+
+#[test]
+fn starttls_is_required_and_the_certificate_is_verified() {
+    // a server that does not offer STARTTLS gets neither password nor mail
+    let (server, ca) = tls_server();
+    let (port, rx) = smtp_sink("250 ok");
+    let dir = tempfile::tempdir().unwrap();
+    let c = tls_config(dir.path(), port, "starttls", Some(&ca));
+    let n = Notification::alert(&templates(), &notice(Locale::En, Status::Open), "k").unwrap();
+    let e = open(&c, "mail").send(&n).unwrap_err();
+    assert!(!e.is_transient(), "{e}");
+    assert!(e.to_string().contains("STARTTLS"), "{e}");
+    assert!(rx.recv_timeout(Duration::from_millis(300)).is_err());
+
+    // a certificate no trusted authority signed: refused, permanently
+    let (port, rx) = smtp_sink_with("250 ok", Security::Implicit(server));
+    let dir = tempfile::tempdir().unwrap();
+    let c = tls_config(dir.path(), port, "implicit", None);
+    let e = open(&c, "mail").send(&n).unwrap_err();
+    assert!(!e.is_transient(), "{e}");
+    assert!(rx.recv_timeout(Duration::from_millis(300)).is_err());
 }
 
 #[test]

@@ -60,6 +60,9 @@ pub struct ChannelConfig {
     pub port: Option<Spanned<u16>>,
     /// `starttls` (default), `implicit`, or `none` (loopback only).
     pub tls: Option<Spanned<String>>,
+    /// PEM file of certificate authorities to trust beside the public roots
+    /// (an internal mail relay's CA).
+    pub ca_file: Option<Spanned<String>>,
     pub username: Option<Spanned<String>>,
     pub password_file: Option<Spanned<String>>,
     pub password_env: Option<Spanned<String>>,
@@ -123,6 +126,8 @@ pub enum KindSpec {
         host: String,
         port: u16,
         tls: Tls,
+        /// Extra trusted CA certificates, PEM.
+        ca: Option<Vec<u8>>,
         credentials: Option<(String, Secret)>,
         from: String,
         to: Vec<String>,
@@ -242,6 +247,7 @@ fn build_channel(
             "host",
             "port",
             "tls",
+            "ca_file",
             "username",
             "password_file",
             "password_env",
@@ -265,10 +271,11 @@ fn build_channel(
     };
     let before = errors.len();
     let s = |v: &Option<Spanned<String>>| v.as_ref().map(|v| (v.span(), v.get_ref().clone()));
-    let present: [(&str, Option<Range<usize>>); 18] = [
+    let present: [(&str, Option<Range<usize>>); 19] = [
         ("host", ch.host.as_ref().map(|v| v.span())),
         ("port", ch.port.as_ref().map(|v| v.span())),
         ("tls", ch.tls.as_ref().map(|v| v.span())),
+        ("ca_file", ch.ca_file.as_ref().map(|v| v.span())),
         ("username", ch.username.as_ref().map(|v| v.span())),
         ("password_file", ch.password_file.as_ref().map(|v| v.span())),
         ("password_env", ch.password_env.as_ref().map(|v| v.span())),
@@ -383,6 +390,27 @@ fn build_channel(
                     errors.push((f.span(), format!("`{from}` is not an e-mail address")));
                 }
             }
+            let ca = ch.ca_file.as_ref().and_then(|f| {
+                let path = resolve(f.get_ref());
+                match std::fs::read(&path) {
+                    Ok(pem)
+                        if lettre::transport::smtp::client::Certificate::from_pem(&pem).is_ok() =>
+                    {
+                        Some(pem)
+                    }
+                    Ok(_) => {
+                        errors.push((
+                            f.span(),
+                            format!("{} holds no PEM certificate", path.display()),
+                        ));
+                        None
+                    }
+                    Err(e) => {
+                        errors.push((f.span(), format!("cannot read {}: {e}", path.display())));
+                        None
+                    }
+                }
+            });
             let password = secret(
                 "password",
                 &ch.password_file,
@@ -412,6 +440,7 @@ fn build_channel(
                 host,
                 port,
                 tls,
+                ca,
                 credentials,
                 from,
                 to,
@@ -664,7 +693,7 @@ kind = "carrier_pigeon"
         assert_eq!(
             e,
             vec![
-                "\"https://x\": `url` does not apply to a smtp channel; its fields are: host, port, tls, username, password_file, password_env, from, to, timeout",
+                "\"https://x\": `url` does not apply to a smtp channel; its fields are: host, port, tls, ca_file, username, password_file, password_env, from, to, timeout",
                 "\"none\": tls = \"none\" sends mail and passwords in clear: it is only allowed to a server on this machine (localhost, 127.0.0.1, ::1); use starttls or implicit",
                 "[\"not an address\"]: `not an address` is not an e-mail address",
                 "\"u\": a username needs a password: set password_file or password_env",

@@ -7,7 +7,7 @@
 use lettre::message::header::{ContentTransferEncoding, ContentType};
 use lettre::message::{Body, Mailbox, MultiPart, SinglePart};
 use lettre::transport::smtp::authentication::Credentials;
-use lettre::transport::smtp::client::{Tls as LettreTls, TlsParameters};
+use lettre::transport::smtp::client::{Certificate, Tls as LettreTls, TlsParameters};
 use lettre::{Message, SmtpTransport, Transport};
 
 use super::channel::{key_hash, SendError};
@@ -30,6 +30,7 @@ impl Smtp {
             host,
             port,
             tls,
+            ca,
             credentials,
             from,
             to,
@@ -39,7 +40,13 @@ impl Smtp {
         };
         let bad = |m: String| SendError::permanent(&spec.name, m);
         let params = || {
-            TlsParameters::new(host.clone()).map_err(|e| bad(format!("TLS setup for {host}: {e}")))
+            let mut b = TlsParameters::builder(host.clone());
+            if let Some(pem) = ca {
+                let cert = Certificate::from_pem(pem).map_err(|e| bad(format!("ca_file: {e}")))?;
+                b = b.add_root_certificate(cert);
+            }
+            b.build()
+                .map_err(|e| bad(format!("TLS setup for {host}: {e}")))
         };
         let mut builder = SmtpTransport::builder_dangerous(host.as_str())
             .port(*port)
@@ -116,13 +123,30 @@ impl Smtp {
 }
 
 /// 4xx replies, timeouts and broken connections are worth a retry; 5xx
-/// replies, TLS failures (a certificate the admin must fix) and messages
-/// lettre cannot build are not.
+/// replies, TLS failures (a certificate the admin must fix), a server that
+/// does not offer the STARTTLS we require, and messages lettre cannot build
+/// are not.
 fn classify(channel: &str, e: &lettre::transport::smtp::Error) -> SendError {
     let reason = e.to_string();
-    if e.is_permanent() || e.is_tls() || e.is_client() {
+    if e.is_permanent() || e.is_tls() || e.is_client() || tls_handshake_refused(e) {
         SendError::permanent(channel, reason)
     } else {
         SendError::transient(channel, reason)
     }
+}
+
+/// rustls reports a refused handshake (an untrusted or mismatched
+/// certificate, no common protocol) as an `InvalidData` I/O error, which
+/// lettre passes on as a network error: retrying cannot fix it.
+fn tls_handshake_refused(e: &lettre::transport::smtp::Error) -> bool {
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        if let Some(io) = s.downcast_ref::<std::io::Error>() {
+            if io.kind() == std::io::ErrorKind::InvalidData {
+                return true;
+            }
+        }
+        source = s.source();
+    }
+    false
 }
