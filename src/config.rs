@@ -279,16 +279,18 @@ impl Config {
     /// Not part of the build, so the daemon does not pay for it at each start
     /// before it sends anything.
     pub fn templates(&self) -> Result<crate::notify::Templates, ConfigErrors> {
-        let at = |m: String| {
-            let mut e = self.templates_at.clone();
-            e.message = format!("template problem: {m}");
-            e
-        };
         match &self.templates {
             Some(dir) => crate::notify::Templates::load_dir(dir),
             None => crate::notify::Templates::shipped(),
         }
-        .map_err(|problems| ConfigErrors(problems.iter().map(|p| at(p.to_string())).collect()))
+        .map_err(|problems| {
+            ConfigErrors(
+                problems
+                    .iter()
+                    .map(|p| self.template_problem(p.to_string()))
+                    .collect(),
+            )
+        })
     }
 
     /// Compiles the templates and renders each against the sample incident,
@@ -297,13 +299,16 @@ impl Config {
         match self.templates() {
             Ok(t) => crate::notify::checklist::check(&t)
                 .into_iter()
-                .map(|p| {
-                    let mut e = self.templates_at.clone();
-                    e.message = format!("template problem: {p}");
-                    e
-                })
+                .map(|p| self.template_problem(p))
                 .collect(),
             Err(e) => e.0,
+        }
+    }
+
+    fn template_problem(&self, message: String) -> ConfigError {
+        ConfigError {
+            message: format!("template problem: {message}"),
+            ..self.templates_at.clone()
         }
     }
 

@@ -87,11 +87,22 @@ impl Channel {
     /// the same Message-ID, the same file); Slack cannot, so the outbox must
     /// record a Slack send before retrying anything else.
     pub fn send(&self, n: &Notification) -> Result<Receipt, SendError> {
-        let detail = match &self.kind {
-            Kind::Smtp(s) => s.send(&self.name, n)?,
-            Kind::Http(h) => h.send(&self.name, n)?,
-            Kind::File(f) => f.send(&self.name, n)?,
+        let sent = match &self.kind {
+            Kind::Smtp(s) => s.send(&self.name, n),
+            Kind::Http(h) => h.send(&self.name, n),
+            Kind::File(f) => f.send(&self.name, n),
         };
+        let detail = sent.inspect_err(|e| {
+            tracing::warn!(
+                channel = %self.name,
+                incident_id = %n.incident_id,
+                template = %n.template,
+                key = %n.key,
+                transient = e.is_transient(),
+                error = %e,
+                "notification not delivered"
+            );
+        })?;
         tracing::info!(
             channel = %self.name,
             incident_id = %n.incident_id,
