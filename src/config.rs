@@ -43,6 +43,9 @@ pub struct ConfigFile {
     pub playbooks: PlaybooksConfig,
     #[serde(default)]
     pub incident: IncidentConfig,
+    /// `[notify]`: sender, DPO and channels.
+    #[serde(default)]
+    pub notify: crate::notify::config::NotifyConfig,
 }
 
 /// `[playbooks]`: where the playbooks and the notice templates live.
@@ -220,6 +223,13 @@ pub struct Config {
     pub correlation: crate::incident::Correlation,
     /// People who may override ENISA inputs; empty means anyone.
     pub legal: Vec<String>,
+    /// The notice templates folder (`[playbooks] templates`) when it exists;
+    /// `None` means the shipped templates. Compiled by [`Config::templates`].
+    pub templates: Option<PathBuf>,
+    /// Where template problems are reported (`[playbooks] templates`).
+    pub templates_at: ConfigError,
+    /// `[notify]`, built.
+    pub notify: crate::notify::config::Settings,
 }
 
 /// One built source.
@@ -289,6 +299,43 @@ impl Config {
         })?;
         let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
         Config::from_str(&text, &path.display().to_string(), &base)
+    }
+
+    /// Compiles the notice templates: the folder's, or the shipped ones.
+    /// Not part of the build, so the daemon does not pay for it at each start
+    /// before it sends anything.
+    pub fn templates(&self) -> Result<crate::notify::Templates, ConfigErrors> {
+        match &self.templates {
+            Some(dir) => crate::notify::Templates::load_dir(dir),
+            None => crate::notify::Templates::shipped(),
+        }
+        .map_err(|problems| {
+            ConfigErrors(
+                problems
+                    .iter()
+                    .map(|p| self.template_problem(p.to_string()))
+                    .collect(),
+            )
+        })
+    }
+
+    /// Compiles the templates and renders each against the sample incident,
+    /// listing every required item a notice lacks (`breachd check`).
+    pub fn check_templates(&self) -> Vec<ConfigError> {
+        match self.templates() {
+            Ok(t) => crate::notify::checklist::check(&t)
+                .into_iter()
+                .map(|p| self.template_problem(p))
+                .collect(),
+            Err(e) => e.0,
+        }
+    }
+
+    fn template_problem(&self, message: String) -> ConfigError {
+        ConfigError {
+            message: format!("template problem: {message}"),
+            ..self.templates_at.clone()
+        }
     }
 
     /// The embedded default; relative paths are relative to the working directory.
@@ -494,6 +541,21 @@ fn build(c: &ConfigFile, doc: &Doc<'_>, base: &Path, errors: &mut Vec<ConfigErro
         }
         Vec::new()
     });
+    let templates = templates.is_dir().then_some(templates);
+    let mut notify_errors = Vec::new();
+    let notify = crate::notify::config::build(
+        &c.notify,
+        &|p: &str| resolve(p),
+        &|k: &str| std::env::var(k).ok(),
+        &mut notify_errors,
+    );
+    for (span, message) in notify_errors {
+        errors.push(doc.error(span, message));
+    }
+    let templates_at = doc.error(
+        c.playbooks.templates.as_ref().map_or(0..0, |t| t.span()),
+        String::new(),
+    );
     let mut correlation = crate::incident::Correlation {
         jurisdictions: inventory.jurisdictions.clone(),
         ..Default::default()
@@ -523,6 +585,9 @@ fn build(c: &ConfigFile, doc: &Doc<'_>, base: &Path, errors: &mut Vec<ConfigErro
     };
     Config {
         playbooks,
+        templates,
+        templates_at,
+        notify,
         store_path,
         correlation,
         legal: c.incident.legal.clone(),

@@ -10,6 +10,7 @@ pub mod config;
 pub mod daemon;
 pub mod detect;
 pub mod incident;
+pub mod notify;
 pub mod parse;
 pub mod pipeline;
 pub mod playbook;

@@ -10,6 +10,14 @@ pub fn check(path: Option<&Path>) -> anyhow::Result<ExitCode> {
         Some(p) => Config::load(p),
         None => Config::embedded_default(),
     };
+    let loaded = loaded.and_then(|c| {
+        let problems = c.check_templates();
+        if problems.is_empty() {
+            Ok(c)
+        } else {
+            Err(crate::config::ConfigErrors(problems))
+        }
+    });
     match loaded {
         Ok(c) => {
             println!(

@@ -5,6 +5,7 @@
 mod assess;
 mod check;
 mod incident;
+mod notify;
 mod replay;
 mod run;
 
@@ -41,6 +42,8 @@ enum Command {
     Incident(incident::IncidentArgs),
     /// The audit trail: verify the hash chain, or show it.
     Audit(incident::AuditArgs),
+    /// Notification tools: `notify test --channel NAME` sends a sample alert.
+    Notify(notify::NotifyArgs),
 }
 
 pub fn main() -> ExitCode {
@@ -53,6 +56,7 @@ pub fn main() -> ExitCode {
         Command::Assess(args) => assess::assess(args),
         Command::Incident(args) => incident::incident(args),
         Command::Audit(args) => incident::audit(args),
+        Command::Notify(args) => notify::notify(args),
     };
     match result {
         Ok(code) => code,
