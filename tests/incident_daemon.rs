@@ -330,5 +330,10 @@ fn the_daemon_reports_a_tampered_audit_trail_when_it_starts() {
         daemon_log(root)
     );
     assert!(daemon_log(root).contains("entry 1: content does not match"));
+    // it keeps running (signal handlers are set up after the store opens)
+    assert!(wait_for(20, || daemon_log(root)
+        .matches("breachd running")
+        .count()
+        == 2));
     terminate(d);
 }
