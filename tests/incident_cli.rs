@@ -133,6 +133,21 @@ fn replay_fills_a_store_and_replaying_the_same_file_again_adds_nothing() {
     assert_eq!(alerts as usize, first.len(), "no alert stored twice");
     let trail2 = ok_json(dir.path(), &["audit", "--store", "s.db", "show"]);
     assert_eq!(trail, trail2, "a replay of known lines changes nothing");
+    // the summary counts them for scripts
+    let out = run(
+        dir.path(),
+        &[
+            "replay",
+            "--inventory",
+            "inventory.yaml",
+            "--summary",
+            "json",
+            "app.jsonl",
+        ],
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    let summary: serde_json::Value = serde_json::from_str(err.lines().last().unwrap()).unwrap();
+    assert_eq!(summary["incidents"], 2, "{summary}");
     // without --store, replay still numbers incidents (in memory)
     let mem = replay_alerts(dir.path(), &["--inventory", "inventory.yaml", "app.jsonl"]);
     assert_eq!(
