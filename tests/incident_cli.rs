@@ -515,7 +515,7 @@ fn ok_json_code(dir: &Path, args: &[&str]) -> serde_json::Value {
 }
 
 #[test]
-fn a_missing_corrupt_read_only_or_newer_store_is_a_clear_error() {
+fn a_missing_corrupt_newer_or_full_store_is_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
     scenario(dir.path());
     let d = dir.path();
