@@ -163,14 +163,36 @@ impl EventSink for Downstream {
             f.out.flush()?;
             f.out.get_ref().sync_data()?;
         }
+        // alerts.jsonl is a readable copy; the store is the durable record
+        // of alerts, so the checkpoint waits for no fsync of it.
         self.alerts.out.flush()?;
-        self.alerts.out.get_ref().sync_data()?;
         Ok(())
     }
 }
 
 /// Runs until SIGTERM or SIGINT; flushes and checkpoints before returning.
 pub fn run(config: &Config) -> anyhow::Result<()> {
+    // Signals first: a stop asked while the store opens is honoured cleanly.
+    let (wake_tx, wake_rx) = mpsc::channel::<()>();
+    let stop = Arc::new(AtomicBool::new(false));
+    {
+        let stop = stop.clone();
+        let tx = wake_tx.clone();
+        let mut signals = signal_hook::iterator::Signals::new([
+            signal_hook::consts::SIGTERM,
+            signal_hook::consts::SIGINT,
+        ])
+        .context("installing signal handlers")?;
+        std::thread::Builder::new()
+            .name("signals".into())
+            .spawn(move || {
+                if let Some(sig) = signals.forever().next() {
+                    tracing::info!(signal = sig, "stopping");
+                    stop.store(true, Ordering::SeqCst);
+                    let _ = tx.send(());
+                }
+            })?;
+    }
     let incidents = crate::store::open(&config.store_path)?;
     let (entries, head) = incidents.audit_head()?;
     tracing::info!(store = %config.store_path.display(), audit_entries = entries, audit_head = %head, "store open");
@@ -229,26 +251,6 @@ pub fn run(config: &Config) -> anyhow::Result<()> {
         stopping: false,
     };
 
-    let (wake_tx, wake_rx) = mpsc::channel::<()>();
-    let stop = Arc::new(AtomicBool::new(false));
-    {
-        let stop = stop.clone();
-        let tx = wake_tx.clone();
-        let mut signals = signal_hook::iterator::Signals::new([
-            signal_hook::consts::SIGTERM,
-            signal_hook::consts::SIGINT,
-        ])
-        .context("installing signal handlers")?;
-        std::thread::Builder::new()
-            .name("signals".into())
-            .spawn(move || {
-                if let Some(sig) = signals.forever().next() {
-                    tracing::info!(signal = sig, "stopping");
-                    stop.store(true, Ordering::SeqCst);
-                    let _ = tx.send(());
-                }
-            })?;
-    }
     let mut watching = watch(&sources, config, wake_tx)?;
 
     tracing::info!(sources = sources.len(), data_dir = %config.data_dir.display(), "breachd running");

@@ -133,6 +133,21 @@ fn replay_fills_a_store_and_replaying_the_same_file_again_adds_nothing() {
     assert_eq!(alerts as usize, first.len(), "no alert stored twice");
     let trail2 = ok_json(dir.path(), &["audit", "--store", "s.db", "show"]);
     assert_eq!(trail, trail2, "a replay of known lines changes nothing");
+    // the summary counts them for scripts
+    let out = run(
+        dir.path(),
+        &[
+            "replay",
+            "--inventory",
+            "inventory.yaml",
+            "--summary",
+            "json",
+            "app.jsonl",
+        ],
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    let summary: serde_json::Value = serde_json::from_str(err.lines().last().unwrap()).unwrap();
+    assert_eq!(summary["incidents"], 2, "{summary}");
     // without --store, replay still numbers incidents (in memory)
     let mem = replay_alerts(dir.path(), &["--inventory", "inventory.yaml", "app.jsonl"]);
     assert_eq!(
@@ -500,7 +515,7 @@ fn ok_json_code(dir: &Path, args: &[&str]) -> serde_json::Value {
 }
 
 #[test]
-fn a_missing_corrupt_read_only_or_newer_store_is_a_clear_error() {
+fn a_missing_corrupt_newer_or_full_store_is_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
     scenario(dir.path());
     let d = dir.path();
@@ -604,5 +619,67 @@ fn check_reports_incident_settings_with_their_line() {
     assert!(
         text.contains("bad.toml:4:") && text.contains("bad duration"),
         "{text}"
+    );
+}
+
+/// Makes a file immutable (read-only even for root) while it lives.
+struct Immutable(std::path::PathBuf);
+
+impl Immutable {
+    fn set(p: &Path) -> Option<Immutable> {
+        let ok = std::process::Command::new("chattr")
+            .arg("+i")
+            .arg(p)
+            .output()
+            .is_ok_and(|o| o.status.success());
+        ok.then(|| Immutable(p.to_path_buf()))
+    }
+}
+
+impl Drop for Immutable {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("chattr")
+            .arg("-i")
+            .arg(&self.0)
+            .status();
+    }
+}
+
+#[test]
+fn a_read_only_store_can_be_read_and_refuses_changes_with_the_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    scenario(dir.path());
+    let d = dir.path();
+    replay_into(d, "s.db");
+    // root ignores file modes; an immutable file is read-only for everyone
+    let Some(_guard) = Immutable::set(&d.join("s.db")) else {
+        eprintln!("chattr +i is not available here; skipped");
+        return;
+    };
+    let list = ok_json(d, &["incident", "--store", "s.db", "list"]);
+    assert_eq!(list.as_array().unwrap().len(), 2);
+    let ack = breachd(d, &["incident", "--store", "s.db", "ack", "INC-0001"]);
+    assert_eq!(ack.status.code(), Some(2));
+    assert!(
+        stderr(&ack).contains("cannot be written")
+            && stderr(&ack).contains("permissions of the file"),
+        "{}",
+        stderr(&ack)
+    );
+    let r = run(
+        d,
+        &[
+            "replay",
+            "--inventory",
+            "inventory.yaml",
+            "--store",
+            "s.db",
+            "app.jsonl",
+        ],
+    );
+    assert_eq!(r.status.code(), Some(2));
+    assert!(
+        r.stdout.is_empty(),
+        "no alert line without its incident stored"
     );
 }

@@ -330,5 +330,34 @@ fn the_daemon_reports_a_tampered_audit_trail_when_it_starts() {
         daemon_log(root)
     );
     assert!(daemon_log(root).contains("entry 1: content does not match"));
+    // it keeps running (signal handlers are set up after the store opens)
+    assert!(wait_for(20, || daemon_log(root)
+        .matches("breachd running")
+        .count()
+        == 2));
     terminate(d);
+}
+
+#[test]
+fn the_daemon_refuses_a_corrupt_or_newer_store_with_the_reason() {
+    let dir = setup();
+    let root = dir.path();
+    std::fs::create_dir_all(root.join("data")).unwrap();
+    std::fs::write(root.join("data/breachd.db"), vec![7u8; 4096]).unwrap();
+    let out = run(root, &["run", "--config", "breachd.toml"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("data/breachd.db is not a readable breachd database")
+            && err.contains("move it aside"),
+        "{err}"
+    );
+    std::fs::remove_file(root.join("data/breachd.db")).unwrap();
+    let c = rusqlite::Connection::open(root.join("data/breachd.db")).unwrap();
+    c.pragma_update(None, "user_version", 7).unwrap();
+    drop(c);
+    let out = run(root, &["run", "--config", "breachd.toml"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("newer breachd (schema 7"), "{err}");
 }

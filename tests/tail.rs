@@ -54,6 +54,9 @@ fn rotation_truncation_and_kill_9_lose_no_line() {
     let log = root.join("logs/app.log");
     let events = root.join("out/events.jsonl");
     let mut daemon = Some(spawn_daemon(root, "breachd.toml"));
+    // A first start creates the store (a few fsyncs); a kill -9 before the
+    // first checkpoint names the file cannot find it after a rotation.
+    assert!(wait_for(20, || daemon_log(root).contains("breachd running")));
     let mut out = append(&log);
     let total: u64 = 6000;
     let mut kills = 0;

@@ -14,7 +14,7 @@ use crate::classify::Inventory;
 use crate::detect::alert::Alert;
 use crate::detect::sigma::SigmaSet;
 use crate::detect::{rules, DetectStats, Engine};
-use crate::incident::{alert_key, Correlation, IncidentStore};
+use crate::incident::{alert_key, Correlation, IncidentStore, ListFilter};
 use crate::parse::{Event, Format, LocalTime};
 use crate::pipeline::{Decoder, EventSink, Stats};
 use crate::source::input::Input;
@@ -272,9 +272,21 @@ pub fn replay(args: ReplayArgs) -> anyhow::Result<ExitCode> {
         .iter()
         .map(|l| (l.name.clone(), l.decoder.format_name()))
         .collect();
+    // Incidents this store holds that are not merged away (with --store,
+    // earlier replays' too).
+    let incidents = path
+        .store
+        .list(&ListFilter {
+            all: true,
+            ..Default::default()
+        })?
+        .iter()
+        .filter(|i| i.merged_into.is_none())
+        .count();
     print_summary(
         args.summary,
         &total_stats(&lanes),
+        incidents,
         &path.engine.stats,
         &path.engine.keys_by_rule(),
         &sigma,
@@ -313,9 +325,11 @@ fn print_table(out: &mut dyn Write, alerts: &[Alert]) -> io::Result<()> {
     )
 }
 
+#[allow(clippy::too_many_arguments)]
 fn print_summary(
     kind: Summary,
     s: &Stats,
+    incidents: usize,
     d: &DetectStats,
     keys: &[(&str, usize)],
     sigma: &SigmaSet,
@@ -341,6 +355,7 @@ fn print_summary(
                 "peak_rss_bytes": rss,
                 "peak_state_keys": d.peak_keys,
                 "alerts": d.alerts,
+                "incidents": incidents,
                 "state_cap_hits": d.cap_hits,
                 "keys_by_rule": keys.iter().copied().collect::<std::collections::BTreeMap<_, _>>(),
                 "sigma_rules_loaded": sigma.len(),
@@ -384,8 +399,10 @@ fn print_summary(
             );
             let _ = writeln!(
                 err,
-                "  alerts {}, peak RSS {:.1} MB, peak detector state {} keys{}",
+                "  alerts {} in {} incident{}, peak RSS {:.1} MB, peak detector state {} keys{}",
                 d.alerts,
+                incidents,
+                if incidents == 1 { "" } else { "s" },
                 rss as f64 / 1e6,
                 d.peak_keys,
                 if d.cap_hits > 0 {

@@ -365,7 +365,7 @@ pub enum StoreError {
     },
     #[error("the store {path} is not a readable breachd database ({detail}); restore it from a backup or move it aside to start a new one")]
     Corrupt { path: String, detail: String },
-    #[error("the store {path} cannot be written ({detail}); check the disk space and permissions of its directory")]
+    #[error("the store {path} cannot be written ({detail}); check the disk space, and the permissions of the file and its directory")]
     Unwritable { path: String, detail: String },
     #[error("the store {path} stayed locked by another process for {waited_ms} ms; retry, or check for a stuck breachd")]
     Busy { path: String, waited_ms: u64 },

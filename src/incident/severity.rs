@@ -428,6 +428,28 @@ mod tests {
                 0.0,
                 4.0,
             ),
+            ("a month of loyalty-card purchases", Behavioural, 0.0, 2.0),
+            ("a year of transport-card locations", Behavioural, 1.0, 3.0),
+            ("pharmacy purchases (health)", Behavioural, 2.0, 4.0),
+            (
+                "credentials of a low-impact store (music)",
+                Simple,
+                0.0,
+                1.0,
+            ),
+            (
+                "online-banking credentials (the financial data they open)",
+                Financial,
+                1.0,
+                4.0,
+            ),
+            ("political opinions in a closed forum", Sensitive, 0.0, 4.0),
+            (
+                "sexual orientation declared on a dating site",
+                Sensitive,
+                0.0,
+                4.0,
+            ),
         ];
         for (what, t, ctx, want) in cases {
             assert_eq!(dpc(*t, *ctx), *want, "{what}");

@@ -71,6 +71,25 @@ impl SqliteStore {
     }
 }
 
+#[cfg(test)]
+impl SqliteStore {
+    /// Recomputes every incident's aggregates from its alerts (tests compare
+    /// this with what the incremental path left).
+    pub(super) fn refresh_all(&mut self, p: &Correlation) {
+        self.write(|c, now| {
+            let ids: Vec<i64> = c
+                .prepare("SELECT id FROM incidents")?
+                .query_map([], |r| r.get(0))?
+                .collect::<rusqlite::Result<_>>()?;
+            for id in ids {
+                refresh(c, now, IncidentId(id), p)?;
+            }
+            Ok(())
+        })
+        .unwrap();
+    }
+}
+
 pub(super) fn head(c: &Connection) -> rusqlite::Result<(i64, String)> {
     let get = |k: &str| -> rusqlite::Result<Option<String>> {
         c.query_row("SELECT value FROM meta WHERE key = ?1", [k], |r| r.get(0))
@@ -187,7 +206,13 @@ fn record(c: &Connection, now: &str, a: &Alert, closed: bool, p: &Correlation) -
         }
     }
     let line = serde_json::to_string(a).unwrap_or_default();
+    let mut old_subjects = 0u64;
     if let Some((k, inc)) = &known {
+        old_subjects = c
+            .query_row("SELECT subjects FROM alerts WHERE key = ?1", [k], |r| {
+                r.get::<_, i64>(0)
+            })?
+            .max(0) as u64;
         let changed = c.execute(
             "UPDATE alerts SET
                 open = CASE WHEN ?2 THEN 0 ELSE open END,
@@ -324,6 +349,7 @@ fn record(c: &Connection, now: &str, a: &Alert, closed: bool, p: &Correlation) -
         }
     }
     let own = known.as_ref().map_or(key.as_str(), |(k, _)| k.as_str());
+    let mut full = opened;
     for other in linked.iter().skip(1).map(|i| IncidentId(*i)) {
         if pinned(c, other)? {
             // A person split it off: the alert's own incident keeps it.
@@ -338,19 +364,55 @@ fn record(c: &Connection, now: &str, a: &Alert, closed: bool, p: &Correlation) -
             &format!("alert {own} links them"),
             p,
         )?;
+        full = true;
     }
+    // The incident the alert lives in: the target, unless a person pinned
+    // it elsewhere.
+    let mut home = target;
     if let Some((k, inc)) = &known {
-        if *inc != target.0 && !pinned(c, IncidentId(*inc))? {
-            c.execute(
-                "UPDATE alerts SET incident = ?2 WHERE key = ?1",
-                params![k, target.0],
-            )?;
+        let inc = IncidentId(*inc);
+        let merged_away: Option<i64> = c.query_row(
+            "SELECT merged_into FROM incidents WHERE id = ?1",
+            [inc.0],
+            |r| r.get(0),
+        )?;
+        if inc != target && merged_away.is_none() {
+            if pinned(c, inc)? {
+                home = inc;
+            } else {
+                c.execute(
+                    "UPDATE alerts SET incident = ?2 WHERE key = ?1",
+                    params![k, target.0],
+                )?;
+                full = true;
+            }
         }
     }
-    link_entities(c, target, a, p)?;
-    refresh(c, now, target, p)?;
+    link_entities(c, home, a, p)?;
+    if full || home != target {
+        refresh(c, now, home, p)?;
+    } else {
+        // One alert added or grown: fold it into the incident's aggregates
+        // instead of reading every alert again (a campaign has thousands).
+        let mut agg = Agg::of_incident(c, home)?;
+        let subjects = a.subjects.max(old_subjects);
+        if known.is_some() {
+            agg.sum_subj = agg.sum_subj.saturating_sub(old_subjects);
+            agg.n = agg.n.saturating_sub(1);
+        }
+        agg.add(
+            a.start,
+            a.end,
+            a.detected_at,
+            a.severity as i64,
+            a.severity.as_str(),
+            subjects,
+            a.categories,
+        );
+        agg.write(c, now, home, p)?;
+    }
     Ok(Recorded {
-        incident: target,
+        incident: home,
         opened,
         new_alert: known.is_none(),
     })
@@ -493,99 +555,179 @@ fn title(a: &Alert) -> String {
     }
 }
 
-/// Recomputes an incident's aggregates from its alerts: time span, worst
-/// severity, categories, the subjects estimate and its basis, jurisdictions.
-/// Returns `None` when the incident has no alerts left.
-fn refresh(c: &Connection, now: &str, id: IncidentId, p: &Correlation) -> R<Option<()>> {
-    let mut q = c.prepare_cached(
-        "SELECT start_us, start_off, end_us, end_off, detected_us, detected_off, sev_rank,
-                severity, subjects, categories
-         FROM alerts WHERE incident = ?1",
-    )?;
-    let rows = q.query_map([id.0], |r| {
-        Ok((
-            time(r.get(0)?, r.get(1)?),
-            time(r.get(2)?, r.get(3)?),
-            time(r.get(4)?, r.get(5)?),
-            r.get::<_, i64>(6)?,
-            r.get::<_, String>(7)?,
-            r.get::<_, i64>(8)?,
-            r.get::<_, String>(9)?,
-        ))
-    })?;
-    let mut n = 0u64;
-    let (mut start, mut end, mut detected) =
-        (None::<EventTime>, None::<EventTime>, None::<EventTime>);
-    let (mut rank, mut sev) = (-1i64, String::from("low"));
-    let (mut max_subj, mut sum_subj) = (0u64, 0u64);
-    let mut cats = Categories::default();
-    for row in rows {
-        let (s, e, d, rk, sv, subj, ct) = row?;
-        n += 1;
-        start = Some(start.map_or(s, |x| x.min(s)));
-        end = Some(end.map_or(e, |x| x.max(e)));
-        detected = Some(detected.map_or(d, |x| x.min(d)));
-        if rk > rank {
-            rank = rk;
-            sev = sv;
+/// An incident's aggregates over its alerts.
+struct Agg {
+    n: u64,
+    start: Option<EventTime>,
+    end: Option<EventTime>,
+    detected: Option<EventTime>,
+    rank: i64,
+    sev: String,
+    max_subj: u64,
+    sum_subj: u64,
+    cats: Categories,
+}
+
+impl Agg {
+    fn empty() -> Agg {
+        Agg {
+            n: 0,
+            start: None,
+            end: None,
+            detected: None,
+            rank: -1,
+            sev: "low".into(),
+            max_subj: 0,
+            sum_subj: 0,
+            cats: Categories::default(),
         }
-        let subj = subj.max(0) as u64;
-        max_subj = max_subj.max(subj);
-        sum_subj = sum_subj.saturating_add(subj);
-        cats = cats.union(categories_from_text(&ct));
     }
-    let (Some(start), Some(end), Some(detected)) = (start, end, detected) else {
-        c.execute(
-            "UPDATE incidents SET alerts = 0, updated_at = ?2 WHERE id = ?1",
-            params![id.0, now],
+
+    #[allow(clippy::too_many_arguments)]
+    fn add(
+        &mut self,
+        s: EventTime,
+        e: EventTime,
+        d: EventTime,
+        rank: i64,
+        sev: &str,
+        subjects: u64,
+        cats: Categories,
+    ) {
+        self.n += 1;
+        self.start = Some(self.start.map_or(s, |x| x.min(s)));
+        self.end = Some(self.end.map_or(e, |x| x.max(e)));
+        self.detected = Some(self.detected.map_or(d, |x| x.min(d)));
+        if rank > self.rank {
+            self.rank = rank;
+            self.sev = sev.to_string();
+        }
+        self.max_subj = self.max_subj.max(subjects);
+        self.sum_subj = self.sum_subj.saturating_add(subjects);
+        self.cats = self.cats.union(cats);
+    }
+
+    /// Read from every alert of the incident.
+    fn of_alerts(c: &Connection, id: IncidentId) -> R<Agg> {
+        let mut q = c.prepare_cached(
+            "SELECT start_us, start_off, end_us, end_off, detected_us, detected_off, sev_rank,
+                    severity, subjects, categories
+             FROM alerts WHERE incident = ?1",
         )?;
-        return Ok(None);
-    };
-    // Alerts of one attack mostly expose the same people (the stuffing
-    // campaign and the takeover it led to read the same account), so the
-    // largest alert's distinct subjects is the estimate and the sum bounds it.
-    let (basis, confidence) = if n == 1 {
-        ("distinct subjects the alert's reads exposed (from the logs' subject ids where they carry them, else records and the inventory)".to_string(), "high")
-    } else if sum_subj == max_subj {
-        (
-            format!(
-                "distinct subjects of the largest of {n} alerts; the others exposed none beyond it"
-            ),
-            "high",
-        )
-    } else {
-        (format!(
-            "distinct subjects of the largest of {n} alerts; at most {sum_subj} if the alerts exposed different people"
-        ), "medium")
-    };
-    let juris = serde_json::to_string(&by_jurisdiction(max_subj, &p.jurisdictions))
-        .unwrap_or_else(|_| "[]".into());
-    c.execute(
-        "UPDATE incidents SET start_us = ?2, start_off = ?3, end_us = ?4, end_off = ?5,
-            detected_us = ?6, detected_off = ?7, severity = ?8, categories = ?9, subjects = ?10,
-            subjects_basis = ?11, jurisdictions = ?12, alerts = ?13, updated_at = ?14,
-            subjects_upper = ?15, subjects_confidence = ?16
-         WHERE id = ?1",
-        params![
-            id.0,
-            start.unix_micros,
-            start.offset_secs,
-            end.unix_micros,
-            end.offset_secs,
-            detected.unix_micros,
-            detected.offset_secs,
-            sev,
-            categories_to_text(cats),
-            max_subj as i64,
-            basis,
-            juris,
-            n as i64,
-            now,
-            sum_subj as i64,
-            confidence
-        ],
-    )?;
-    Ok(Some(()))
+        let rows = q.query_map([id.0], |r| {
+            Ok((
+                time(r.get(0)?, r.get(1)?),
+                time(r.get(2)?, r.get(3)?),
+                time(r.get(4)?, r.get(5)?),
+                r.get::<_, i64>(6)?,
+                r.get::<_, String>(7)?,
+                r.get::<_, i64>(8)?,
+                r.get::<_, String>(9)?,
+            ))
+        })?;
+        let mut agg = Agg::empty();
+        for row in rows {
+            let (s, e, d, rk, sv, subj, ct) = row?;
+            agg.add(
+                s,
+                e,
+                d,
+                rk,
+                &sv,
+                subj.max(0) as u64,
+                categories_from_text(&ct),
+            );
+        }
+        Ok(agg)
+    }
+
+    /// Read from the incident's stored aggregates.
+    fn of_incident(c: &Connection, id: IncidentId) -> R<Agg> {
+        Ok(c.query_row(
+            "SELECT start_us, start_off, end_us, end_off, detected_us, detected_off, severity,
+                    subjects, subjects_upper, categories, alerts
+             FROM incidents WHERE id = ?1",
+            [id.0],
+            |r| {
+                let sev: String = r.get(6)?;
+                Ok(Agg {
+                    n: r.get::<_, i64>(10)?.max(0) as u64,
+                    start: Some(time(r.get(0)?, r.get(1)?)),
+                    end: Some(time(r.get(2)?, r.get(3)?)),
+                    detected: Some(time(r.get(4)?, r.get(5)?)),
+                    rank: severity_from_text(&sev) as i64,
+                    sev,
+                    max_subj: r.get::<_, i64>(7)?.max(0) as u64,
+                    sum_subj: r.get::<_, i64>(8)?.max(0) as u64,
+                    cats: categories_from_text(&r.get::<_, String>(9)?),
+                })
+            },
+        )?)
+    }
+
+    /// Stores the aggregates, the subjects estimate's basis and confidence,
+    /// and the jurisdictions. `None` when the incident has no alerts left.
+    fn write(&self, c: &Connection, now: &str, id: IncidentId, p: &Correlation) -> R<Option<()>> {
+        let (Some(start), Some(end), Some(detected)) = (self.start, self.end, self.detected) else {
+            c.execute(
+                "UPDATE incidents SET alerts = 0, updated_at = ?2 WHERE id = ?1",
+                params![id.0, now],
+            )?;
+            return Ok(None);
+        };
+        let (n, max_subj, sum_subj) = (self.n, self.max_subj, self.sum_subj);
+        // Alerts of one attack mostly expose the same people (the stuffing
+        // campaign and the takeover it led to read the same account), so the
+        // largest alert's distinct subjects is the estimate and the sum bounds it.
+        let (basis, confidence) = if n == 1 {
+            ("distinct subjects the alert's reads exposed (from the logs' subject ids where they carry them, else records and the inventory)".to_string(), "high")
+        } else if sum_subj == max_subj {
+            (
+                format!(
+                    "distinct subjects of the largest of {n} alerts; the others exposed none beyond it"
+                ),
+                "high",
+            )
+        } else {
+            (format!(
+                "distinct subjects of the largest of {n} alerts; at most {sum_subj} if the alerts exposed different people"
+            ), "medium")
+        };
+        let juris = serde_json::to_string(&by_jurisdiction(max_subj, &p.jurisdictions))
+            .unwrap_or_else(|_| "[]".into());
+        c.execute(
+            "UPDATE incidents SET start_us = ?2, start_off = ?3, end_us = ?4, end_off = ?5,
+                detected_us = ?6, detected_off = ?7, severity = ?8, categories = ?9, subjects = ?10,
+                subjects_basis = ?11, jurisdictions = ?12, alerts = ?13, updated_at = ?14,
+                subjects_upper = ?15, subjects_confidence = ?16
+             WHERE id = ?1",
+            params![
+                id.0,
+                start.unix_micros,
+                start.offset_secs,
+                end.unix_micros,
+                end.offset_secs,
+                detected.unix_micros,
+                detected.offset_secs,
+                self.sev,
+                categories_to_text(self.cats),
+                max_subj as i64,
+                basis,
+                juris,
+                n as i64,
+                now,
+                sum_subj as i64,
+                confidence
+            ],
+        )?;
+        Ok(Some(()))
+    }
+}
+
+/// Recomputes an incident's aggregates from all its alerts (after a merge,
+/// a split, or an alert moved). `None` when it has no alerts left.
+fn refresh(c: &Connection, now: &str, id: IncidentId, p: &Correlation) -> R<Option<()>> {
+    Agg::of_alerts(c, id)?.write(c, now, id, p)
 }
 
 fn set_aware(c: &Connection, now: &str, id: IncidentId, by: &str, reason: &str) -> R<()> {
