@@ -296,6 +296,9 @@ pub enum Until {
 
 impl Until {
     pub const NAMES: [&'static str; 3] = ["acknowledged", "approved", "sent"];
+    pub fn as_str(self) -> &'static str {
+        Until::NAMES[self as usize]
+    }
 }
 
 /// When a step fires.

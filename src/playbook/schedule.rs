@@ -147,7 +147,8 @@ pub enum Effect {
 }
 
 impl Effect {
-    fn of(a: &Action) -> Effect {
+    /// What a step's action does when it fires.
+    pub fn of(a: &Action) -> Effect {
         match a {
             Action::Notify { channel } => Effect::Notify {
                 channel: channel.clone(),
@@ -653,6 +654,8 @@ impl Scheduler {
             store.end_steps(incident, &rows, StepState::Cancelled, &reason, now)?;
             self.seen.remove(&incident);
         }
+        // in due order, so a catch-up after downtime fires as the plan ran
+        due.sort_by_key(|(row, at, _)| (*at, row.id));
         for (row, at, status) in due {
             let plan = &plans[&(row.incident, row.regime.clone())];
             let Some(p) = self.version(store, &plan.version)? else {
@@ -665,7 +668,7 @@ impl Scheduler {
                 Schedule::Every { until, .. } => {
                     let drafts = store.draft_statuses(row.incident, &row.regime)?;
                     if condition_holds(*until, status, &drafts) {
-                        let why = format!("its condition holds ({})", until_name(*until));
+                        let why = format!("its condition holds ({})", until.as_str());
                         store.end_steps(row.incident, &[row.id], StepState::Done, &why, now)?;
                         continue;
                     }
@@ -908,14 +911,6 @@ impl Scheduler {
             }
         }
         Ok(self.pinned.get(version))
-    }
-}
-
-fn until_name(u: Until) -> &'static str {
-    match u {
-        Until::Acknowledged => "acknowledged",
-        Until::Approved => "approved",
-        Until::Sent => "sent",
     }
 }
 
