@@ -377,3 +377,49 @@ fn an_sec_materiality_determination_on_a_thursday_is_due_four_business_days_late
         "2026-11-12T10:00:00-05:00"
     );
 }
+
+#[test]
+fn steps_counted_from_awareness_wait_until_a_person_acknowledges() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.db");
+    let p = Correlation {
+        aware: breachd::incident::AwarePolicy::Acknowledgement,
+        ..policy(&[("EU", 1.0)])
+    };
+    let now = set_now("2026-03-06T15:00:00Z");
+    let mut s = open(&path);
+    let id = open_incident(&mut s, &p, "203.0.113.7", "2026-03-06T15:00:00Z");
+    let mut sched = Scheduler::new(gdpr());
+    let r = sched.tick(&open(&path), &mut s, now).unwrap();
+    // paging counts from detection; the rest waits for awareness
+    let fired: Vec<&str> = r.fired.iter().map(|f| f.firing.step.as_str()).collect();
+    assert_eq!(fired, ["page_oncall"], "{r:#?}");
+    let steps = s.steps(Some(id), false).unwrap();
+    let deadline = step(&steps, "GDPR", "authority_deadline");
+    assert_eq!(deadline.state, StepState::Waiting);
+    assert_eq!(deadline.due_at, None);
+    // acknowledged Saturday 10:00 Brussels: due Tuesday 10:00
+    let ack = set_now("2026-03-07T09:00:00Z");
+    let mut inc = open(&path);
+    inc.change(
+        id,
+        &Change::Status {
+            to: Status::Acknowledged,
+            reason: None,
+        },
+        "alice",
+        &p,
+    )
+    .unwrap();
+    let r = sched.tick(&open(&path), &mut s, ack).unwrap();
+    let fired: Vec<&str> = r.fired.iter().map(|f| f.firing.step.as_str()).collect();
+    // (the chase, due Friday 20:00, fires once, late, before it)
+    assert_eq!(fired, ["chase_approval", "assess_risk"], "{r:#?}");
+    let steps = s.steps(Some(id), false).unwrap();
+    let deadline = step(&steps, "GDPR", "authority_deadline");
+    assert_eq!(deadline.state, StepState::Pending);
+    assert_eq!(
+        in_zone(deadline.due_at.unwrap(), "Europe/Brussels"),
+        "2026-03-10T10:00:00+01:00"
+    );
+}
