@@ -184,7 +184,8 @@ pub fn run(config: &Config) -> anyhow::Result<()> {
     }
     // The scheduler: a second handle on the same store file.
     let mut schedule_store = crate::store::open_schedule(&config.store_path)?;
-    let mut scheduler = crate::playbook::schedule::Scheduler::new(config.playbooks.clone());
+    let mut scheduler = crate::playbook::schedule::Scheduler::new(config.playbooks.clone())
+        .with_sectors(config.sectors.clone());
     let mut saved = match incidents.load_checkpoints()? {
         Some(c) => c,
         None => {

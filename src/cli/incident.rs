@@ -547,9 +547,15 @@ fn timeline(at: &StoreArgs, id_text: &str, tz: Option<&str>) -> anyhow::Result<E
         None => jiff::tz::TimeZone::system(),
     };
     let zone_name = zone.iana_name().unwrap_or("system").to_string();
-    let playbooks = match &at.store {
-        Some(_) if at.config.is_none() => crate::playbook::shipped(None).unwrap_or_default(),
-        _ => super::load_config(at.config.as_deref())?.playbooks,
+    let (playbooks, sectors) = match &at.store {
+        Some(_) if at.config.is_none() => (
+            crate::playbook::shipped(None).unwrap_or_default(),
+            Vec::new(),
+        ),
+        _ => {
+            let c = super::load_config(at.config.as_deref())?;
+            (c.playbooks, c.sectors)
+        }
     };
     let o = open(at)?;
     let i = match id(id_text) {
@@ -647,7 +653,7 @@ fn timeline(at: &StoreArgs, id_text: &str, tz: Option<&str>) -> anyhow::Result<E
     }
     // regimes that apply but are not planned yet (no scheduler ran since
     // the incident opened): what the current playbooks would plan
-    let facts = sched::facts_of(&detail.incident, &d, &[]);
+    let facts = sched::facts_of(&detail.incident, &d, &sectors);
     let clocks = sched::clocks_of(&detail.incident, &d);
     let mut preview = false;
     if detail.incident.status.is_active() {

@@ -71,6 +71,10 @@ pub fn schedule(args: ScheduleArgs) -> anyhow::Result<ExitCode> {
             path.display()
         );
     }
+    let sectors = config
+        .as_ref()
+        .map(|c| c.sectors.clone())
+        .unwrap_or_default();
     let playbooks = match config {
         Some(c) => c.playbooks,
         None => crate::playbook::shipped(None).map_err(|e| {
@@ -92,7 +96,7 @@ pub fn schedule(args: ScheduleArgs) -> anyhow::Result<ExitCode> {
         .filter(|s| !s.trim().is_empty())
         .unwrap_or_else(|| "unknown".into());
     let now = super::now();
-    let mut scheduler = Scheduler::new(playbooks);
+    let mut scheduler = Scheduler::new(playbooks).with_sectors(sectors);
     let mut out = io::stdout().lock();
     let id = |s: &str| s.parse::<IncidentId>().map_err(StoreError::Refused);
     let r: Result<(), StoreError> = (|| {
