@@ -315,11 +315,7 @@ pub fn run(config: &Config) -> anyhow::Result<()> {
         // On-call sees new incidents within a cycle, not a checkpoint interval.
         let mut committed = downstream.commit_alerts().context("writing alerts")?;
         // Playbook steps: new incidents are planned in the turn they open.
-        if let Err(e) =
-            scheduler.tick_due(&*downstream.store, &mut *schedule_store, crate::cli::now())
-        {
-            tracing::error!(error = %e, "the playbook scheduler could not run; it retries next turn");
-        }
+        scheduler.tick_due(&*downstream.store, &mut *schedule_store, crate::cli::now());
         if stopping || (dirty && last_checkpoint.elapsed() >= config.checkpoint_interval) {
             downstream.flush().context("flushing events")?;
             committed &= downstream.commit_alerts().context("writing alerts")?;

@@ -501,6 +501,8 @@ pub struct Scheduler {
     seen: HashMap<IncidentId, String>,
     dispatch: Box<dyn Dispatch>,
     last_tick: Option<Timestamp>,
+    /// Since when the store refuses the scheduler (errors logged once a minute).
+    failing: Option<Timestamp>,
     /// At most one tick per this many seconds ([`Scheduler::tick_due`]).
     pub every_secs: i64,
 }
@@ -514,6 +516,7 @@ impl Scheduler {
             seen: HashMap::new(),
             dispatch: Box::new(LogDispatch),
             last_tick: None,
+            failing: None,
             every_secs: 1,
         }
     }
@@ -537,20 +540,39 @@ impl Scheduler {
     }
 
     /// Ticks when at least `every_secs` passed since the last tick (the
-    /// daemon calls this every loop turn).
+    /// daemon calls this every loop turn). A failing store is logged once a
+    /// minute, and retried every turn; nothing fired is lost meanwhile, since
+    /// due steps stay pending in the store.
     pub fn tick_due(
         &mut self,
         incidents: &dyn IncidentStore,
         store: &mut dyn ScheduleStore,
         now: Timestamp,
-    ) -> Result<Option<TickReport>> {
+    ) -> Option<TickReport> {
         if self
             .last_tick
             .is_some_and(|t| now.as_second() - t.as_second() < self.every_secs && now >= t)
         {
-            return Ok(None);
+            return None;
         }
-        self.tick(incidents, store, now).map(Some)
+        match self.tick(incidents, store, now) {
+            Ok(r) => {
+                if self.failing.take().is_some() {
+                    tracing::info!(store = %store.location(), "the playbook scheduler runs again");
+                }
+                Some(r)
+            }
+            Err(e) => {
+                let quiet = self
+                    .failing
+                    .is_some_and(|t| (now.as_second() - t.as_second()).abs() < 60);
+                if !quiet {
+                    tracing::error!(error = %e, "the playbook scheduler could not run; due steps stay pending and it retries");
+                    self.failing = Some(now);
+                }
+                None
+            }
+        }
     }
 
     /// One pass: plan new or changed incidents, cancel the steps of closed

@@ -164,6 +164,15 @@ impl ScheduleStore for SqliteStore {
         now: jiff::Timestamp,
     ) -> Result<()> {
         self.write_at(now, |c, now_s| {
+            // another process may have planned it since the caller looked
+            let existed = c
+                .query_row(
+                    "SELECT 1 FROM plans WHERE incident = ?1 AND regime = ?2",
+                    params![plan.incident.0, plan.regime],
+                    |_| Ok(()),
+                )
+                .optional()?
+                .is_some();
             c.execute(
                 "INSERT OR IGNORE INTO playbook_versions (version, regime, file, source, first_seen)
                  VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -206,6 +215,7 @@ impl ScheduleStore for SqliteStore {
                     ],
                 )?;
             }
+            let audit = audit.filter(|(action, _)| !(existed && *action == "planned"));
             if let Some((action, detail)) = audit {
                 let actor = plan.planned_by.clone();
                 append(c, now_s, &actor, Some(plan.incident), action, detail)?;
