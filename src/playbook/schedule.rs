@@ -263,11 +263,14 @@ pub trait ScheduleStore: Send {
     /// Records `plan` (new, or its facts and version updated) with the
     /// playbook text of its version and `add`ed steps (steps already planned
     /// under the same id are left as they are), audited as `action` by
-    /// `plan.planned_by` when `audit` holds.
+    /// `plan.planned_by` when `audit` holds. With `replace_unfired` (a
+    /// person's re-plan onto another version), the regime's steps that never
+    /// fired are dropped first, in the same transaction.
     fn save_plan(
         &mut self,
         plan: &Plan,
         playbook: &Playbook,
+        replace_unfired: bool,
         add: &[NewStep],
         audit: Option<(&str, serde_json::Value)>,
         now: Timestamp,
@@ -295,8 +298,6 @@ pub trait ScheduleStore: Send {
         reason: &str,
         now: Timestamp,
     ) -> Result<()>;
-    /// Drops steps that never fired (a person's re-plan replaces them).
-    fn drop_unfired(&mut self, incident: IncidentId, regime: &str) -> Result<()>;
     /// Firings of one incident (or all), oldest first.
     fn firings(&self, incident: Option<IncidentId>) -> Result<Vec<Fired>>;
     /// Firings whose effect has not been dispatched yet, oldest first.
@@ -832,10 +833,6 @@ impl Scheduler {
                 // its pinned version could not be read back: leave it be
                 continue;
             }
-            if version_moves {
-                // only a person gets here: unfired steps are planned afresh
-                store.drop_unfired(i.id, &p.regime)?;
-            }
             let have: Vec<&str> = if version_moves {
                 planned_steps
                     .get(&p.regime)
@@ -904,7 +901,8 @@ impl Scheduler {
                 },
                 ..plan
             };
-            store.save_plan(&plan, p, &add, audit, now)?;
+            // only a person moves a version: unfired steps are planned afresh
+            store.save_plan(&plan, p, version_moves, &add, audit, now)?;
             if !add.is_empty() || old.is_none() || person.is_some() {
                 changed.push(p.regime.clone());
             }

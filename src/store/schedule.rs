@@ -159,6 +159,7 @@ impl ScheduleStore for SqliteStore {
         &mut self,
         plan: &Plan,
         playbook: &Playbook,
+        replace_unfired: bool,
         add: &[NewStep],
         audit: Option<(&str, serde_json::Value)>,
         now: jiff::Timestamp,
@@ -199,6 +200,12 @@ impl ScheduleStore for SqliteStore {
                     plan.facts
                 ],
             )?;
+            if replace_unfired {
+                c.execute(
+                    "DELETE FROM schedule_steps WHERE incident = ?1 AND regime = ?2 AND fired = 0",
+                    params![plan.incident.0, plan.regime],
+                )?;
+            }
             for s in add {
                 c.execute(
                     "INSERT OR IGNORE INTO schedule_steps
@@ -403,16 +410,6 @@ impl ScheduleStore for SqliteStore {
                     serde_json::json!({"steps": ended, "reason": reason}),
                 )?;
             }
-            Ok(())
-        })
-    }
-
-    fn drop_unfired(&mut self, incident: IncidentId, regime: &str) -> Result<()> {
-        self.write_at(jiff::Timestamp::UNIX_EPOCH, |c, _| {
-            c.execute(
-                "DELETE FROM schedule_steps WHERE incident = ?1 AND regime = ?2 AND fired = 0",
-                params![incident.0, regime],
-            )?;
             Ok(())
         })
     }
