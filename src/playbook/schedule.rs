@@ -1037,6 +1037,80 @@ mod tests {
     }
 
     #[test]
+    fn draft_and_deadline_steps_follow_the_obligations_the_engine_finds() {
+        let books = shipped(None).unwrap();
+        let facts = |cats: &str, subjects: u64, j: &str| {
+            let text = format!(
+                "data_categories: [{cats}]\nsubjects: {subjects}\njurisdictions: [{j}]\nbreach: [confidentiality]\nmalicious: true\naware_at: 2026-03-06T15:00:00Z\n"
+            );
+            super::super::facts::Facts::from_str(&text, "t.yaml").unwrap()
+        };
+        let planned = |f: &Facts| -> Vec<String> {
+            wanted_steps(f, &books)
+                .into_iter()
+                .flat_map(|(p, steps)| {
+                    steps
+                        .into_iter()
+                        .map(move |s| format!("{}/{}", p.regime, s.id))
+                })
+                .collect()
+        };
+        // (categories, subjects, jurisdiction, planned, not planned)
+        let table: [(&str, u64, &str, &str, &str); 4] = [
+            (
+                "identity, contact",
+                800,
+                "EU",
+                "GDPR/authority_deadline",
+                "GDPR/draft_subject_notice",
+            ),
+            (
+                "health",
+                20000,
+                "EU",
+                "GDPR/draft_subject_notice",
+                "UK GDPR/authority_deadline",
+            ),
+            (
+                "identity",
+                800,
+                "UK",
+                "UK GDPR/page_oncall",
+                "GDPR/page_oncall",
+            ),
+            (
+                "identity",
+                800,
+                "BR",
+                "LGPD/page_oncall",
+                "GDPR/page_oncall",
+            ),
+        ];
+        for (cats, n, j, yes, no) in table {
+            let got = planned(&facts(cats, n, j));
+            assert!(got.iter().any(|s| s == yes), "{cats} {n} {j}: {got:?}");
+            assert!(!got.iter().any(|s| s == no), "{cats} {n} {j}: {got:?}");
+        }
+        // the key that re-plans: jurisdictions, categories, materiality
+        let a = facts("identity", 800, "EU");
+        let b = facts("identity", 9000, "EU");
+        let c = facts("identity, health", 800, "EU");
+        assert_eq!(material_key(&a), material_key(&b));
+        assert_ne!(material_key(&a), material_key(&c));
+    }
+
+    #[test]
+    fn a_playbook_version_is_the_hash_of_its_text() {
+        let gdpr = book("GDPR");
+        assert_eq!(gdpr.version.len(), 16);
+        assert_eq!(gdpr.version, crate::playbook::version_of(&gdpr.source));
+        assert_ne!(
+            gdpr.version,
+            crate::playbook::version_of(&format!("{}\n# edited\n", gdpr.source))
+        );
+    }
+
+    #[test]
     fn spans_read_as_people_write_them() {
         for (secs, want) in [
             (40, "40s"),
