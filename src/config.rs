@@ -59,6 +59,10 @@ pub struct PlaybooksConfig {
     /// the directory exists (default `templates`).
     #[serde(default)]
     pub templates: Option<Spanned<String>>,
+    /// The organisation's sectors and roles, which bring in sector regimes
+    /// for live incidents (`sec_registrant`, `hipaa`, `nydfs`, ...).
+    #[serde(default)]
+    pub sectors: Vec<Spanned<String>>,
 }
 
 /// `[incident]`: how alerts become incidents and where they are kept.
@@ -217,6 +221,8 @@ pub struct Config {
     pub sigma: std::sync::Arc<crate::detect::sigma::SigmaSet>,
     /// The shipped playbooks, or those of `[playbooks] dir`.
     pub playbooks: Vec<crate::playbook::Playbook>,
+    /// The organisation's sectors (`[playbooks] sectors`), for the scheduler.
+    pub sectors: Vec<String>,
     /// The incident store file.
     pub store_path: PathBuf,
     /// Which alerts join one incident, and the awareness policy.
@@ -556,6 +562,21 @@ fn build(c: &ConfigFile, doc: &Doc<'_>, base: &Path, errors: &mut Vec<ConfigErro
         c.playbooks.templates.as_ref().map_or(0..0, |t| t.span()),
         String::new(),
     );
+    let mut sectors = Vec::new();
+    for sec in &c.playbooks.sectors {
+        if crate::playbook::SECTORS.contains(&sec.get_ref().as_str()) {
+            sectors.push(sec.get_ref().clone());
+        } else {
+            errors.push(doc.error(
+                sec.span(),
+                format!(
+                    "unknown sector `{}`; use one of: {}",
+                    sec.get_ref(),
+                    crate::playbook::SECTORS.join(", ")
+                ),
+            ));
+        }
+    }
     let mut correlation = crate::incident::Correlation {
         jurisdictions: inventory.jurisdictions.clone(),
         ..Default::default()
@@ -588,6 +609,7 @@ fn build(c: &ConfigFile, doc: &Doc<'_>, base: &Path, errors: &mut Vec<ConfigErro
         templates,
         templates_at,
         notify,
+        sectors,
         store_path,
         correlation,
         legal: c.incident.legal.clone(),
@@ -774,6 +796,21 @@ mod tests {
             Ok(_) => vec![],
             Err(e) => e.0.iter().map(ToString::to_string).collect(),
         }
+    }
+
+    #[test]
+    fn sectors_are_checked_against_the_playbook_vocabulary() {
+        let text = "[[source]]\npaths = [\"/x/*.log\"]\n[playbooks]\nsectors = [\"sec_registrant\", \"banking\"]\n";
+        let e = errors(text);
+        assert_eq!(e.len(), 1, "{e:#?}");
+        assert!(
+            e[0].contains(":4:") && e[0].contains("unknown sector `banking`"),
+            "{e:#?}"
+        );
+        let ok =
+            "[[source]]\npaths = [\"/x/*.log\"]\n[playbooks]\nsectors = [\"sec_registrant\"]\n";
+        let c = Config::from_str(ok, "t.toml", Path::new("/base")).unwrap();
+        assert_eq!(c.sectors, ["sec_registrant"]);
     }
 
     #[test]

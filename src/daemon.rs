@@ -204,6 +204,10 @@ pub fn run(config: &Config) -> anyhow::Result<()> {
             "the audit trail does not verify: entries were edited, removed or reordered outside breachd (`breachd audit verify` lists them)"
         );
     }
+    // The scheduler: a second handle on the same store file.
+    let mut schedule_store = crate::store::open_schedule(&config.store_path)?;
+    let mut scheduler = crate::playbook::schedule::Scheduler::new(config.playbooks.clone())
+        .with_sectors(config.sectors.clone());
     let mut saved = match incidents.load_checkpoints()? {
         Some(c) => c,
         None => {
@@ -312,6 +316,8 @@ pub fn run(config: &Config) -> anyhow::Result<()> {
         }
         // On-call sees new incidents within a cycle, not a checkpoint interval.
         let mut committed = downstream.commit_alerts().context("writing alerts")?;
+        // Playbook steps: new incidents are planned in the turn they open.
+        scheduler.tick_due(&*downstream.store, &mut *schedule_store, crate::cli::now());
         if stopping || (dirty && last_checkpoint.elapsed() >= config.checkpoint_interval) {
             downstream.flush().context("flushing events")?;
             committed &= downstream.commit_alerts().context("writing alerts")?;

@@ -106,6 +106,13 @@ enum IncidentCommand {
         #[arg(long)]
         reason: String,
     },
+    /// Past and coming playbook steps with deadlines and time left, in your time zone.
+    Timeline {
+        id: String,
+        /// The zone to show times in (IANA name); the system zone / $TZ without it.
+        #[arg(long, value_name = "ZONE")]
+        tz: Option<String>,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -186,6 +193,9 @@ fn outcome(r: Result<(), StoreError>) -> anyhow::Result<ExitCode> {
 }
 
 pub fn incident(args: IncidentArgs) -> anyhow::Result<ExitCode> {
+    if let IncidentCommand::Timeline { id, tz } = &args.command {
+        return timeline(&args.at, id, tz.as_deref());
+    }
     let mut o = open(&args.at)?;
     let r = run_incident(&mut o, args.command);
     outcome(r)
@@ -248,6 +258,7 @@ fn run_incident(o: &mut Opened, cmd: IncidentCommand) -> Result<(), StoreError> 
             overrides.check().map_err(StoreError::Refused)?;
             (i, Change::Enisa { overrides, reason })
         }
+        IncidentCommand::Timeline { .. } => unreachable!("`incident` runs the timeline"),
         IncidentCommand::Merge { into, from, reason } => {
             let (into, from) = (id(&into)?, id(&from)?);
             o.store.merge(into, from, &o.actor, &reason, &o.policy)?;
@@ -498,5 +509,262 @@ pub fn audit(args: AuditArgs) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+    }
+}
+
+// ---- `breachd incident timeline` (the scheduler's view of one incident) ----
+
+/// One line of a timeline: a firing (past) or a planned step (coming).
+#[derive(Debug, serde::Serialize)]
+struct TimelineRow {
+    /// When it fired, or falls due (in the viewer's zone); `None` while its
+    /// clock has not started.
+    at: Option<String>,
+    regime: String,
+    step: String,
+    what: String,
+    basis: Option<String>,
+    /// `fired`, `pending`, `waiting`, `done`, `cancelled`, or `preview` (not
+    /// planned yet: what the current playbooks would plan).
+    status: String,
+    /// Seconds until it falls due (negative: overdue).
+    left_secs: Option<i64>,
+    /// Seconds a firing came after its due time.
+    late_secs: Option<i64>,
+    note: Option<String>,
+}
+
+fn timeline(at: &StoreArgs, id_text: &str, tz: Option<&str>) -> anyhow::Result<ExitCode> {
+    use crate::playbook::schedule::{self as sched, StepState};
+    let zone = match tz {
+        Some(name) => match jiff::tz::TimeZone::get(name) {
+            Ok(z) => z,
+            Err(e) => {
+                eprintln!("breachd: unknown time zone `{name}` ({e}); use an IANA name such as Europe/Paris or UTC");
+                return Ok(ExitCode::from(1));
+            }
+        },
+        None => jiff::tz::TimeZone::system(),
+    };
+    let zone_name = zone.iana_name().unwrap_or("system").to_string();
+    let (playbooks, sectors) = match &at.store {
+        Some(_) if at.config.is_none() => (
+            crate::playbook::shipped(None).unwrap_or_default(),
+            Vec::new(),
+        ),
+        _ => {
+            let c = super::load_config(at.config.as_deref())?;
+            (c.playbooks, c.sectors)
+        }
+    };
+    let o = open(at)?;
+    let i = match id(id_text) {
+        Ok(i) => i,
+        Err(e) => return outcome(Err(e)),
+    };
+    let detail = match o.store.get(i) {
+        Ok(d) => d,
+        Err(e) => return outcome(Err(e)),
+    };
+    let store = crate::store::open_schedule(std::path::Path::new(o.store.location()))?;
+    let now = super::now();
+    let show = |t: jiff::Timestamp| {
+        t.to_zoned(zone.clone())
+            .strftime("%Y-%m-%d %H:%M %Z")
+            .to_string()
+    };
+    let mut rows: Vec<(Option<jiff::Timestamp>, TimelineRow)> = Vec::new();
+    for f in store.firings(Some(i))? {
+        let x = &f.firing;
+        rows.push((
+            Some(x.fired_at),
+            TimelineRow {
+                at: Some(show(x.fired_at)),
+                regime: x.regime.clone(),
+                step: x.step.clone(),
+                what: x.effect.to_string(),
+                basis: x.basis.clone(),
+                status: "fired".into(),
+                left_secs: None,
+                late_secs: Some(x.late_secs),
+                note: x.late.then(|| {
+                    format!(
+                        "due {}, late by {}",
+                        show(x.due_at),
+                        sched::human_span(x.late_secs)
+                    )
+                }),
+            },
+        ));
+    }
+    let plans = store.plans(Some(i))?;
+    let d = store.determination(i)?;
+    // the steps' definitions: the pinned version of each plan
+    let book = |regime: &str| -> Option<crate::playbook::Playbook> {
+        let plan = plans.iter().find(|p| p.regime == regime)?;
+        if let Some(p) = playbooks.iter().find(|p| p.version == plan.version) {
+            return Some(p.clone());
+        }
+        let (file, text) = store.playbook_source(&plan.version).ok()??;
+        crate::playbook::compile(&text, &file, None).ok()
+    };
+    for s in store.steps(Some(i), false)? {
+        if s.state == StepState::Done && !s.recurring {
+            continue; // its firing is listed
+        }
+        let def = book(&s.regime).and_then(|p| p.steps.iter().find(|x| x.id == s.step).cloned());
+        let status = s.state.as_str().to_string();
+        let note = match (s.state, &def) {
+            (StepState::Waiting, Some(st)) => match &st.schedule {
+                crate::playbook::Schedule::At(due) => {
+                    Some(format!("waits for {}", start_name(due.from)))
+                }
+                _ => None,
+            },
+            (StepState::Pending, Some(st)) => match &st.schedule {
+                crate::playbook::Schedule::Every { expr, until, .. } => {
+                    Some(format!("every `{expr}` until {}", until.as_str()))
+                }
+                _ => None,
+            },
+            _ => s.note.clone(),
+        };
+        let live = matches!(s.state, StepState::Pending | StepState::Waiting);
+        rows.push((
+            s.due_at,
+            TimelineRow {
+                at: s.due_at.map(show),
+                regime: s.regime.clone(),
+                step: s.step.clone(),
+                what: def
+                    .as_ref()
+                    .map(|d| sched::Effect::of(&d.action).to_string())
+                    .unwrap_or_default(),
+                basis: def.and_then(|d| d.basis),
+                status,
+                left_secs: s
+                    .due_at
+                    .filter(|_| live)
+                    .map(|t| t.as_second() - now.as_second()),
+                late_secs: None,
+                note,
+            },
+        ));
+    }
+    // regimes that apply but are not planned yet (no scheduler ran since
+    // the incident opened): what the current playbooks would plan
+    let facts = sched::facts_of(&detail.incident, &d, &sectors);
+    let clocks = sched::clocks_of(&detail.incident, &d);
+    let mut preview = false;
+    if detail.incident.status.is_active() {
+        for (p, steps) in sched::wanted_steps(&facts, &playbooks) {
+            if plans.iter().any(|x| x.regime == p.regime) {
+                continue;
+            }
+            preview = true;
+            for st in steps {
+                let due = sched::due_of(p, st, &clocks, now);
+                rows.push((
+                    due,
+                    TimelineRow {
+                        at: due.map(show),
+                        regime: p.regime.clone(),
+                        step: st.id.clone(),
+                        what: sched::Effect::of(&st.action).to_string(),
+                        basis: st.basis.clone(),
+                        status: "preview".into(),
+                        left_secs: due.map(|t| t.as_second() - now.as_second()),
+                        late_secs: None,
+                        note: None,
+                    },
+                ));
+            }
+        }
+    }
+    // past first, then coming; steps waiting for a clock last
+    rows.sort_by_key(|(t, _)| (t.is_none(), *t));
+    let rows: Vec<TimelineRow> = rows.into_iter().map(|(_, r)| r).collect();
+    let mut out = io::stdout().lock();
+    if o.json {
+        let v = serde_json::json!({
+            "incident": i.to_string(),
+            "zone": zone_name,
+            "now": show(now),
+            "plans": plans,
+            "steps": rows,
+        });
+        writeln!(out, "{v}")?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    writeln!(
+        out,
+        "{i}  {}  ({}; times in {zone_name}, now {})",
+        detail.incident.title,
+        detail.incident.status.as_str(),
+        show(now)
+    )?;
+    for p in &plans {
+        writeln!(
+            out,
+            "  plan {} version {} (planned {} by {})",
+            p.regime,
+            p.version,
+            show(p.planned_at),
+            p.planned_by
+        )?;
+    }
+    if plans.is_empty() && !preview {
+        writeln!(
+            out,
+            "  no playbook applies (jurisdictions: {})",
+            if facts.jurisdictions.is_empty() {
+                "none known; the inventory's `subjects.jurisdictions` gives them".to_string()
+            } else {
+                facts.jurisdictions.join(", ")
+            }
+        )?;
+    }
+    writeln!(
+        out,
+        "  {:<24} {:<10} {:<24} {:<44} status",
+        "when", "regime", "step", "what"
+    )?;
+    for r in &rows {
+        let status = match (r.status.as_str(), r.left_secs) {
+            ("pending" | "preview", Some(s)) if s >= 0 => {
+                format!("{} (in {})", r.status, sched::human_span(s))
+            }
+            ("pending" | "preview", Some(s)) => {
+                format!("{} (overdue by {})", r.status, sched::human_span(s))
+            }
+            _ => r.status.clone(),
+        };
+        let note = r
+            .note
+            .as_deref()
+            .map(|n| format!(" — {n}"))
+            .unwrap_or_default();
+        writeln!(
+            out,
+            "  {:<24} {:<10} {:<24} {:<44} {status}{note}",
+            r.at.as_deref().unwrap_or("-"),
+            r.regime,
+            r.step,
+            r.what
+        )?;
+    }
+    if preview {
+        writeln!(
+            out,
+            "  (preview: not planned yet; the daemon plans it on its next tick, or run `breachd schedule tick`)"
+        )?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn start_name(s: crate::playbook::Start) -> String {
+    match s {
+        crate::playbook::Start::Clock(c) => c.as_str().to_string(),
+        crate::playbook::Start::After(r) => format!("the {} deadline", r.as_str()),
     }
 }

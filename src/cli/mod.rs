@@ -1,4 +1,4 @@
-//! The `breachd` command line: `run`, `replay`, `check`, `incident`, `audit`. Parses arguments,
+//! The `breachd` command line: `run`, `replay`, `check`, `incident`, `audit`, `schedule`. Parses arguments,
 //! sets up breachd's own logging, and maps errors to exit codes. Everything
 //! else lives in the stage modules.
 
@@ -8,6 +8,7 @@ mod incident;
 mod notify;
 mod replay;
 mod run;
+mod schedule;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -44,6 +45,8 @@ enum Command {
     Audit(incident::AuditArgs),
     /// Notification tools: `notify test --channel NAME` sends a sample alert.
     Notify(notify::NotifyArgs),
+    /// The playbook scheduler: run one tick, re-plan an incident, record a determination.
+    Schedule(schedule::ScheduleArgs),
 }
 
 pub fn main() -> ExitCode {
@@ -57,6 +60,7 @@ pub fn main() -> ExitCode {
         Command::Incident(args) => incident::incident(args),
         Command::Audit(args) => incident::audit(args),
         Command::Notify(args) => notify::notify(args),
+        Command::Schedule(args) => schedule::schedule(args),
     };
     match result {
         Ok(code) => code,
@@ -96,4 +100,16 @@ pub fn peak_rss_bytes() -> Option<u64> {
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kb * 1024)
+}
+
+/// The wall clock, read at the edges (the daemon's loop, the CLI).
+///
+/// **Test only:** `BREACHD_NOW` (RFC 3339) replaces it, so end-to-end tests
+/// can move time instead of sleeping. Never set it in production: the
+/// scheduler would fire steps at the wrong time.
+pub fn now() -> jiff::Timestamp {
+    std::env::var("BREACHD_NOW")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(jiff::Timestamp::now)
 }

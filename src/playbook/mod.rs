@@ -8,15 +8,22 @@
 //! obligation engine ([`assess::assess`]) that decides, from plain
 //! [`facts::Facts`], which obligations are required, by when and why.
 //!
-//! Invariants: everything here is a pure function of its inputs — no wall
-//! clock, no store, no sending. Scheduling steps against live incidents and
-//! sending notices belong to later stages built on top. Output is never legal
-//! advice and says so.
+//! [`schedule`] runs the steps against live incidents: it plans them per
+//! incident (pinned to the playbook version the incident started with) and
+//! fires due steps exactly once through the [`schedule::ScheduleStore`]
+//! trait.
+//!
+//! Invariants: everything here except [`schedule::Scheduler::tick`] is a pure
+//! function of its inputs — no wall clock, no store, no sending; the tick
+//! takes `now` from its caller and reaches the store only through traits.
+//! Sending notices belongs to `notify`. Output is never legal advice and
+//! says so.
 
 pub mod assess;
 pub mod calendar;
 pub mod facts;
 pub mod locate;
+pub mod schedule;
 pub mod severity;
 
 use std::collections::BTreeSet;
@@ -289,6 +296,9 @@ pub enum Until {
 
 impl Until {
     pub const NAMES: [&'static str; 3] = ["acknowledged", "approved", "sent"];
+    pub fn as_str(self) -> &'static str {
+        Until::NAMES[self as usize]
+    }
 }
 
 /// When a step fires.
@@ -385,6 +395,12 @@ pub struct Playbook {
     pub calendar: Calendar,
     pub obligations: Vec<Obligation>,
     pub steps: Vec<Step>,
+    /// The version: the first 16 hex digits of the SHA-256 of the YAML text.
+    /// The scheduler pins each incident's plan to it.
+    pub version: String,
+    /// The YAML text it was compiled from, kept so a pinned version can be
+    /// compiled again after the file changed.
+    pub source: std::sync::Arc<str>,
 }
 
 /// The clocks of one breach, as far as they have started.
@@ -878,10 +894,19 @@ pub fn compile(
             calendar,
             obligations,
             steps,
+            version: version_of(text),
+            source: text.into(),
         })
     } else {
         Err(errors)
     }
+}
+
+/// A playbook text's version: the first 16 hex digits of its SHA-256.
+pub fn version_of(text: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(text.as_bytes());
+    digest[..8].iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn unknown(what: &str, value: &str, names: &[&str]) -> String {

@@ -35,7 +35,7 @@ impl From<StoreError> for Fail {
     }
 }
 
-type R<T> = Result<T, Fail>;
+pub(super) type R<T> = Result<T, Fail>;
 
 /// How many entities `get` lists before counting the rest.
 const ENTITIES_SHOWN: i64 = 50;
@@ -103,7 +103,7 @@ pub(super) fn head(c: &Connection) -> rusqlite::Result<(i64, String)> {
 }
 
 /// Appends one audit entry and moves the head, in the caller's transaction.
-fn append(
+pub(super) fn append(
     c: &Connection,
     now: &str,
     actor: &str,

@@ -1,5 +1,6 @@
 //! The durable store: one SQLite file (WAL, durable commits) behind the
-//! stages' storage traits ([`crate::incident::IncidentStore`] today).
+//! stages' storage traits ([`crate::incident::IncidentStore`] and
+//! [`crate::playbook::schedule::ScheduleStore`]).
 //!
 //! Every trait call is one `BEGIN IMMEDIATE` transaction, so a call either
 //! happened with its audit entry or not at all, and the daemon and the CLI can
@@ -8,6 +9,7 @@
 //! transaction; a file from a newer breachd is refused, not touched.
 
 mod incidents;
+mod schedule;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -15,6 +17,7 @@ use std::time::Duration;
 use rusqlite::{Connection, ErrorCode, OpenFlags};
 
 use crate::incident::{IncidentStore, StoreError};
+use crate::playbook::schedule::ScheduleStore;
 
 /// How long a writer waits for another process's transaction.
 const BUSY_WAIT: Duration = Duration::from_secs(10);
@@ -99,6 +102,96 @@ CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
     BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
 CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
     BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
+"#,
+    // 2: scheduler: playbook versions, per-incident plans pinned to a
+    // version, planned steps, firings (the outbox), and what firings record
+    // (drafts, deadlines, tasks); a person's determination (the SEC clock).
+    r#"
+CREATE TABLE playbook_versions (
+    version TEXT PRIMARY KEY,
+    regime TEXT NOT NULL,
+    file TEXT NOT NULL,
+    source TEXT NOT NULL,
+    first_seen TEXT NOT NULL
+);
+CREATE TABLE plans (
+    incident INTEGER NOT NULL REFERENCES incidents(id),
+    regime TEXT NOT NULL,
+    version TEXT NOT NULL REFERENCES playbook_versions(version),
+    planned_at TEXT NOT NULL,
+    planned_by TEXT NOT NULL,
+    facts TEXT NOT NULL,
+    PRIMARY KEY (incident, regime)
+);
+CREATE TABLE schedule_steps (
+    id INTEGER PRIMARY KEY,
+    incident INTEGER NOT NULL REFERENCES incidents(id),
+    regime TEXT NOT NULL,
+    step TEXT NOT NULL,
+    recurring INTEGER NOT NULL,
+    state TEXT NOT NULL,
+    due_at TEXT,
+    due_us INTEGER,
+    fired INTEGER NOT NULL DEFAULT 0,
+    last_fired_at TEXT,
+    note TEXT,
+    UNIQUE (incident, regime, step)
+);
+CREATE INDEX schedule_steps_live ON schedule_steps(state, due_us);
+CREATE TABLE firings (
+    id INTEGER PRIMARY KEY,
+    step_row INTEGER NOT NULL REFERENCES schedule_steps(id),
+    incident INTEGER NOT NULL REFERENCES incidents(id),
+    regime TEXT NOT NULL,
+    step TEXT NOT NULL,
+    version TEXT NOT NULL,
+    effect TEXT NOT NULL,
+    basis TEXT,
+    due_at TEXT NOT NULL,
+    due_us INTEGER NOT NULL,
+    fired_at TEXT NOT NULL,
+    late_secs INTEGER NOT NULL,
+    delivery TEXT NOT NULL,
+    UNIQUE (step_row, due_us)
+);
+CREATE INDEX firings_incident ON firings(incident);
+CREATE INDEX firings_delivery ON firings(delivery);
+CREATE TABLE drafts (
+    id INTEGER PRIMARY KEY,
+    incident INTEGER NOT NULL REFERENCES incidents(id),
+    regime TEXT NOT NULL,
+    template TEXT NOT NULL,
+    recipient TEXT NOT NULL,
+    firing INTEGER NOT NULL UNIQUE REFERENCES firings(id),
+    status TEXT NOT NULL DEFAULT 'pending_approval',
+    created_at TEXT NOT NULL
+);
+CREATE TABLE deadlines (
+    incident INTEGER NOT NULL REFERENCES incidents(id),
+    regime TEXT NOT NULL,
+    recipient TEXT NOT NULL,
+    due_at TEXT NOT NULL,
+    basis TEXT,
+    firing INTEGER NOT NULL REFERENCES firings(id),
+    PRIMARY KEY (incident, regime, recipient)
+);
+CREATE TABLE tasks (
+    id INTEGER PRIMARY KEY,
+    incident INTEGER NOT NULL REFERENCES incidents(id),
+    regime TEXT NOT NULL,
+    title TEXT NOT NULL,
+    basis TEXT,
+    firing INTEGER NOT NULL UNIQUE REFERENCES firings(id),
+    status TEXT NOT NULL DEFAULT 'open',
+    created_at TEXT NOT NULL
+);
+CREATE TABLE determinations (
+    incident INTEGER PRIMARY KEY REFERENCES incidents(id),
+    determined_at TEXT,
+    material INTEGER NOT NULL,
+    by TEXT NOT NULL,
+    reason TEXT NOT NULL
+);
 "#,
 ];
 
@@ -221,6 +314,12 @@ impl SqliteStore {
 /// Opens (creating if needed) the store at `path`, behind the trait every
 /// caller uses.
 pub fn open(path: &Path) -> Result<Box<dyn IncidentStore>, StoreError> {
+    Ok(Box::new(SqliteStore::open(path)?))
+}
+
+/// Opens the store at `path` for the scheduler (a second handle on the same
+/// file beside the [`IncidentStore`] one).
+pub fn open_schedule(path: &Path) -> Result<Box<dyn ScheduleStore>, StoreError> {
     Ok(Box::new(SqliteStore::open(path)?))
 }
 
