@@ -469,3 +469,77 @@ fn the_crowd_alone_raises_nothing() {
     let a = alerts(&log);
     assert!(a.is_empty(), "{a:#?}");
 }
+
+#[test]
+fn one_address_guessing_for_hours_without_getting_in() {
+    let mut log = Log::new();
+    log.benign(12);
+    // ten wrong passwords, twenty minutes apart: never 20 in 10 minutes
+    for i in 0..10 {
+        log.add(
+            3600 + i * 1200,
+            "victim",
+            "203.0.113.70",
+            "POST",
+            "/login",
+            401,
+        );
+    }
+    // a customer who mistypes three times every hour, then gets in
+    for h in 0..10 {
+        for k in 0..3 {
+            log.add(
+                h * 3600 + 30 + k,
+                "clumsy",
+                "198.18.5.5",
+                "POST",
+                "/login",
+                401,
+            );
+        }
+        log.add(h * 3600 + 40, "clumsy", "198.18.5.5", "POST", "/login", 200);
+    }
+    let a = alerts(&log);
+    let g = fired(&a, "password_guessing_run");
+    assert_eq!(g.len(), 1, "{a:#?}");
+    assert_eq!(names(g[0]), vec!["203.0.113.70"]);
+    assert_eq!(g[0]["subjects"], 0, "nobody got in");
+}
+
+#[test]
+fn a_service_key_used_from_a_network_it_never_used() {
+    let mut log = Log::new();
+    log.benign(40);
+    // a batch key reads 30 records a night from its own network, two nights
+    for night in 0..2 {
+        for k in 0..30 {
+            log.add(
+                night * 86_400 + 7200 + k,
+                "svc-sync",
+                "10.20.0.5",
+                "GET",
+                &format!("/api/customers/{}", 2000 + k),
+                200,
+            );
+        }
+    }
+    // the second night, the same key from a cloud address reads 12 other records
+    for k in 0..12 {
+        log.add(
+            86_400 + 3600 + k * 5,
+            "svc-sync",
+            "203.0.113.90",
+            "GET",
+            &format!("/api/customers/{}", 3000 + k),
+            200,
+        );
+    }
+    let a = alerts(&log);
+    let k = fired(&a, "api_key_new_network");
+    assert_eq!(k.len(), 1, "{a:#?}");
+    assert_eq!(names(k[0]), vec!["svc-sync", "203.0.113.90"]);
+    assert_eq!(
+        k[0]["subjects"], 12,
+        "what the new network read, not the key's own nightly work"
+    );
+}

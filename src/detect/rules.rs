@@ -53,6 +53,10 @@ struct RuleFile {
     /// For `sequence`: the events that complete it.
     #[serde(default)]
     then: Option<FilterFile>,
+    /// For `threshold`: events that end the key's run (a successful login
+    /// ends a run of failures), so only matching events in a row count.
+    #[serde(default)]
+    reset: Option<FilterFile>,
     key: Vec<KeyPart>,
     #[serde(default)]
     window: Option<String>,
@@ -122,6 +126,15 @@ struct RuleFile {
     /// For `novelty`: the most distinct values a settled entity has shown.
     #[serde(default)]
     max_known: Option<usize>,
+    /// For `novelty`: how long after its first event an entity can be
+    /// settled (default `1d`; a nightly job has shown its habits after one run).
+    #[serde(default)]
+    settle: Option<String>,
+    /// For `novelty`: watch only principals that never logged in (keys that
+    /// authenticate per request: API keys, service accounts); people who log
+    /// in are the login rules' to judge, and they roam.
+    #[serde(default)]
+    without_login: Option<bool>,
 }
 
 /// What a `baseline` rule measures per entity and bucket.
@@ -324,8 +337,13 @@ pub fn has_subject(ev: &Event<'_>, c: &Class<'_>) -> bool {
 /// What a rule's detector does.
 #[derive(Debug, Clone)]
 pub enum Detector {
-    /// At least `threshold` matching events per key within `window`.
-    Threshold { window: i64, threshold: u64 },
+    /// At least `threshold` matching events per key within `window`; with
+    /// `reset`, an event it matches clears the count (failures in a row).
+    Threshold {
+        window: i64,
+        threshold: u64,
+        reset: Option<Filter>,
+    },
     /// At least `threshold` distinct values of `of` per key within `window`.
     Distinct {
         window: i64,
@@ -363,6 +381,10 @@ pub enum Detector {
         of: KeyPart,
         min_history: u64,
         max_known: usize,
+        /// Microseconds after its first event before an entity is settled.
+        settle: i64,
+        /// Only principals without a login profile.
+        without_login: bool,
     },
     /// A first step, then every other step (in any order), for the same key
     /// within `window` of the first: a login from a new network, then a change
@@ -499,6 +521,9 @@ pub fn compile(text: &str, file: &str) -> Result<Vec<Rule>, Vec<RuleError>> {
         if r.key.is_empty() {
             err("key", "name at least one key part (ip, user, ...)".into());
         }
+        if r.reset.is_some() && r.detector != DetectorFile::Threshold {
+            err("reset", "only a `threshold` rule can be reset".into());
+        }
         // what can be new is what an account's login profile keeps
         let profiled =
             |p: &KeyPart| matches!(p, KeyPart::Ip | KeyPart::IpPrefix | KeyPart::UserAgent);
@@ -520,7 +545,11 @@ pub fn compile(text: &str, file: &str) -> Result<Vec<Rule>, Vec<RuleError>> {
             );
         }
         let detector = match r.detector {
-            DetectorFile::Threshold => Detector::Threshold { window, threshold },
+            DetectorFile::Threshold => Detector::Threshold {
+                window,
+                threshold,
+                reset: r.reset.as_ref().map(Filter::build),
+            },
             DetectorFile::Distinct => match r.distinct {
                 Some(of) => Detector::Distinct {
                     window,
@@ -532,7 +561,11 @@ pub fn compile(text: &str, file: &str) -> Result<Vec<Rule>, Vec<RuleError>> {
                         "distinct",
                         "name what is counted (user, ip, subject...)".into(),
                     );
-                    Detector::Threshold { window, threshold }
+                    Detector::Threshold {
+                        window,
+                        threshold,
+                        reset: None,
+                    }
                 }
             },
             DetectorFile::Chain => match &r.steps {
@@ -542,7 +575,11 @@ pub fn compile(text: &str, file: &str) -> Result<Vec<Rule>, Vec<RuleError>> {
                 },
                 _ => {
                     err("steps", "a chain needs 2 to 16 steps".into());
-                    Detector::Threshold { window, threshold }
+                    Detector::Threshold {
+                        window,
+                        threshold,
+                        reset: None,
+                    }
                 }
             },
             DetectorFile::Novelty => match r.of {
@@ -551,13 +588,26 @@ pub fn compile(text: &str, file: &str) -> Result<Vec<Rule>, Vec<RuleError>> {
                     of,
                     min_history: r.threshold.unwrap_or(200),
                     max_known: r.max_known.unwrap_or(2).clamp(1, 64),
+                    settle: match r.settle.as_deref().map(crate::config::parse_duration) {
+                        Some(Ok(d)) => micros(d),
+                        Some(Err(m)) => {
+                            err("settle", m);
+                            0
+                        }
+                        None => 86_400_000_000,
+                    },
+                    without_login: r.without_login.unwrap_or(false),
                 },
                 None => {
                     err(
                         "of",
                         "name what would be new (ip_prefix, user_agent, resource...)".into(),
                     );
-                    Detector::Threshold { window, threshold }
+                    Detector::Threshold {
+                        window,
+                        threshold,
+                        reset: None,
+                    }
                 }
             },
             DetectorFile::Signature => {
@@ -630,7 +680,11 @@ pub fn compile(text: &str, file: &str) -> Result<Vec<Rule>, Vec<RuleError>> {
                         "then",
                         "a sequence needs the `then` events that complete it".into(),
                     );
-                    Detector::Threshold { window, threshold }
+                    Detector::Threshold {
+                        window,
+                        threshold,
+                        reset: None,
+                    }
                 }
             },
         };
