@@ -35,6 +35,9 @@ const MAX_SUBJECTS_PER_ALERT: usize = 1_000_000;
 /// Exposed subjects remembered per key before an alert exists.
 const MAX_EXPOSED_PER_KEY: usize = 100_000;
 
+/// One day of event time, in microseconds.
+const DAY: i64 = 86_400_000_000;
+
 /// How long an idle account's login profile is kept.
 const PROFILE_RETENTION: i64 = 30 * 86_400_000_000;
 
@@ -101,6 +104,8 @@ struct BaseState {
     own_max: f64,
     /// The entity's role, its peer group.
     role: Option<Box<str>>,
+    /// Start of the entity's first bucket.
+    since: i64,
 }
 
 impl BaseState {
@@ -743,6 +748,9 @@ impl Engine {
                 if bucket > b.bucket {
                     b.roll(peers, bucket);
                 }
+                if b.since == 0 {
+                    b.since = bucket;
+                }
                 if !b.listed {
                     b.listed = true;
                     b.first = t;
@@ -802,7 +810,12 @@ impl Engine {
                         b.value = b.distinct.len() as f64;
                     }
                 }
-                let reference = if b.n >= spec.min_history {
+                // A regular is judged by itself: enough buckets of its own,
+                // or any history from a previous day (a nightly job has one
+                // busy hour a day; it is no newcomer on its second night).
+                let regular =
+                    b.n >= spec.min_history || b.n >= 1 && b.bucket.saturating_sub(b.since) >= DAY;
+                let reference = if regular {
                     Some(b.own_max)
                 } else {
                     // An entity with a role is judged by its role's peers only
@@ -1238,15 +1251,30 @@ fn exposed_unlisted(ev: &Event<'_>, c: &Class<'_>, total: Option<u64>) -> u64 {
     if ev.outcome != Outcome::Success || c.categories.is_empty() {
         return 0;
     }
-    let whole = c.kind == Some(Kind::Bulk)
-        && ev.subjects.is_empty()
-        && ev.records.is_none()
-        && ev.resource.as_deref().is_some_and(|r| !r.contains('?'));
-    if whole {
-        total.unwrap_or(0)
-    } else {
-        ev.subjects_truncated
+    let counted = !ev.subjects.is_empty() || ev.records.is_some();
+    match ev.resource.as_deref() {
+        Some(r) if c.kind == Some(Kind::Bulk) && !counted => match r.split_once('?') {
+            None => total.unwrap_or(0),
+            // a page of a list: at most the page size it asked for
+            Some((_, query)) => page_size(query).map_or(0, |n| total.map_or(n, |t| n.min(t))),
+        },
+        _ => ev.subjects_truncated,
     }
+}
+
+/// The page size a list request asks for, under the parameter names common
+/// REST APIs use (`limit=50`, `per_page=50`...).
+fn page_size(query: &str) -> Option<u64> {
+    const NAMES: [&str; 6] = ["limit", "per_page", "page_size", "pagesize", "size", "top"];
+    query.split('&').find_map(|pair| {
+        let (k, v) = pair.split_once('=')?;
+        let k = k.trim_start_matches('$');
+        if NAMES.iter().any(|n| n.eq_ignore_ascii_case(k)) {
+            v.parse().ok()
+        } else {
+            None
+        }
+    })
 }
 
 /// Writes the key for `parts` into `buf`; false when the event lacks a part.
@@ -1805,6 +1833,86 @@ mod tests {
         lines.push((13, "7.7.7.1", "bob", "GET", "/c/43".into(), 200));
         lines.push((14, "7.7.7.1", "bob", "GET", "/c/44".into(), 200));
         assert_eq!(run(yaml, &lines)[0].subjects, 3);
+    }
+
+    #[test]
+    fn page_size_reads_common_parameter_names() {
+        let cases: &[(&str, Option<u64>)] = &[
+            ("page=3&limit=25", Some(25)),
+            ("per_page=100&page=2", Some(100)),
+            ("cursor=abc&LIMIT=50", Some(50)),
+            ("$top=20&$skip=40", Some(20)),
+            ("page_size=10", Some(10)),
+            ("search=ann", None),
+            ("limit=all", None),
+            ("", None),
+        ];
+        for (q, want) in cases {
+            assert_eq!(page_size(q), *want, "{q}");
+        }
+    }
+
+    #[test]
+    fn pages_of_a_list_in_an_access_log_expose_their_page_size() {
+        let inv = Inventory::from_str(
+            "resources:\n  - pattern: /list\n    categories: [identity]\n    sensitivity: high\n    kind: bulk\nsubjects:\n  total: 1000\n",
+            "inv",
+        )
+        .unwrap();
+        let yaml = "rules:\n  - name: pages\n    detector: threshold\n    match: {has_subject: true, outcome: [success]}\n    key: [user]\n    window: 1h\n    threshold: 1\n    severity: high\n";
+        let mut e = Engine::new(rules(yaml), 100).with_subjects_total(inv.subjects_total);
+        for (i, target) in [
+            "/list?page=1&limit=25",
+            "/list?page=2&limit=25",
+            "/list?q=x",
+        ]
+        .iter()
+        .enumerate()
+        {
+            let ev = Event {
+                time: EventTime::from_unix_secs(i as i64, 0),
+                user: Some(Cow::Borrowed("pager")),
+                action: Some(Cow::Borrowed("GET")),
+                resource: Some(Cow::Borrowed(target)),
+                outcome: Outcome::Success,
+                ..Event::default()
+            };
+            let c = inv.classify(&ev);
+            e.observe(&ev, &c);
+        }
+        let a = e.finish();
+        assert_eq!(a.len(), 1);
+        assert_eq!(
+            a[0].subjects, 50,
+            "two pages of 25; a search without a size counts none"
+        );
+    }
+
+    #[test]
+    fn a_nightly_job_is_judged_by_its_own_last_night() {
+        // min_history 24 hourly buckets; the job is busy one hour a night
+        let yaml = BASELINE.replace("min_history: 1", "min_history: 24");
+        let mut lines = routine(&CROWD, 49, 2, 0);
+        for night in 0..3 {
+            lines.extend((0..60).map(|k| {
+                (
+                    night * 86_400 + 3600 + 1000 + k,
+                    "10.5.5.5",
+                    "job",
+                    "GET",
+                    format!("/c/{}", 70_000 + k),
+                    200,
+                )
+            }));
+        }
+        lines.sort_by_key(|l| l.0);
+        let a = run(&yaml, &lines);
+        let nights: Vec<i64> = a
+            .iter()
+            .filter(|x| x.entities[0].value == "job")
+            .map(|x| x.detected_at.unix_secs() / 86_400)
+            .collect();
+        assert_eq!(nights, vec![0], "a newcomer the first night only: {a:#?}");
     }
 
     #[test]

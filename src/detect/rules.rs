@@ -210,7 +210,8 @@ pub struct FilterFile {
     resource: Option<Vec<String>>,
     #[serde(default)]
     min_sensitivity: Option<Sensitivity>,
-    /// The event names a data subject (path parameter or app log field).
+    /// The event is about data subjects (app log list, path parameter, or a
+    /// bulk resource).
     #[serde(default)]
     has_subject: Option<bool>,
     /// The parser's detail tag is one of these (`bad_password`, `invalid_user`...).
@@ -329,9 +330,11 @@ impl Filter {
     }
 }
 
-/// The subject ids an event names: the app log's list, else the path's.
+/// Whether an event is about data subjects: the app log lists them, the
+/// path names one, or it reads a bulk resource (a list or export returns
+/// many, named or not; an access log shows a page of them by its size).
 pub fn has_subject(ev: &Event<'_>, c: &Class<'_>) -> bool {
-    !ev.subjects.is_empty() || c.subject.is_some()
+    !ev.subjects.is_empty() || c.subject.is_some() || c.kind == Some(Kind::Bulk)
 }
 
 /// What a rule's detector does.
