@@ -22,6 +22,11 @@ const INVENTORY: &str = r#"resources:
     categories: [payment_card]
     sensitivity: very_high
     subject_param: id
+  - pattern: "/api/customers/{id}/addresses"
+    methods: [GET, POST]
+    categories: [contact, location]
+    sensitivity: high
+    subject_param: id
 subjects:
   total: 5000
 "#;
@@ -189,9 +194,87 @@ fn takeover_after_failures_from_a_new_network() {
     let ato = fired(&a, "account_takeover");
     assert_eq!(ato.len(), 1, "{a:#?}");
     assert_eq!(names(ato[0]), vec!["owner"]);
+    // by address needs the browser, which this log does not carry
+    assert!(
+        fired(&a, "account_takeover_by_address").is_empty(),
+        "{a:#?}"
+    );
+}
+
+/// Combined access-log lines for `user` (`-` when not logged in).
+fn combined(
+    t: i64,
+    ip: &str,
+    user: &str,
+    agent: &str,
+    method: &str,
+    path: &str,
+    status: u16,
+) -> String {
+    let ts = jiff::Timestamp::from_second(1_773_100_800 + t)
+        .unwrap()
+        .strftime("%d/%b/%Y:%H:%M:%S +0000");
+    format!("{ip} - {user} [{ts}] \"{method} {path} HTTP/1.1\" {status} 100 \"-\" \"{agent}\"\n")
+}
+
+#[test]
+fn takeover_by_address_needs_one_browser_failing_then_getting_in() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut access = String::new();
+    // both accounts logged in before from home
+    access += &combined(0, "198.51.100.7", "owner", "App/1", "POST", "/login", 200);
+    access += &combined(5, "198.51.100.8", "rider", "App/1", "POST", "/login", 200);
+    // one tool fails six times from one address, then gets into the owner's account
+    for i in 0..6 {
+        access += &combined(
+            7200 + i * 20,
+            "203.0.113.88",
+            "-",
+            "Tool/1",
+            "POST",
+            "/login",
+            401,
+        );
+    }
+    access += &combined(
+        7400,
+        "203.0.113.88",
+        "owner",
+        "Tool/1",
+        "POST",
+        "/login",
+        200,
+    );
+    // a carrier address shared by phones: six failures from two browsers, then
+    // someone else logs in there for the first time
+    for i in 0..6 {
+        let agent = if i % 2 == 0 { "PhoneA/1" } else { "PhoneB/2" };
+        access += &combined(
+            9000 + i * 30,
+            "172.58.0.9",
+            "-",
+            agent,
+            "POST",
+            "/login",
+            401,
+        );
+    }
+    access += &combined(
+        9300,
+        "172.58.0.9",
+        "rider",
+        "PhoneB/2",
+        "POST",
+        "/login",
+        200,
+    );
+    std::fs::write(dir.path().join("access.log"), access).unwrap();
+    std::fs::write(dir.path().join("inventory.yaml"), INVENTORY).unwrap();
+    let a = replay_alerts(dir.path(), &["--inventory", "inventory.yaml", "access.log"]);
     let by_addr = fired(&a, "account_takeover_by_address");
     assert_eq!(by_addr.len(), 1, "{a:#?}");
-    assert_eq!(names(by_addr[0]), vec!["203.0.113.88"]);
+    assert_eq!(names(by_addr[0]), vec!["203.0.113.88", "Tool/1"]);
+    assert_eq!(by_addr[0]["subjects"], 1);
 }
 
 #[test]
@@ -274,6 +357,13 @@ fn takeover_from_a_new_device_then_contact_change_and_card_read() {
         "Mozilla/5.0 Evil",
         "GET",
         "/api/customers/42/cards",
+    );
+    access += &line(
+        9180,
+        "203.0.113.9",
+        "Mozilla/5.0 Evil",
+        "POST",
+        "/api/customers/42/addresses",
     );
     std::fs::write(dir.path().join("access.log"), access).unwrap();
     std::fs::write(dir.path().join("inventory.yaml"), INVENTORY).unwrap();
@@ -541,5 +631,47 @@ fn a_service_key_used_from_a_network_it_never_used() {
     assert_eq!(
         k[0]["subjects"], 12,
         "what the new network read, not the key's own nightly work"
+    );
+}
+
+#[test]
+fn an_owner_on_a_new_phone_changing_one_thing_is_no_takeover() {
+    let mut log = Log::new();
+    log.benign(3);
+    log.add(0, "owner", "198.51.100.5", "POST", "/login", 200);
+    // hours later from a new network: contact change and a card read, no new address
+    log.add(9000, "owner", "203.0.113.9", "POST", "/login", 200);
+    log.add(
+        9060,
+        "owner",
+        "203.0.113.9",
+        "PUT",
+        "/api/customers/42",
+        200,
+    );
+    log.add(
+        9120,
+        "owner",
+        "203.0.113.9",
+        "GET",
+        "/api/customers/42/cards",
+        200,
+    );
+    assert!(fired(&alerts(&log), "account_takeover_changes").is_empty());
+    // the whole sequence, in a log without browsers: the new network is enough
+    log.add(
+        9180,
+        "owner",
+        "203.0.113.9",
+        "POST",
+        "/api/customers/42/addresses",
+        200,
+    );
+    let a = alerts(&log);
+    let t = fired(&a, "account_takeover_changes");
+    assert_eq!(t.len(), 1, "{a:#?}");
+    assert_eq!(
+        t[0]["subjects"], 1,
+        "one person: the account and its own record"
     );
 }

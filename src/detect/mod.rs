@@ -169,6 +169,8 @@ struct Newness {
     known: bool,
     network: bool,
     agent: bool,
+    /// The log carries browsers at all (an app audit log may not).
+    has_agent: bool,
 }
 
 impl Newness {
@@ -178,6 +180,15 @@ impl Newness {
             KeyPart::UserAgent => self.agent,
             _ => false,
         }
+    }
+
+    /// Whether every part is new, a part the log does not carry counting as
+    /// no evidence either way (a chain asking for a new network and browser
+    /// still works on a log without browsers, on the network alone).
+    fn all_of(self, parts: &[KeyPart]) -> bool {
+        parts
+            .iter()
+            .all(|p| self.of(*p) || *p == KeyPart::UserAgent && !self.has_agent)
     }
 }
 
@@ -490,6 +501,7 @@ impl Engine {
             known,
             network,
             agent,
+            has_agent: ev.user_agent.as_deref().is_some_and(|a| !a.is_empty()),
         })
     }
 
@@ -580,7 +592,8 @@ impl Engine {
         // A baseline over every subject its events expose keeps them itself;
         // other rules remember what the key exposed, for the alert to count.
         let counts_own = counts_exposures(&rule.detector);
-        if matched && !counts_own && st.exposed.len() < MAX_EXPOSED_PER_KEY {
+        // the success that completes a sequence (the takeover) exposes its account
+        if (matched || completes) && !counts_own && st.exposed.len() < MAX_EXPOSED_PER_KEY {
             let hasher = &self.hasher;
             exposures(ev, c, |v, account| {
                 st.exposed.insert(tagged(hasher.hash_one(v), account), t);
@@ -712,9 +725,7 @@ impl Engine {
                     let fresh = match &steps[0].new {
                         // new against a history: an account's first login in
                         // the logs is no change of network
-                        Some(parts) => self
-                            .newness
-                            .is_some_and(|n| n.known && parts.iter().all(|p| n.of(*p))),
+                        Some(parts) => self.newness.is_some_and(|n| n.known && n.all_of(parts)),
                         None => true,
                     };
                     if fresh {
@@ -1913,6 +1924,29 @@ mod tests {
             .map(|x| x.detected_at.unix_secs() / 86_400)
             .collect();
         assert_eq!(nights, vec![0], "a newcomer the first night only: {a:#?}");
+    }
+
+    #[test]
+    fn a_part_the_log_does_not_carry_is_no_evidence_either_way() {
+        use KeyPart::{IpPrefix, UserAgent};
+        let n = |network, agent, has_agent| Newness {
+            known: true,
+            network,
+            agent,
+            has_agent,
+        };
+        // (newness, parts asked, all new?)
+        let cases: &[(Newness, &[KeyPart], bool)] = &[
+            (n(true, true, true), &[IpPrefix, UserAgent], true),
+            (n(true, false, true), &[IpPrefix, UserAgent], false),
+            (n(false, true, true), &[IpPrefix, UserAgent], false),
+            (n(true, false, false), &[IpPrefix, UserAgent], true),
+            (n(false, false, false), &[IpPrefix, UserAgent], false),
+            (n(true, false, false), &[UserAgent], true),
+        ];
+        for (i, (newness, parts, want)) in cases.iter().enumerate() {
+            assert_eq!(newness.all_of(parts), *want, "case {i}");
+        }
     }
 
     #[test]
