@@ -388,6 +388,32 @@ fn many_addresses_failing_logins_in_an_hour() {
             401,
         );
     }
+    // the proxies try a second account; ten of those get in
+    for i in 0..120 {
+        let ip = format!("203.0.{}.{}", i / 200, i % 200 + 1);
+        let t = 8 * 3600 + 2400 + i * 5;
+        log.add(t, &format!("acct{i}b"), &ip, "POST", "/login", 401);
+        if i < 10 {
+            log.add(t + 1, &format!("victim{i}"), &ip, "POST", "/login", 200);
+        }
+    }
+    // meanwhile a customer mistypes once at home, then gets in
+    log.add(
+        8 * 3600 + 3000,
+        "cust5",
+        "198.51.100.5",
+        "POST",
+        "/login",
+        401,
+    );
+    log.add(
+        8 * 3600 + 3010,
+        "cust5",
+        "198.51.100.5",
+        "POST",
+        "/login",
+        200,
+    );
     let a = alerts(&log);
     let s = fired(&a, "login_failure_surge");
     assert_eq!(s.len(), 1, "{a:#?}");
@@ -396,6 +422,10 @@ fn many_addresses_failing_logins_in_an_hour() {
         .filter(|v| v.starts_with("203.0."))
         .count();
     assert!(ips >= 40, "names the failing addresses: {ips}");
+    assert_eq!(
+        s[0]["subjects"], 10,
+        "the accounts the guessing addresses got into, not the customer who mistyped"
+    );
 }
 
 #[test]

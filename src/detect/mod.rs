@@ -249,6 +249,9 @@ struct Open {
     unlisted: u64,
     /// Hashes of the counted values already named among the entities.
     named: HashSet<u64>,
+    /// A campaign's named addresses: their failed and successful logins
+    /// since the alert opened (bounded by the names).
+    tally: HashMap<u64, (u32, u32)>,
     /// For a novelty alert: only events showing this value of this part
     /// (the new network) expose anyone; the principal's usual work does not.
     only: Option<(KeyPart, u64)>,
@@ -420,20 +423,38 @@ impl Engine {
                 let grows = self.grows(ri, ev, c);
                 let campaign = self.rules[ri].report_values > 0;
                 if let Some(open) = self.open[ri].get_mut(self.key_buf.as_str()) {
+                    let ip = ev.ip.filter(|_| campaign).map(|ip| {
+                        self.scratch.clear();
+                        push_ip(&mut self.scratch, ip);
+                        self.hasher.hash_one(self.scratch.as_str())
+                    });
+                    // named before this event: it failed at least once already
+                    let known_name = ip.is_some_and(|h| open.named.contains(&h));
                     name_values(&self.rules[ri], open, ev, c, &self.hasher);
                     // A campaign's key (a login page, a service) is shared with
-                    // everyone: only its named addresses' logins into accounts
-                    // that never used their network expose anyone (a customer
-                    // who mistyped, then got in from home, is no victim).
+                    // everyone: only logins by its named addresses that mostly
+                    // fail (guessing), into accounts that never used their
+                    // network, expose anyone. A customer who mistyped once and
+                    // got in, or a carrier address where most logins succeed,
+                    // is no victim.
                     let newness = self.newness;
-                    let ours = !campaign
-                        || newness.is_some_and(|n| !n.known || n.network)
-                            && ev.ip.is_some_and(|ip| {
-                                self.scratch.clear();
-                                push_ip(&mut self.scratch, ip);
-                                open.named
-                                    .contains(&self.hasher.hash_one(self.scratch.as_str()))
-                            });
+                    let ours = !campaign || {
+                        match ip.filter(|h| open.named.contains(h)) {
+                            Some(h) if c.kind == Some(Kind::Login) => {
+                                let (fails, wins) =
+                                    open.tally.entry(h).or_insert((u32::from(known_name), 0));
+                                if ev.outcome == Outcome::Success {
+                                    *wins += 1;
+                                } else {
+                                    *fails += 1;
+                                }
+                                ev.outcome == Outcome::Success
+                                    && *fails > *wins
+                                    && newness.is_some_and(|n| !n.known || n.network)
+                            }
+                            _ => false,
+                        }
+                    };
                     let mine = open.only.is_none_or(|(part, want)| {
                         let mut same = false;
                         for_each_value(part, ev, c, |v| {
@@ -983,6 +1004,7 @@ impl Engine {
             subjects: before,
             unlisted: unlisted_before,
             named: named_hashes,
+            tally: HashMap::default(),
             only: match rule.detector {
                 Detector::Novelty { of, .. } => Some((of, novel)),
                 _ => None,
