@@ -705,3 +705,22 @@ fn an_owner_on_a_new_phone_changing_one_thing_is_no_takeover() {
         "one person: the account and its own record"
     );
 }
+
+#[test]
+fn rows_an_injection_pulled_from_a_catalog_endpoint_count_as_subjects() {
+    let mut log = Log::new();
+    log.benign(2);
+    // the catalog holds no personal data; an injected UNION returns 100 rows a page
+    for page in 0..4 {
+        let ts = jiff::Timestamp::from_second(1_773_100_800 + 3600 + page * 60).unwrap();
+        let _ = writeln!(
+            log.0,
+            r#"{{"ts":"{ts}","user":null,"role":null,"ip":"203.0.113.50","method":"GET","path":"/api/products?id=1%20UNION%20SELECT%20email%20FROM%20customers%20LIMIT%20100%20OFFSET%20{}","status":200,"bytes":9000,"records":100,"subjects":[],"session":"-"}}"#,
+            page * 100
+        );
+    }
+    let a = alerts(&log);
+    let w = fired(&a, "web_attack_probe");
+    assert_eq!(w.len(), 1, "{a:#?}");
+    assert_eq!(w[0]["subjects"], 400, "{a:#?}");
+}

@@ -422,6 +422,7 @@ impl Engine {
             if self.open[ri].contains_key(self.key_buf.as_str()) {
                 let grows = self.grows(ri, ev, c);
                 let campaign = self.rules[ri].report_values > 0;
+                let signature = matches!(self.rules[ri].detector, Detector::Signature { .. });
                 if let Some(open) = self.open[ri].get_mut(self.key_buf.as_str()) {
                     let ip = ev.ip.filter(|_| campaign).map(|ip| {
                         self.scratch.clear();
@@ -466,6 +467,10 @@ impl Engine {
                     if !mine {
                     } else if ours {
                         extend(open, ev, c, &self.hasher, total, grows);
+                        if grows && signature {
+                            open.unlisted += injected(ev, c);
+                            open.alert.subjects = estimate(open, total);
+                        }
                     } else if grows {
                         extend_span(open, ev);
                     }
@@ -619,7 +624,10 @@ impl Engine {
             exposures(ev, c, |v, account| {
                 st.exposed.insert(tagged(hasher.hash_one(v), account), t);
             });
-            let n = exposed_unlisted(ev, c, self.subjects_total);
+            let mut n = exposed_unlisted(ev, c, self.subjects_total);
+            if matches!(rule.detector, Detector::Signature { .. }) {
+                n += injected(ev, c);
+            }
             if n > 0 {
                 // the tally covers at most one window, like `exposed`
                 if st.unlisted == 0 || st.unlisted_since < t.saturating_sub(rule.detector.window())
@@ -1292,6 +1300,17 @@ fn exposed_unlisted(ev: &Event<'_>, c: &Class<'_>, total: Option<u64>) -> u64 {
             Some((_, query)) => page_size(query).map_or(0, |n| total.map_or(n, |t| n.min(t))),
         },
         _ => ev.subjects_truncated,
+    }
+}
+
+/// Records a request returned from a resource that holds no personal data:
+/// when a signature flagged the request (an injection), those rows came from
+/// somewhere else, and each is taken for one data subject.
+fn injected(ev: &Event<'_>, c: &Class<'_>) -> u64 {
+    if ev.outcome == Outcome::Success && c.categories.is_empty() {
+        ev.records.unwrap_or(0)
+    } else {
+        0
     }
 }
 
