@@ -862,15 +862,12 @@ impl Engine {
                     // (a service account is no customer); without roles, by all.
                     // A norm needs one whole bucket seen: the first is partial.
                     let whole = self.whole_buckets[ri] >= 1;
-                    let group = |name: &str| {
-                        peers
-                            .get(name)
-                            .filter(|h| whole && h.total >= spec.min_peers)
-                    };
+                    let group =
+                        |name: &str, min: u64| peers.get(name).filter(|h| whole && h.total >= min);
                     let norm = match (spec.peers, b.role.as_deref()) {
                         (Peers::None, _) => None,
-                        (Peers::Role, Some(role)) => group(role),
-                        _ => group("*"),
+                        (Peers::Role, Some(role)) => group(role, spec.min_role_peers),
+                        _ => group("*", spec.min_peers),
                     };
                     norm.map(|h| h.quantile(spec.quantile))
                 };
@@ -1987,6 +1984,47 @@ mod tests {
         ];
         for (i, (newness, parts, want)) in cases.iter().enumerate() {
             assert_eq!(newness.all_of(parts), *want, "case {i}");
+        }
+    }
+
+    #[test]
+    fn a_role_sets_a_norm_sooner_than_a_crowd_without_roles() {
+        let yaml = BASELINE
+            .replace("min_peers: 20", "min_peers: 200\n    min_role_peers: 20")
+            .replace("peers: all", "peers: role");
+        // (the log carries roles, alerts on the newcomer)
+        for (roles, want) in [(true, 1), (false, 0)] {
+            let inv = Inventory::from_str(INV, "inv").unwrap();
+            let mut e = Engine::new(rules(&yaml), 1000);
+            let mut lines = routine(&CROWD, 3, 2, 0);
+            lines.extend((0..60).map(|k| {
+                (
+                    3 * 3600 + k,
+                    "10.7.7.7",
+                    "new",
+                    "GET",
+                    format!("/c/{}", 50_000 + k),
+                    200,
+                )
+            }));
+            lines.sort_by_key(|l| l.0);
+            for (t, ip, user, m, path, status) in &lines {
+                let ev = Event {
+                    time: EventTime::from_unix_secs(*t, 0),
+                    ip: ip.parse().ok(),
+                    user: Some(Cow::Borrowed(*user)),
+                    role: roles.then_some(Cow::Borrowed("agent")),
+                    action: Some(Cow::Borrowed(*m)),
+                    resource: Some(Cow::Borrowed(path.as_str())),
+                    status: Some(*status),
+                    outcome: Outcome::from_http_status(*status),
+                    ..Event::default()
+                };
+                let c = inv.classify(&ev);
+                e.observe(&ev, &c);
+            }
+            let a = e.finish();
+            assert_eq!(a.len(), want, "roles {roles}: {a:#?}");
         }
     }
 

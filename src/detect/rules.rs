@@ -107,6 +107,11 @@ struct RuleFile {
     /// For `baseline`: completed buckets a peer group needs before it is a reference.
     #[serde(default)]
     min_peers: Option<u64>,
+    /// For `baseline`: completed buckets a role's peer group needs (default
+    /// `min_peers`); a role is alike, so it can set a norm sooner than the
+    /// mixed crowd of a log without roles.
+    #[serde(default)]
+    min_role_peers: Option<u64>,
     /// For `baseline`: the events the measure counts, among those `match`
     /// lets in; the others still make the entity active in the bucket, so a
     /// peer group that never does something has a norm of zero.
@@ -181,6 +186,7 @@ pub struct BaselineSpec {
     pub quantile: f64,
     pub min_history: u32,
     pub min_peers: u64,
+    pub min_role_peers: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -668,6 +674,7 @@ pub fn compile(text: &str, file: &str) -> Result<Vec<Rule>, Vec<RuleError>> {
                         quantile,
                         min_history: r.min_history.unwrap_or(24),
                         min_peers: r.min_peers.unwrap_or(50),
+                        min_role_peers: r.min_role_peers.or(r.min_peers).unwrap_or(50),
                     },
                 }
             }
