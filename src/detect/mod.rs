@@ -879,7 +879,7 @@ impl Engine {
                 let fired = over && (open || b.alerted != Some(b.bucket));
                 if fired {
                     b.alerted = Some(b.bucket);
-                    b.alerted_own = b.n >= spec.min_history;
+                    b.alerted_own = regular;
                 }
                 fired
             }
