@@ -595,6 +595,21 @@ impl Engine {
                     return;
                 }
             }
+            // a principal that logs in is never watched: keep no state for it
+            if let Detector::Novelty {
+                without_login: true,
+                ..
+            } = &rule.detector
+            {
+                let logs_in = ev.user.as_deref().is_some_and(|u| {
+                    self.profiles
+                        .as_ref()
+                        .is_some_and(|p| p.contains_key(&self.hasher.hash_one(u)))
+                });
+                if logs_in {
+                    return;
+                }
+            }
             if states.len() >= self.max_keys {
                 self.stats.cap_hits += 1;
                 return;
