@@ -22,6 +22,11 @@ const INVENTORY: &str = r#"resources:
     categories: [payment_card]
     sensitivity: very_high
     subject_param: id
+  - pattern: "/api/customers/{id}/addresses"
+    methods: [GET, POST]
+    categories: [contact, location]
+    sensitivity: high
+    subject_param: id
 subjects:
   total: 5000
 "#;
@@ -189,9 +194,87 @@ fn takeover_after_failures_from_a_new_network() {
     let ato = fired(&a, "account_takeover");
     assert_eq!(ato.len(), 1, "{a:#?}");
     assert_eq!(names(ato[0]), vec!["owner"]);
+    // by address needs the browser, which this log does not carry
+    assert!(
+        fired(&a, "account_takeover_by_address").is_empty(),
+        "{a:#?}"
+    );
+}
+
+/// Combined access-log lines for `user` (`-` when not logged in).
+fn combined(
+    t: i64,
+    ip: &str,
+    user: &str,
+    agent: &str,
+    method: &str,
+    path: &str,
+    status: u16,
+) -> String {
+    let ts = jiff::Timestamp::from_second(1_773_100_800 + t)
+        .unwrap()
+        .strftime("%d/%b/%Y:%H:%M:%S +0000");
+    format!("{ip} - {user} [{ts}] \"{method} {path} HTTP/1.1\" {status} 100 \"-\" \"{agent}\"\n")
+}
+
+#[test]
+fn takeover_by_address_needs_one_browser_failing_then_getting_in() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut access = String::new();
+    // both accounts logged in before from home
+    access += &combined(0, "198.51.100.7", "owner", "App/1", "POST", "/login", 200);
+    access += &combined(5, "198.51.100.8", "rider", "App/1", "POST", "/login", 200);
+    // one tool fails six times from one address, then gets into the owner's account
+    for i in 0..6 {
+        access += &combined(
+            7200 + i * 20,
+            "203.0.113.88",
+            "-",
+            "Tool/1",
+            "POST",
+            "/login",
+            401,
+        );
+    }
+    access += &combined(
+        7400,
+        "203.0.113.88",
+        "owner",
+        "Tool/1",
+        "POST",
+        "/login",
+        200,
+    );
+    // a carrier address shared by phones: six failures from two browsers, then
+    // someone else logs in there for the first time
+    for i in 0..6 {
+        let agent = if i % 2 == 0 { "PhoneA/1" } else { "PhoneB/2" };
+        access += &combined(
+            9000 + i * 30,
+            "172.58.0.9",
+            "-",
+            agent,
+            "POST",
+            "/login",
+            401,
+        );
+    }
+    access += &combined(
+        9300,
+        "172.58.0.9",
+        "rider",
+        "PhoneB/2",
+        "POST",
+        "/login",
+        200,
+    );
+    std::fs::write(dir.path().join("access.log"), access).unwrap();
+    std::fs::write(dir.path().join("inventory.yaml"), INVENTORY).unwrap();
+    let a = replay_alerts(dir.path(), &["--inventory", "inventory.yaml", "access.log"]);
     let by_addr = fired(&a, "account_takeover_by_address");
     assert_eq!(by_addr.len(), 1, "{a:#?}");
-    assert_eq!(names(by_addr[0]), vec!["203.0.113.88"]);
+    assert_eq!(names(by_addr[0]), vec!["203.0.113.88", "Tool/1"]);
+    assert_eq!(by_addr[0]["subjects"], 1);
 }
 
 #[test]
@@ -275,6 +358,13 @@ fn takeover_from_a_new_device_then_contact_change_and_card_read() {
         "GET",
         "/api/customers/42/cards",
     );
+    access += &line(
+        9180,
+        "203.0.113.9",
+        "Mozilla/5.0 Evil",
+        "POST",
+        "/api/customers/42/addresses",
+    );
     std::fs::write(dir.path().join("access.log"), access).unwrap();
     std::fs::write(dir.path().join("inventory.yaml"), INVENTORY).unwrap();
     let a = replay_alerts(dir.path(), &["--inventory", "inventory.yaml", "access.log"]);
@@ -298,6 +388,32 @@ fn many_addresses_failing_logins_in_an_hour() {
             401,
         );
     }
+    // the proxies try a second account; ten of those get in
+    for i in 0..120 {
+        let ip = format!("203.0.{}.{}", i / 200, i % 200 + 1);
+        let t = 8 * 3600 + 2400 + i * 5;
+        log.add(t, &format!("acct{i}b"), &ip, "POST", "/login", 401);
+        if i < 10 {
+            log.add(t + 1, &format!("victim{i}"), &ip, "POST", "/login", 200);
+        }
+    }
+    // meanwhile a customer mistypes once at home, then gets in
+    log.add(
+        8 * 3600 + 3000,
+        "cust5",
+        "198.51.100.5",
+        "POST",
+        "/login",
+        401,
+    );
+    log.add(
+        8 * 3600 + 3010,
+        "cust5",
+        "198.51.100.5",
+        "POST",
+        "/login",
+        200,
+    );
     let a = alerts(&log);
     let s = fired(&a, "login_failure_surge");
     assert_eq!(s.len(), 1, "{a:#?}");
@@ -306,6 +422,10 @@ fn many_addresses_failing_logins_in_an_hour() {
         .filter(|v| v.starts_with("203.0."))
         .count();
     assert!(ips >= 40, "names the failing addresses: {ips}");
+    assert_eq!(
+        s[0]["subjects"], 10,
+        "the accounts the guessing addresses got into, not the customer who mistyped"
+    );
 }
 
 #[test]
@@ -468,4 +588,139 @@ fn the_crowd_alone_raises_nothing() {
     crowd(&mut log, 72);
     let a = alerts(&log);
     assert!(a.is_empty(), "{a:#?}");
+}
+
+#[test]
+fn one_address_guessing_for_hours_without_getting_in() {
+    let mut log = Log::new();
+    log.benign(12);
+    // ten wrong passwords, twenty minutes apart: never 20 in 10 minutes
+    for i in 0..10 {
+        log.add(
+            3600 + i * 1200,
+            "victim",
+            "203.0.113.70",
+            "POST",
+            "/login",
+            401,
+        );
+    }
+    // a customer who mistypes three times every hour, then gets in
+    for h in 0..10 {
+        for k in 0..3 {
+            log.add(
+                h * 3600 + 30 + k,
+                "clumsy",
+                "198.18.5.5",
+                "POST",
+                "/login",
+                401,
+            );
+        }
+        log.add(h * 3600 + 40, "clumsy", "198.18.5.5", "POST", "/login", 200);
+    }
+    let a = alerts(&log);
+    let g = fired(&a, "password_guessing_run");
+    assert_eq!(g.len(), 1, "{a:#?}");
+    assert_eq!(names(g[0]), vec!["203.0.113.70"]);
+    assert_eq!(g[0]["subjects"], 0, "nobody got in");
+}
+
+#[test]
+fn a_service_key_used_from_a_network_it_never_used() {
+    let mut log = Log::new();
+    log.benign(40);
+    // a batch key reads 30 records a night from its own network, two nights
+    for night in 0..2 {
+        for k in 0..30 {
+            log.add(
+                night * 86_400 + 7200 + k,
+                "svc-sync",
+                "10.20.0.5",
+                "GET",
+                &format!("/api/customers/{}", 2000 + k),
+                200,
+            );
+        }
+    }
+    // the second night, the same key from a cloud address reads 12 other records
+    for k in 0..12 {
+        log.add(
+            86_400 + 3600 + k * 5,
+            "svc-sync",
+            "203.0.113.90",
+            "GET",
+            &format!("/api/customers/{}", 3000 + k),
+            200,
+        );
+    }
+    let a = alerts(&log);
+    let k = fired(&a, "api_key_new_network");
+    assert_eq!(k.len(), 1, "{a:#?}");
+    assert_eq!(names(k[0]), vec!["svc-sync", "203.0.113.90"]);
+    assert_eq!(
+        k[0]["subjects"], 12,
+        "what the new network read, not the key's own nightly work"
+    );
+}
+
+#[test]
+fn an_owner_on_a_new_phone_changing_one_thing_is_no_takeover() {
+    let mut log = Log::new();
+    log.benign(3);
+    log.add(0, "owner", "198.51.100.5", "POST", "/login", 200);
+    // hours later from a new network: contact change and a card read, no new address
+    log.add(9000, "owner", "203.0.113.9", "POST", "/login", 200);
+    log.add(
+        9060,
+        "owner",
+        "203.0.113.9",
+        "PUT",
+        "/api/customers/42",
+        200,
+    );
+    log.add(
+        9120,
+        "owner",
+        "203.0.113.9",
+        "GET",
+        "/api/customers/42/cards",
+        200,
+    );
+    assert!(fired(&alerts(&log), "account_takeover_changes").is_empty());
+    // the whole sequence, in a log without browsers: the new network is enough
+    log.add(
+        9180,
+        "owner",
+        "203.0.113.9",
+        "POST",
+        "/api/customers/42/addresses",
+        200,
+    );
+    let a = alerts(&log);
+    let t = fired(&a, "account_takeover_changes");
+    assert_eq!(t.len(), 1, "{a:#?}");
+    assert_eq!(
+        t[0]["subjects"], 1,
+        "one person: the account and its own record"
+    );
+}
+
+#[test]
+fn rows_an_injection_pulled_from_a_catalog_endpoint_count_as_subjects() {
+    let mut log = Log::new();
+    log.benign(2);
+    // the catalog holds no personal data; an injected UNION returns 100 rows a page
+    for page in 0..4 {
+        let ts = jiff::Timestamp::from_second(1_773_100_800 + 3600 + page * 60).unwrap();
+        let _ = writeln!(
+            log.0,
+            r#"{{"ts":"{ts}","user":null,"role":null,"ip":"203.0.113.50","method":"GET","path":"/api/products?id=1%20UNION%20SELECT%20email%20FROM%20customers%20LIMIT%20100%20OFFSET%20{}","status":200,"bytes":9000,"records":100,"subjects":[],"session":"-"}}"#,
+            page * 100
+        );
+    }
+    let a = alerts(&log);
+    let w = fired(&a, "web_attack_probe");
+    assert_eq!(w.len(), 1, "{a:#?}");
+    assert_eq!(w[0]["subjects"], 400, "{a:#?}");
 }

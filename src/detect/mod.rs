@@ -35,6 +35,9 @@ const MAX_SUBJECTS_PER_ALERT: usize = 1_000_000;
 /// Exposed subjects remembered per key before an alert exists.
 const MAX_EXPOSED_PER_KEY: usize = 100_000;
 
+/// One day of event time, in microseconds.
+const DAY: i64 = 86_400_000_000;
+
 /// How long an idle account's login profile is kept.
 const PROFILE_RETENTION: i64 = 30 * 86_400_000_000;
 
@@ -52,8 +55,10 @@ struct KeyState {
     /// Subjects the key's matching events exposed → when (so an alert counts
     /// what happened before it fired too).
     exposed: HashMap<u64, i64>,
-    /// Subjects counted but not listed by the app log, within the window.
+    /// Subjects counted but not listed by the app log, within the window,
+    /// and when that tally began.
     unlisted: u64,
+    unlisted_since: i64,
     /// Data categories the key's successful matching events touched.
     categories: Categories,
     /// Buckets of a `baseline` rule.
@@ -64,6 +69,8 @@ struct KeyState {
     first_seen: i64,
     /// Steps of a running chain done, as bits (step 0 is bit 0).
     chain: u64,
+    /// The value a novelty rule last saw (the new one, when it fires).
+    novel: u64,
     /// The counted values themselves (those still in `seen`), for rules
     /// that name them in the alert.
     values: Vec<Box<str>>,
@@ -88,21 +95,29 @@ struct BaseState {
     succeeded: HashSet<u64>,
     /// The entity is on its rule's list of entities active in this bucket.
     listed: bool,
-    /// The bucket that last raised an alert.
+    /// The bucket that last raised an alert, and whether it was judged
+    /// against the entity's own history.
     alerted: Option<i64>,
+    alerted_own: bool,
     /// Completed buckets with activity, and the largest of them.
     n: u32,
     own_max: f64,
     /// The entity's role, its peer group.
     role: Option<Box<str>>,
+    /// Start of the entity's first bucket.
+    since: i64,
 }
 
 impl BaseState {
     /// Closes the current bucket into the entity's history and its peer
     /// groups' histograms, and starts `bucket`.
     fn roll(&mut self, peers: &mut HashMap<Box<str>, Hist>, bucket: i64) {
-        // an active bucket counts even at zero: "peers never do this" is a norm
-        if self.listed {
+        // An active bucket counts even at zero: "peers never do this" is a
+        // norm. A bucket that rose over the entity's own line is no norm (an
+        // attack going on for hours must not become the line its next hours
+        // are held to); a newcomer's first bucket over its peers' line is
+        // kept, or it would be held to its peers' line again every bucket.
+        if self.listed && !(self.alerted == Some(self.bucket) && self.alerted_own) {
             self.n += 1;
             self.own_max = self.own_max.max(self.value);
             peers.entry("*".into()).or_default().add(self.value);
@@ -154,6 +169,8 @@ struct Newness {
     known: bool,
     network: bool,
     agent: bool,
+    /// The log carries browsers at all (an app audit log may not).
+    has_agent: bool,
 }
 
 impl Newness {
@@ -163,6 +180,15 @@ impl Newness {
             KeyPart::UserAgent => self.agent,
             _ => false,
         }
+    }
+
+    /// Whether every part is new, a part the log does not carry counting as
+    /// no evidence either way (a chain asking for a new network and browser
+    /// still works on a log without browsers, on the network alone).
+    fn all_of(self, parts: &[KeyPart]) -> bool {
+        parts
+            .iter()
+            .all(|p| self.of(*p) || *p == KeyPart::UserAgent && !self.has_agent)
     }
 }
 
@@ -215,11 +241,20 @@ impl Hist {
 struct Open {
     alert: Alert,
     last: i64,
+    /// Exposed subjects and accounts, tagged (see [`tagged`]).
     subjects: HashSet<u64>,
+    /// How many of `subjects` are accounts logged into.
+    accounts: u64,
     /// Subjects the app log counted but did not list (`subjects_truncated`).
     unlisted: u64,
     /// Hashes of the counted values already named among the entities.
     named: HashSet<u64>,
+    /// A campaign's named addresses: their failed and successful logins
+    /// since the alert opened (bounded by the names).
+    tally: HashMap<u64, (u32, u32)>,
+    /// For a novelty alert: only events showing this value of this part
+    /// (the new network) expose anyone; the principal's usual work does not.
+    only: Option<(KeyPart, u64)>,
 }
 
 /// Counters an operator would graph.
@@ -374,6 +409,9 @@ impl Engine {
                     Detector::Sequence { then, .. } => {
                         rule.filter.matches(ev, c) || then.matches(ev, c)
                     }
+                    Detector::Threshold {
+                        reset: Some(reset), ..
+                    } => rule.filter.matches(ev, c) || reset.matches(ev, c),
                     _ => rule.filter.matches(ev, c),
                 };
             if !relevant || !build_key(&rule.key, ev, c, &mut self.key_buf) {
@@ -384,20 +422,55 @@ impl Engine {
             if self.open[ri].contains_key(self.key_buf.as_str()) {
                 let grows = self.grows(ri, ev, c);
                 let campaign = self.rules[ri].report_values > 0;
+                let signature = matches!(self.rules[ri].detector, Detector::Signature { .. });
                 if let Some(open) = self.open[ri].get_mut(self.key_buf.as_str()) {
+                    let ip = ev.ip.filter(|_| campaign).map(|ip| {
+                        self.scratch.clear();
+                        push_ip(&mut self.scratch, ip);
+                        self.hasher.hash_one(self.scratch.as_str())
+                    });
+                    // named before this event: it failed at least once already
+                    let known_name = ip.is_some_and(|h| open.named.contains(&h));
                     name_values(&self.rules[ri], open, ev, c, &self.hasher);
-                    // a campaign's key (a login page, a service) is shared with
-                    // everyone: only what its named addresses did exposes anyone
-                    let ours = !campaign
-                        || ev.ip.is_some_and(|ip| {
-                            self.scratch.clear();
-                            push_ip(&mut self.scratch, ip);
-                            open.named
-                                .contains(&self.hasher.hash_one(self.scratch.as_str()))
+                    // A campaign's key (a login page, a service) is shared with
+                    // everyone: only logins by its named addresses that mostly
+                    // fail (guessing), into accounts that never used their
+                    // network, expose anyone. A customer who mistyped once and
+                    // got in, or a carrier address where most logins succeed,
+                    // is no victim.
+                    let newness = self.newness;
+                    let ours = !campaign || {
+                        match ip.filter(|h| open.named.contains(h)) {
+                            Some(h) if c.kind == Some(Kind::Login) => {
+                                let (fails, wins) =
+                                    open.tally.entry(h).or_insert((u32::from(known_name), 0));
+                                if ev.outcome == Outcome::Success {
+                                    *wins += 1;
+                                } else {
+                                    *fails += 1;
+                                }
+                                ev.outcome == Outcome::Success
+                                    && *fails > *wins
+                                    && newness.is_some_and(|n| !n.known || n.network)
+                            }
+                            _ => false,
+                        }
+                    };
+                    let mine = open.only.is_none_or(|(part, want)| {
+                        let mut same = false;
+                        for_each_value(part, ev, c, |v| {
+                            same |= self.hasher.hash_one(v) == want;
                         });
+                        same
+                    });
                     let total = self.subjects_total;
-                    if ours {
+                    if !mine {
+                    } else if ours {
                         extend(open, ev, c, &self.hasher, total, grows);
+                        if grows && signature {
+                            open.unlisted += injected(ev, c);
+                            open.alert.subjects = estimate(open, total);
+                        }
                     } else if grows {
                         extend_span(open, ev);
                     }
@@ -419,6 +492,7 @@ impl Engine {
             let wanted = self.rules.iter().any(|r| match &r.detector {
                 Detector::Sequence { then_new, .. } => then_new.is_some(),
                 Detector::Chain { steps, .. } => steps[0].new.is_some(),
+                Detector::Novelty { without_login, .. } => *without_login,
                 _ => false,
             });
             if !wanted {
@@ -453,6 +527,7 @@ impl Engine {
             known,
             network,
             agent,
+            has_agent: ev.user_agent.as_deref().is_some_and(|a| !a.is_empty()),
         })
     }
 
@@ -495,6 +570,17 @@ impl Engine {
             _ => false,
         };
         if !matched && !completes {
+            // a reset event ends the key's run of matching events
+            if let Detector::Threshold {
+                reset: Some(reset), ..
+            } = &rule.detector
+            {
+                if reset.matches(ev, c) {
+                    if let Some(st) = self.state[ri].get_mut(self.key_buf.as_str()) {
+                        st.times.clear();
+                    }
+                }
+            }
             return;
         }
         let states = &mut self.state[ri];
@@ -506,6 +592,21 @@ impl Engine {
             // a chain's key starts with its first step
             if let Detector::Chain { steps, .. } = &rule.detector {
                 if !steps[0].matches(ev, c) {
+                    return;
+                }
+            }
+            // a principal that logs in is never watched: keep no state for it
+            if let Detector::Novelty {
+                without_login: true,
+                ..
+            } = &rule.detector
+            {
+                let logs_in = ev.user.as_deref().is_some_and(|u| {
+                    self.profiles
+                        .as_ref()
+                        .is_some_and(|p| p.contains_key(&self.hasher.hash_one(u)))
+                });
+                if logs_in {
                     return;
                 }
             }
@@ -532,18 +633,33 @@ impl Engine {
         // A baseline over every subject its events expose keeps them itself;
         // other rules remember what the key exposed, for the alert to count.
         let counts_own = counts_exposures(&rule.detector);
-        if matched && !counts_own && st.exposed.len() < MAX_EXPOSED_PER_KEY {
+        // the success that completes a sequence (the takeover) exposes its account
+        if (matched || completes) && !counts_own && st.exposed.len() < MAX_EXPOSED_PER_KEY {
             let hasher = &self.hasher;
-            exposures(ev, c, |v| {
-                st.exposed.insert(hasher.hash_one(v), t);
+            exposures(ev, c, |v, account| {
+                st.exposed.insert(tagged(hasher.hash_one(v), account), t);
             });
-            st.unlisted += exposed_unlisted(ev, c, self.subjects_total);
+            let mut n = exposed_unlisted(ev, c, self.subjects_total);
+            if matches!(rule.detector, Detector::Signature { .. }) {
+                n += injected(ev, c);
+            }
+            if n > 0 {
+                // the tally covers at most one window, like `exposed`
+                if st.unlisted == 0 || st.unlisted_since < t.saturating_sub(rule.detector.window())
+                {
+                    st.unlisted = 0;
+                    st.unlisted_since = t;
+                }
+                st.unlisted += n;
+            }
         }
         if matched && ev.outcome == Outcome::Success {
             st.categories = st.categories.union(c.categories);
         }
         let fired = match &rule.detector {
-            Detector::Threshold { window, threshold }
+            Detector::Threshold {
+                window, threshold, ..
+            }
             | Detector::Signature {
                 window, threshold, ..
             } => {
@@ -614,6 +730,8 @@ impl Engine {
                 of,
                 min_history,
                 max_known,
+                settle,
+                without_login,
                 ..
             } => {
                 let mut value = None;
@@ -625,10 +743,19 @@ impl Engine {
                     st.first_seen = t;
                 }
                 let known = st.seen.contains_key(&v);
-                // settled: enough history, over at least a day, few values
+                // a principal that logs in has a login profile
+                let logs_in = *without_login
+                    && ev.user.as_deref().is_some_and(|u| {
+                        self.profiles
+                            .as_ref()
+                            .is_some_and(|p| p.contains_key(&self.hasher.hash_one(u)))
+                    });
+                // settled: enough history, over long enough, few values
                 let settled = st.events >= *min_history
-                    && t.saturating_sub(st.first_seen) >= 86_400_000_000
-                    && st.seen.len() <= *max_known;
+                    && t.saturating_sub(st.first_seen) >= *settle
+                    && st.seen.len() <= *max_known
+                    && !logs_in;
+                st.novel = v;
                 st.events += 1;
                 // remember values while they are few; an entity with many is
                 // never settled, so more need not be kept
@@ -642,9 +769,7 @@ impl Engine {
                     let fresh = match &steps[0].new {
                         // new against a history: an account's first login in
                         // the logs is no change of network
-                        Some(parts) => self
-                            .newness
-                            .is_some_and(|n| n.known && parts.iter().all(|p| n.of(*p))),
+                        Some(parts) => self.newness.is_some_and(|n| n.known && n.all_of(parts)),
                         None => true,
                     };
                     if fresh {
@@ -678,6 +803,9 @@ impl Engine {
                 if bucket > b.bucket {
                     b.roll(peers, bucket);
                 }
+                if b.since == 0 {
+                    b.since = bucket;
+                }
                 if !b.listed {
                     b.listed = true;
                     b.first = t;
@@ -703,8 +831,8 @@ impl Engine {
                     }
                     Measure::DistinctSubjects => {
                         let (distinct, hasher) = (&mut b.distinct, &self.hasher);
-                        exposures(ev, c, |v| {
-                            distinct.insert(hasher.hash_one(v));
+                        exposures(ev, c, |v, account| {
+                            distinct.insert(tagged(hasher.hash_one(v), account));
                         });
                         b.unlisted += exposed_unlisted(ev, c, self.subjects_total);
                         b.value = distinct.len() as f64 + b.unlisted as f64;
@@ -737,22 +865,24 @@ impl Engine {
                         b.value = b.distinct.len() as f64;
                     }
                 }
-                let reference = if b.n >= spec.min_history {
+                // A regular is judged by itself: enough buckets of its own,
+                // or any history from a previous day (a nightly job has one
+                // busy hour a day; it is no newcomer on its second night).
+                let regular =
+                    b.n >= spec.min_history || b.n >= 1 && b.bucket.saturating_sub(b.since) >= DAY;
+                let reference = if regular {
                     Some(b.own_max)
                 } else {
                     // An entity with a role is judged by its role's peers only
                     // (a service account is no customer); without roles, by all.
                     // A norm needs one whole bucket seen: the first is partial.
                     let whole = self.whole_buckets[ri] >= 1;
-                    let group = |name: &str| {
-                        peers
-                            .get(name)
-                            .filter(|h| whole && h.total >= spec.min_peers)
-                    };
+                    let group =
+                        |name: &str, min: u64| peers.get(name).filter(|h| whole && h.total >= min);
                     let norm = match (spec.peers, b.role.as_deref()) {
                         (Peers::None, _) => None,
-                        (Peers::Role, Some(role)) => group(role),
-                        _ => group("*"),
+                        (Peers::Role, Some(role)) => group(role, spec.min_role_peers),
+                        _ => group("*", spec.min_peers),
                     };
                     norm.map(|h| h.quantile(spec.quantile))
                 };
@@ -764,6 +894,7 @@ impl Engine {
                 let fired = over && (open || b.alerted != Some(b.bucket));
                 if fired {
                     b.alerted = Some(b.bucket);
+                    b.alerted_own = regular;
                 }
                 fired
             }
@@ -784,14 +915,24 @@ impl Engine {
             _ if rule.report_values > 0 => (HashSet::default(), 0),
             // a baseline over every exposed subject: its bucket's subjects
             (d, Some(b)) if counts_exposures(d) => (b.distinct.clone(), b.unlisted),
-            _ => (
-                st.exposed
-                    .iter()
-                    .filter(|(_, &at)| at >= start)
-                    .map(|(h, _)| *h)
-                    .collect(),
-                std::mem::take(&mut st.unlisted),
-            ),
+            _ => {
+                let unlisted = std::mem::take(&mut st.unlisted);
+                (
+                    st.exposed
+                        .iter()
+                        .filter(|(_, &at)| at >= start)
+                        .map(|(h, _)| *h)
+                        .collect(),
+                    // only what the firing event and those after `start` showed
+                    if matches!(rule.detector, Detector::Novelty { .. }) {
+                        exposed_unlisted(ev, c, self.subjects_total)
+                    } else if st.unlisted_since >= start {
+                        unlisted
+                    } else {
+                        0
+                    },
+                )
+            }
         };
         let categories_before = st.categories;
         // matching lines before the one that fired (that one is counted below)
@@ -815,8 +956,17 @@ impl Engine {
             }
             return;
         }
+        let novel = st.novel;
         let rule = &self.rules[ri];
         let mut named = entities(&rule.key, ev);
+        if let Detector::Novelty {
+            of: KeyPart::Ip | KeyPart::IpPrefix,
+            ..
+        } = rule.detector
+        {
+            // the address that showed the new network
+            named.extend(entities(&[KeyPart::Ip], ev));
+        }
         let mut named_hashes = HashSet::default();
         if let Some(b) = st.base.as_ref() {
             for ip in &b.named {
@@ -870,9 +1020,15 @@ impl Engine {
                 },
             },
             last: t,
+            accounts: before.iter().filter(|h| *h & 1 == 1).count() as u64,
             subjects: before,
             unlisted: unlisted_before,
             named: named_hashes,
+            tally: HashMap::default(),
+            only: match rule.detector {
+                Detector::Novelty { of, .. } => Some((of, novel)),
+                _ => None,
+            },
         };
         // the firing event's exposures are already in `before`
         open.alert.events = events_before;
@@ -1018,10 +1174,13 @@ fn extend(
     if ev.outcome == Outcome::Success {
         open.alert.categories = open.alert.categories.union(c.categories);
     }
-    let subjects = &mut open.subjects;
-    exposures(ev, c, |v| {
-        if subjects.len() < MAX_SUBJECTS_PER_ALERT {
-            subjects.insert(hasher.hash_one(v));
+    let (subjects, accounts) = (&mut open.subjects, &mut open.accounts);
+    exposures(ev, c, |v, account| {
+        if subjects.len() < MAX_SUBJECTS_PER_ALERT
+            && subjects.insert(tagged(hasher.hash_one(v), account))
+            && account
+        {
+            *accounts += 1;
         }
     });
     open.unlisted += exposed_unlisted(ev, c, total);
@@ -1090,29 +1249,48 @@ fn extend_span(open: &mut Open, ev: &Event<'_>) {
 
 /// Distinct subjects seen plus those counted but not listed, never more than
 /// the organisation holds.
+///
+/// An account logged into and that account's own record are one person
+/// under two names the logs cannot join (no app tells breachd which
+/// subject id an account is), so the estimate is the larger of the two
+/// counts, not their sum: a takeover that logs in and reads its victim's
+/// profile exposed one person.
 fn estimate(open: &Open, total: Option<u64>) -> u64 {
-    let n = open.subjects.len() as u64 + open.unlisted;
+    let records = open.subjects.len() as u64 - open.accounts + open.unlisted;
+    let n = records.max(open.accounts);
     total.map_or(n, |t| n.min(t))
 }
 
-/// The data subjects a successful event exposed: the account logged into, or
-/// the subjects a read of personal data names.
-fn exposures(ev: &Event<'_>, c: &Class<'_>, mut f: impl FnMut(&str)) {
+/// A subject's hash, its lowest bit saying whether it names an account
+/// (a login) or a data subject (a record read), so one set holds both and
+/// each can still be counted.
+#[inline]
+fn tagged(h: u64, account: bool) -> u64 {
+    if account {
+        h | 1
+    } else {
+        h & !1
+    }
+}
+
+/// The data subjects a successful event exposed: the account logged into
+/// (`f(account, true)`), or the subjects a read of personal data names.
+fn exposures(ev: &Event<'_>, c: &Class<'_>, mut f: impl FnMut(&str, bool)) {
     if ev.outcome != Outcome::Success {
         return;
     }
     if c.kind == Some(Kind::Login) {
         if let Some(u) = ev.user.as_deref() {
-            f(u);
+            f(u, true);
         }
     } else if !c.categories.is_empty() {
         if ev.subjects.is_empty() {
             if let Some(s) = c.subject {
-                f(s);
+                f(s, false);
             }
         } else {
             for s in &ev.subjects {
-                f(s);
+                f(s, false);
             }
         }
     }
@@ -1126,15 +1304,41 @@ fn exposed_unlisted(ev: &Event<'_>, c: &Class<'_>, total: Option<u64>) -> u64 {
     if ev.outcome != Outcome::Success || c.categories.is_empty() {
         return 0;
     }
-    let whole = c.kind == Some(Kind::Bulk)
-        && ev.subjects.is_empty()
-        && ev.records.is_none()
-        && ev.resource.as_deref().is_some_and(|r| !r.contains('?'));
-    if whole {
-        total.unwrap_or(0)
-    } else {
-        ev.subjects_truncated
+    let counted = !ev.subjects.is_empty() || ev.records.is_some();
+    match ev.resource.as_deref() {
+        Some(r) if c.kind == Some(Kind::Bulk) && !counted => match r.split_once('?') {
+            None => total.unwrap_or(0),
+            // a page of a list: at most the page size it asked for
+            Some((_, query)) => page_size(query).map_or(0, |n| total.map_or(n, |t| n.min(t))),
+        },
+        _ => ev.subjects_truncated,
     }
+}
+
+/// Records a request returned from a resource that holds no personal data:
+/// when a signature flagged the request (an injection), those rows came from
+/// somewhere else, and each is taken for one data subject.
+fn injected(ev: &Event<'_>, c: &Class<'_>) -> u64 {
+    if ev.outcome == Outcome::Success && c.categories.is_empty() {
+        ev.records.unwrap_or(0)
+    } else {
+        0
+    }
+}
+
+/// The page size a list request asks for, under the parameter names common
+/// REST APIs use (`limit=50`, `per_page=50`...).
+fn page_size(query: &str) -> Option<u64> {
+    const NAMES: [&str; 6] = ["limit", "per_page", "page_size", "pagesize", "size", "top"];
+    query.split('&').find_map(|pair| {
+        let (k, v) = pair.split_once('=')?;
+        let k = k.trim_start_matches('$');
+        if NAMES.iter().any(|n| n.eq_ignore_ascii_case(k)) {
+            v.parse().ok()
+        } else {
+            None
+        }
+    })
 }
 
 /// Writes the key for `parts` into `buf`; false when the event lacks a part.
@@ -1612,6 +1816,231 @@ mod tests {
         let who: Vec<&str> = a.iter().map(|x| x.entities[0].value.as_str()).collect();
         assert_eq!(who, vec!["svc"], "{a:#?}");
         assert_eq!(a[0].detected_at.unix_secs(), 2 * 86_400 + 5);
+    }
+
+    #[test]
+    fn a_reset_event_restarts_a_threshold_count() {
+        let yaml = "rules:\n  - name: run\n    detector: threshold\n    match: {kind: [login], outcome: [failure, denied]}\n    reset: {kind: [login], outcome: [success]}\n    key: [ip]\n    window: 24h\n    threshold: 5\n    severity: high\n";
+        // (failures before each success, failures after the last): alerts
+        let cases: &[(&[usize], usize, usize)] = &[
+            (&[], 4, 0),     // four in a row: under the line
+            (&[], 5, 1),     // five in a row
+            (&[4, 4], 4, 0), // a typo-prone user: never five in a row
+            (&[4], 5, 1),    // got in, then five more failures
+            (&[], 40, 1),    // one long run is one alert
+        ];
+        for (runs, tail, want) in cases {
+            let mut lines = Vec::new();
+            let mut t = 0;
+            for n in runs.iter() {
+                for _ in 0..*n {
+                    lines.push(login(t, "6.6.6.1", "amy", 401));
+                    t += 600;
+                }
+                lines.push(login(t, "6.6.6.1", "amy", 200));
+                t += 600;
+            }
+            for _ in 0..*tail {
+                lines.push(login(t, "6.6.6.1", "amy", 401));
+                t += 600;
+            }
+            let a = run(yaml, &lines);
+            assert_eq!(a.len(), *want, "{runs:?} then {tail}: {a:#?}");
+        }
+    }
+
+    #[test]
+    fn novelty_without_login_leaves_people_who_log_in_to_the_login_rules() {
+        let yaml = "rules:\n  - name: key\n    detector: novelty\n    match: {outcome: [success], has_subject: true}\n    key: [user]\n    of: ip_prefix\n    without_login: true\n    threshold: 10\n    max_known: 1\n    settle: 12h\n    window: 30d\n    quiet: 1h\n    severity: high\n  - name: ato\n    detector: sequence\n    match: {kind: [login], outcome: [failure]}\n    then: {kind: [login], outcome: [success]}\n    then_new: ip_prefix\n    key: [user]\n    window: 1h\n    threshold: 50\n    severity: low\n";
+        let mut lines: Vec<Line> = Vec::new();
+        for (who, logs_in) in [("svc", false), ("amy", true)] {
+            if logs_in {
+                lines.push(login(0, "10.1.1.1", who, 200));
+            }
+            lines.extend((0..20).map(|k| (k + 1, "10.1.1.1", who, "GET", format!("/c/{k}"), 200)));
+            // the next night, from elsewhere: three reads
+            lines.extend((0..3).map(|k| {
+                (
+                    50_000 + k,
+                    "203.0.113.9",
+                    who,
+                    "GET",
+                    format!("/c/{}", 100 + k),
+                    200,
+                )
+            }));
+        }
+        lines.sort_by_key(|l| l.0);
+        let a: Vec<Alert> = run(yaml, &lines)
+            .into_iter()
+            .filter(|a| a.detector == "key")
+            .collect();
+        assert_eq!(a.len(), 1, "{a:#?}");
+        let names: Vec<&str> = a[0].entities.iter().map(|e| e.value.as_str()).collect();
+        assert_eq!(names, vec!["svc", "203.0.113.9"]);
+        assert_eq!(a[0].subjects, 3, "only the new network's reads");
+        assert_eq!(a[0].detected_at.unix_secs(), 50_000);
+    }
+
+    #[test]
+    fn a_login_and_its_own_record_are_one_person() {
+        // a takeover: five failures, a success, then the victim's own record read twice
+        let yaml = "rules:\n  - name: bf\n    detector: threshold\n    match: {kind: [login], outcome: [failure, denied]}\n    key: [ip]\n    window: 1h\n    threshold: 5\n    severity: high\n";
+        let mut lines: Vec<Line> = (0..5).map(|i| login(i, "7.7.7.1", "bob", 401)).collect();
+        lines.push(login(10, "7.7.7.1", "bob", 200));
+        lines.push((11, "7.7.7.1", "bob", "GET", "/c/42".into(), 200));
+        lines.push((12, "7.7.7.1", "bob", "GET", "/c/42".into(), 200));
+        let a = run(yaml, &lines);
+        assert_eq!(a.len(), 1);
+        assert_eq!(a[0].subjects, 1, "{a:#?}");
+        // the same address then reads two more people's records
+        lines.push((13, "7.7.7.1", "bob", "GET", "/c/43".into(), 200));
+        lines.push((14, "7.7.7.1", "bob", "GET", "/c/44".into(), 200));
+        assert_eq!(run(yaml, &lines)[0].subjects, 3);
+    }
+
+    #[test]
+    fn page_size_reads_common_parameter_names() {
+        let cases: &[(&str, Option<u64>)] = &[
+            ("page=3&limit=25", Some(25)),
+            ("per_page=100&page=2", Some(100)),
+            ("cursor=abc&LIMIT=50", Some(50)),
+            ("$top=20&$skip=40", Some(20)),
+            ("page_size=10", Some(10)),
+            ("search=ann", None),
+            ("limit=all", None),
+            ("", None),
+        ];
+        for (q, want) in cases {
+            assert_eq!(page_size(q), *want, "{q}");
+        }
+    }
+
+    #[test]
+    fn pages_of_a_list_in_an_access_log_expose_their_page_size() {
+        let inv = Inventory::from_str(
+            "resources:\n  - pattern: /list\n    categories: [identity]\n    sensitivity: high\n    kind: bulk\nsubjects:\n  total: 1000\n",
+            "inv",
+        )
+        .unwrap();
+        let yaml = "rules:\n  - name: pages\n    detector: threshold\n    match: {has_subject: true, outcome: [success]}\n    key: [user]\n    window: 1h\n    threshold: 1\n    severity: high\n";
+        let mut e = Engine::new(rules(yaml), 100).with_subjects_total(inv.subjects_total);
+        for (i, target) in [
+            "/list?page=1&limit=25",
+            "/list?page=2&limit=25",
+            "/list?q=x",
+        ]
+        .iter()
+        .enumerate()
+        {
+            let ev = Event {
+                time: EventTime::from_unix_secs(i as i64, 0),
+                user: Some(Cow::Borrowed("pager")),
+                action: Some(Cow::Borrowed("GET")),
+                resource: Some(Cow::Borrowed(target)),
+                outcome: Outcome::Success,
+                ..Event::default()
+            };
+            let c = inv.classify(&ev);
+            e.observe(&ev, &c);
+        }
+        let a = e.finish();
+        assert_eq!(a.len(), 1);
+        assert_eq!(
+            a[0].subjects, 50,
+            "two pages of 25; a search without a size counts none"
+        );
+    }
+
+    #[test]
+    fn a_nightly_job_is_judged_by_its_own_last_night() {
+        // min_history 24 hourly buckets; the job is busy one hour a night
+        let yaml = BASELINE.replace("min_history: 1", "min_history: 24");
+        let mut lines = routine(&CROWD, 49, 2, 0);
+        for night in 0..3 {
+            lines.extend((0..60).map(|k| {
+                (
+                    night * 86_400 + 3600 + 1000 + k,
+                    "10.5.5.5",
+                    "job",
+                    "GET",
+                    format!("/c/{}", 70_000 + k),
+                    200,
+                )
+            }));
+        }
+        lines.sort_by_key(|l| l.0);
+        let a = run(&yaml, &lines);
+        let nights: Vec<i64> = a
+            .iter()
+            .filter(|x| x.entities[0].value == "job")
+            .map(|x| x.detected_at.unix_secs() / 86_400)
+            .collect();
+        assert_eq!(nights, vec![0], "a newcomer the first night only: {a:#?}");
+    }
+
+    #[test]
+    fn a_part_the_log_does_not_carry_is_no_evidence_either_way() {
+        use KeyPart::{IpPrefix, UserAgent};
+        let n = |network, agent, has_agent| Newness {
+            known: true,
+            network,
+            agent,
+            has_agent,
+        };
+        // (newness, parts asked, all new?)
+        let cases: &[(Newness, &[KeyPart], bool)] = &[
+            (n(true, true, true), &[IpPrefix, UserAgent], true),
+            (n(true, false, true), &[IpPrefix, UserAgent], false),
+            (n(false, true, true), &[IpPrefix, UserAgent], false),
+            (n(true, false, false), &[IpPrefix, UserAgent], true),
+            (n(false, false, false), &[IpPrefix, UserAgent], false),
+            (n(true, false, false), &[UserAgent], true),
+        ];
+        for (i, (newness, parts, want)) in cases.iter().enumerate() {
+            assert_eq!(newness.all_of(parts), *want, "case {i}");
+        }
+    }
+
+    #[test]
+    fn a_role_sets_a_norm_sooner_than_a_crowd_without_roles() {
+        let yaml = BASELINE
+            .replace("min_peers: 20", "min_peers: 200\n    min_role_peers: 20")
+            .replace("peers: all", "peers: role");
+        // (the log carries roles, alerts on the newcomer)
+        for (roles, want) in [(true, 1), (false, 0)] {
+            let inv = Inventory::from_str(INV, "inv").unwrap();
+            let mut e = Engine::new(rules(&yaml), 1000);
+            let mut lines = routine(&CROWD, 3, 2, 0);
+            lines.extend((0..60).map(|k| {
+                (
+                    3 * 3600 + k,
+                    "10.7.7.7",
+                    "new",
+                    "GET",
+                    format!("/c/{}", 50_000 + k),
+                    200,
+                )
+            }));
+            lines.sort_by_key(|l| l.0);
+            for (t, ip, user, m, path, status) in &lines {
+                let ev = Event {
+                    time: EventTime::from_unix_secs(*t, 0),
+                    ip: ip.parse().ok(),
+                    user: Some(Cow::Borrowed(*user)),
+                    role: roles.then_some(Cow::Borrowed("agent")),
+                    action: Some(Cow::Borrowed(*m)),
+                    resource: Some(Cow::Borrowed(path.as_str())),
+                    status: Some(*status),
+                    outcome: Outcome::from_http_status(*status),
+                    ..Event::default()
+                };
+                let c = inv.classify(&ev);
+                e.observe(&ev, &c);
+            }
+            let a = e.finish();
+            assert_eq!(a.len(), want, "roles {roles}: {a:#?}");
+        }
     }
 
     #[test]

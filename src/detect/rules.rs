@@ -53,6 +53,10 @@ struct RuleFile {
     /// For `sequence`: the events that complete it.
     #[serde(default)]
     then: Option<FilterFile>,
+    /// For `threshold`: events that end the key's run (a successful login
+    /// ends a run of failures), so only matching events in a row count.
+    #[serde(default)]
+    reset: Option<FilterFile>,
     key: Vec<KeyPart>,
     #[serde(default)]
     window: Option<String>,
@@ -103,6 +107,11 @@ struct RuleFile {
     /// For `baseline`: completed buckets a peer group needs before it is a reference.
     #[serde(default)]
     min_peers: Option<u64>,
+    /// For `baseline`: completed buckets a role's peer group needs (default
+    /// `min_peers`); a role is alike, so it can set a norm sooner than the
+    /// mixed crowd of a log without roles.
+    #[serde(default)]
+    min_role_peers: Option<u64>,
     /// For `baseline`: the events the measure counts, among those `match`
     /// lets in; the others still make the entity active in the bucket, so a
     /// peer group that never does something has a norm of zero.
@@ -122,6 +131,15 @@ struct RuleFile {
     /// For `novelty`: the most distinct values a settled entity has shown.
     #[serde(default)]
     max_known: Option<usize>,
+    /// For `novelty`: how long after its first event an entity can be
+    /// settled (default `1d`; a nightly job has shown its habits after one run).
+    #[serde(default)]
+    settle: Option<String>,
+    /// For `novelty`: watch only principals that never logged in (keys that
+    /// authenticate per request: API keys, service accounts); people who log
+    /// in are the login rules' to judge, and they roam.
+    #[serde(default)]
+    without_login: Option<bool>,
 }
 
 /// What a `baseline` rule measures per entity and bucket.
@@ -168,6 +186,7 @@ pub struct BaselineSpec {
     pub quantile: f64,
     pub min_history: u32,
     pub min_peers: u64,
+    pub min_role_peers: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -197,7 +216,8 @@ pub struct FilterFile {
     resource: Option<Vec<String>>,
     #[serde(default)]
     min_sensitivity: Option<Sensitivity>,
-    /// The event names a data subject (path parameter or app log field).
+    /// The event is about data subjects (app log list, path parameter, or a
+    /// bulk resource).
     #[serde(default)]
     has_subject: Option<bool>,
     /// The parser's detail tag is one of these (`bad_password`, `invalid_user`...).
@@ -316,16 +336,23 @@ impl Filter {
     }
 }
 
-/// The subject ids an event names: the app log's list, else the path's.
+/// Whether an event is about data subjects: the app log lists them, the
+/// path names one, or it reads a bulk resource (a list or export returns
+/// many, named or not; an access log shows a page of them by its size).
 pub fn has_subject(ev: &Event<'_>, c: &Class<'_>) -> bool {
-    !ev.subjects.is_empty() || c.subject.is_some()
+    !ev.subjects.is_empty() || c.subject.is_some() || c.kind == Some(Kind::Bulk)
 }
 
 /// What a rule's detector does.
 #[derive(Debug, Clone)]
 pub enum Detector {
-    /// At least `threshold` matching events per key within `window`.
-    Threshold { window: i64, threshold: u64 },
+    /// At least `threshold` matching events per key within `window`; with
+    /// `reset`, an event it matches clears the count (failures in a row).
+    Threshold {
+        window: i64,
+        threshold: u64,
+        reset: Option<Filter>,
+    },
     /// At least `threshold` distinct values of `of` per key within `window`.
     Distinct {
         window: i64,
@@ -363,6 +390,10 @@ pub enum Detector {
         of: KeyPart,
         min_history: u64,
         max_known: usize,
+        /// Microseconds after its first event before an entity is settled.
+        settle: i64,
+        /// Only principals without a login profile.
+        without_login: bool,
     },
     /// A first step, then every other step (in any order), for the same key
     /// within `window` of the first: a login from a new network, then a change
@@ -499,6 +530,9 @@ pub fn compile(text: &str, file: &str) -> Result<Vec<Rule>, Vec<RuleError>> {
         if r.key.is_empty() {
             err("key", "name at least one key part (ip, user, ...)".into());
         }
+        if r.reset.is_some() && r.detector != DetectorFile::Threshold {
+            err("reset", "only a `threshold` rule can be reset".into());
+        }
         // what can be new is what an account's login profile keeps
         let profiled =
             |p: &KeyPart| matches!(p, KeyPart::Ip | KeyPart::IpPrefix | KeyPart::UserAgent);
@@ -520,7 +554,11 @@ pub fn compile(text: &str, file: &str) -> Result<Vec<Rule>, Vec<RuleError>> {
             );
         }
         let detector = match r.detector {
-            DetectorFile::Threshold => Detector::Threshold { window, threshold },
+            DetectorFile::Threshold => Detector::Threshold {
+                window,
+                threshold,
+                reset: r.reset.as_ref().map(Filter::build),
+            },
             DetectorFile::Distinct => match r.distinct {
                 Some(of) => Detector::Distinct {
                     window,
@@ -532,7 +570,11 @@ pub fn compile(text: &str, file: &str) -> Result<Vec<Rule>, Vec<RuleError>> {
                         "distinct",
                         "name what is counted (user, ip, subject...)".into(),
                     );
-                    Detector::Threshold { window, threshold }
+                    Detector::Threshold {
+                        window,
+                        threshold,
+                        reset: None,
+                    }
                 }
             },
             DetectorFile::Chain => match &r.steps {
@@ -542,7 +584,11 @@ pub fn compile(text: &str, file: &str) -> Result<Vec<Rule>, Vec<RuleError>> {
                 },
                 _ => {
                     err("steps", "a chain needs 2 to 16 steps".into());
-                    Detector::Threshold { window, threshold }
+                    Detector::Threshold {
+                        window,
+                        threshold,
+                        reset: None,
+                    }
                 }
             },
             DetectorFile::Novelty => match r.of {
@@ -551,13 +597,26 @@ pub fn compile(text: &str, file: &str) -> Result<Vec<Rule>, Vec<RuleError>> {
                     of,
                     min_history: r.threshold.unwrap_or(200),
                     max_known: r.max_known.unwrap_or(2).clamp(1, 64),
+                    settle: match r.settle.as_deref().map(crate::config::parse_duration) {
+                        Some(Ok(d)) => micros(d),
+                        Some(Err(m)) => {
+                            err("settle", m);
+                            0
+                        }
+                        None => 86_400_000_000,
+                    },
+                    without_login: r.without_login.unwrap_or(false),
                 },
                 None => {
                     err(
                         "of",
                         "name what would be new (ip_prefix, user_agent, resource...)".into(),
                     );
-                    Detector::Threshold { window, threshold }
+                    Detector::Threshold {
+                        window,
+                        threshold,
+                        reset: None,
+                    }
                 }
             },
             DetectorFile::Signature => {
@@ -615,6 +674,7 @@ pub fn compile(text: &str, file: &str) -> Result<Vec<Rule>, Vec<RuleError>> {
                         quantile,
                         min_history: r.min_history.unwrap_or(24),
                         min_peers: r.min_peers.unwrap_or(50),
+                        min_role_peers: r.min_role_peers.or(r.min_peers).unwrap_or(50),
                     },
                 }
             }
@@ -630,7 +690,11 @@ pub fn compile(text: &str, file: &str) -> Result<Vec<Rule>, Vec<RuleError>> {
                         "then",
                         "a sequence needs the `then` events that complete it".into(),
                     );
-                    Detector::Threshold { window, threshold }
+                    Detector::Threshold {
+                        window,
+                        threshold,
+                        reset: None,
+                    }
                 }
             },
         };
