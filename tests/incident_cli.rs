@@ -212,9 +212,15 @@ fn an_incident_is_worked_through_its_lifecycle_from_the_cli() {
         "nobody got in: {:#}",
         show["enisa"]
     );
-    let actions: Vec<&str> = show["audit"]
+    // the lifecycle, without the alerts that joined the incident meanwhile
+    // (how many rules fire on one attack is detection's business)
+    let lifecycle: Vec<&serde_json::Value> = show["audit"]
         .as_array()
         .unwrap()
+        .iter()
+        .filter(|e| e["action"] != "alert_joined")
+        .collect();
+    let actions: Vec<&str> = lifecycle
         .iter()
         .map(|e| e["action"].as_str().unwrap())
         .collect();
@@ -222,9 +228,7 @@ fn an_incident_is_worked_through_its_lifecycle_from_the_cli() {
         actions,
         ["opened", "aware", "status", "note", "assign", "status", "status"]
     );
-    let by: Vec<&str> = show["audit"]
-        .as_array()
-        .unwrap()
+    let by: Vec<&str> = lifecycle
         .iter()
         .map(|e| e["actor"].as_str().unwrap())
         .collect();
