@@ -645,14 +645,17 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         format!("bad duration `{s}`; write a number and a unit: `250ms`, `5s`, `10m`, `2h`, `1d`")
     };
     let n: u64 = num.parse().map_err(|_| bad())?;
-    let ms = match unit.trim() {
-        "ms" => n,
-        "s" => n * 1000,
-        "m" => n * 60_000,
-        "h" => n * 3_600_000,
-        "d" => n * 86_400_000,
+    let per = match unit.trim() {
+        "ms" => 1,
+        "s" => 1000,
+        "m" => 60_000,
+        "h" => 3_600_000,
+        "d" => 86_400_000,
         _ => return Err(bad()),
     };
+    let ms = n.checked_mul(per).ok_or_else(|| {
+        format!("duration `{s}` is too long; use at most a few years (e.g. `3650d`)")
+    })?;
     Ok(Duration::from_millis(ms))
 }
 
@@ -955,5 +958,9 @@ max_line_bytes = "big"
         assert_eq!(parse_duration("2h"), Ok(Duration::from_secs(7200)));
         assert!(parse_duration("2 fortnights").is_err());
         assert!(parse_duration("").is_err());
+        assert!(
+            parse_duration("99999999999999999d").is_err(),
+            "an overflowing duration is an error, not a wrap"
+        );
     }
 }

@@ -52,6 +52,12 @@ enum Command {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging();
+    if let Ok(v) = std::env::var("BREACHD_NOW") {
+        tracing::warn!(
+            now = %v,
+            "BREACHD_NOW is set: the scheduler runs on a test clock; never set it in production"
+        );
+    }
     let result = match cli.command {
         Command::Run(args) => run::run(args),
         Command::Replay(args) => replay::replay(args),

@@ -656,6 +656,19 @@ pub fn compile(
             }
         }
     }
+    if calendar
+        .weekend
+        .iter()
+        .map(|w| w.to_monday_zero_offset())
+        .collect::<BTreeSet<_>>()
+        .len()
+        >= 7
+    {
+        err(
+            &[Key("calendar"), Key("weekend")],
+            "a weekend of every day leaves no business day to count".into(),
+        );
+    }
     let mut holidays = BTreeSet::new();
     for (i, d) in raw.calendar.holidays.iter().enumerate() {
         match d.parse() {
@@ -1215,6 +1228,14 @@ steps:
             "{:?}",
             e[0]
         );
+    }
+
+    #[test]
+    fn a_weekend_of_every_day_is_refused() {
+        let text = "regime: X\ntitle: x\njurisdictions: [EU]\ncalendar:\n  zone: UTC\n  weekend: [monday, tuesday, wednesday, thursday, friday, saturday, sunday]\n";
+        let e = compile(text, "x.yaml", None).unwrap_err();
+        assert_eq!(e[0].field, "calendar.weekend", "{:?}", e[0]);
+        assert!(e[0].message.contains("no business day"), "{:?}", e[0]);
     }
 
     #[test]

@@ -416,13 +416,22 @@ fn event_ts(t: crate::parse::EventTime) -> Timestamp {
 }
 
 /// The facts whose change re-plans an incident: jurisdictions, categories,
-/// and the determination (materiality brings in the SEC's steps).
-pub fn material_key(f: &Facts) -> String {
+/// the determination (materiality brings in the SEC's steps), and what the
+/// engine finds owed on them (a subject count crossing a threshold makes
+/// notices required that were not).
+pub fn material_key(f: &Facts, playbooks: &[Playbook]) -> String {
+    let owed: Vec<String> = super::assess::assess(f, playbooks)
+        .obligations
+        .iter()
+        .filter(|o| o.required)
+        .map(|o| format!("{}/{}", o.regime, o.recipient.as_str()))
+        .collect();
     format!(
-        "j={};c={};m={}",
+        "j={};c={};m={};owed={}",
         f.jurisdictions.join(","),
         f.categories.names().join(","),
-        f.material
+        f.material,
+        owed.join(",")
     )
 }
 
@@ -598,7 +607,7 @@ impl Scheduler {
         for i in by_id.values() {
             let d = store.determination(i.id)?;
             let facts = facts_of(i, &d, &self.sectors);
-            let key = material_key(&facts);
+            let key = material_key(&facts, &self.current);
             if self.seen.get(&i.id) == Some(&key) {
                 continue;
             }
@@ -771,7 +780,7 @@ impl Scheduler {
         }
         let d = store.determination(id)?;
         let facts = facts_of(&i, &d, &self.sectors);
-        let key = material_key(&facts);
+        let key = material_key(&facts, &self.current);
         let planned = self.plan(store, &i, &facts, &key, now, actor, Some(reason))?;
         self.seen.insert(id, key);
         Ok(planned)
@@ -1091,12 +1100,20 @@ mod tests {
             assert!(got.iter().any(|s| s == yes), "{cats} {n} {j}: {got:?}");
             assert!(!got.iter().any(|s| s == no), "{cats} {n} {j}: {got:?}");
         }
-        // the key that re-plans: jurisdictions, categories, materiality
+        // the key that re-plans: jurisdictions, categories, materiality, and
+        // what is owed (a subject count crossing a threshold)
         let a = facts("identity", 800, "EU");
         let b = facts("identity", 9000, "EU");
         let c = facts("identity, health", 800, "EU");
-        assert_eq!(material_key(&a), material_key(&b));
-        assert_ne!(material_key(&a), material_key(&c));
+        let d = facts("identity", 20000, "EU");
+        let key = |f: &Facts| material_key(f, &books);
+        assert_eq!(key(&a), key(&b));
+        assert_ne!(key(&a), key(&c));
+        assert_ne!(
+            key(&a),
+            key(&d),
+            "large scale makes the subjects' notice owed"
+        );
     }
 
     #[test]

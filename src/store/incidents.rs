@@ -1180,8 +1180,12 @@ impl IncidentStore for SqliteStore {
 
     fn verify_audit(&self) -> Result<audit::Verdict, StoreError> {
         self.read(|c| {
-            let all = entries(c, None)?;
-            let (count, last) = head(c)?;
+            // One snapshot for both reads (WAL gives each autocommit statement
+            // its own): a daemon appending in between is not a cut tail.
+            let tx = c.unchecked_transaction()?;
+            let all = entries(&tx, None)?;
+            let (count, last) = head(&tx)?;
+            tx.finish()?;
             let head = (count > 0).then_some((count, last));
             Ok(audit::verify(&all, head))
         })

@@ -202,7 +202,10 @@ impl ScheduleStore for SqliteStore {
             )?;
             if replace_unfired {
                 c.execute(
-                    "DELETE FROM schedule_steps WHERE incident = ?1 AND regime = ?2 AND fired = 0",
+                    // only steps still to come: a step that ended (done,
+                    // cancelled) stays ended under the new version
+                    "DELETE FROM schedule_steps WHERE incident = ?1 AND regime = ?2 AND fired = 0
+                        AND state IN ('waiting', 'pending')",
                     params![plan.incident.0, plan.regime],
                 )?;
             }
