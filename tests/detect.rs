@@ -61,6 +61,30 @@ fn real_ssh_attack_log_raises_brute_force_alerts_per_attacking_host() {
 }
 
 #[test]
+fn fail2ban_web_auth_samples_raise_brute_force_for_the_host_that_repeats_failures() {
+    let dir = tempfile::tempdir().unwrap();
+    // apache-auth: 127.0.0.1 fails HTTP auth six times within eight minutes
+    // (2013-07-20 21:37-21:45); every other host fails at most twice.
+    let log = corpus("fail2ban").join("apache-auth");
+    let a = alerts(dir.path(), &[log.to_str().unwrap()]);
+    let hosts: Vec<&str> = a
+        .iter()
+        .filter(|x| x["detector"] == "http_auth_bruteforce")
+        .map(|x| x["entities"][0]["value"].as_str().unwrap())
+        .collect();
+    assert_eq!(hosts, ["127.0.0.1"], "{a:#?}");
+    // nginx-http-auth: no host fails more than three times, so no alert
+    let log = corpus("fail2ban").join("nginx-http-auth");
+    let quiet = alerts(dir.path(), &[log.to_str().unwrap()]);
+    assert!(
+        quiet
+            .iter()
+            .all(|x| x["detector"] != "http_auth_bruteforce"),
+        "{quiet:#?}"
+    );
+}
+
+#[test]
 fn the_real_access_log_raises_no_high_alert() {
     let dir = tempfile::tempdir().unwrap();
     let log = corpus("elastic-examples").join("apache_logs");
