@@ -141,28 +141,9 @@ struct Opened {
 }
 
 fn open(at: &StoreArgs) -> anyhow::Result<Opened> {
-    let config = match (&at.config, &at.store) {
-        (None, Some(_)) => None,
-        (c, _) => Some(super::load_config(c.as_deref())?),
-    };
-    let path = match (&at.store, &config) {
-        (Some(p), _) => p.clone(),
-        (None, Some(c)) => c.store_path.clone(),
-        (None, None) => unreachable!("a config is loaded when no store is named"),
-    };
-    if !path.exists() {
-        anyhow::bail!(
-            "no store at {}; `breachd run` or `breachd replay --store FILE` creates one (or name it with --store / --config)",
-            path.display()
-        );
-    }
+    let (config, path) = super::existing_store(at.config.as_deref(), at.store.as_deref())?;
     let store = crate::store::open(&path)?;
-    let actor = at
-        .by
-        .clone()
-        .or_else(|| std::env::var("USER").ok())
-        .filter(|s| !s.trim().is_empty())
-        .unwrap_or_else(|| "unknown".into());
+    let actor = super::actor(at.by.as_deref());
     Ok(Opened {
         store,
         policy: config

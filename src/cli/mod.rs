@@ -119,3 +119,36 @@ pub fn now() -> jiff::Timestamp {
         .and_then(|s| s.parse().ok())
         .unwrap_or_else(jiff::Timestamp::now)
 }
+
+/// The config (unless only `--store` names the store) and the store file,
+/// which must exist: the incident, audit and schedule commands work on one
+/// the daemon or a replay made.
+fn existing_store(
+    config: Option<&std::path::Path>,
+    store: Option<&std::path::Path>,
+) -> anyhow::Result<(Option<crate::config::Config>, PathBuf)> {
+    let config = match (config, store) {
+        (None, Some(_)) => None,
+        (c, _) => Some(load_config(c)?),
+    };
+    let path = match (store, &config) {
+        (Some(p), _) => p.to_path_buf(),
+        (None, Some(c)) => c.store_path.clone(),
+        (None, None) => unreachable!("a config is loaded when no store is named"),
+    };
+    if !path.exists() {
+        anyhow::bail!(
+            "no store at {}; `breachd run` or `breachd replay --store FILE` creates one (or name it with --store / --config)",
+            path.display()
+        );
+    }
+    Ok((config, path))
+}
+
+/// Who acts: `--by`, else `$USER`, else `unknown`.
+fn actor(by: Option<&str>) -> String {
+    by.map(str::to_string)
+        .or_else(|| std::env::var("USER").ok())
+        .filter(|s| !s.trim().is_empty())
+        .unwrap_or_else(|| "unknown".into())
+}

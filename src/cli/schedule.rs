@@ -56,21 +56,7 @@ enum ScheduleCommand {
 }
 
 pub fn schedule(args: ScheduleArgs) -> anyhow::Result<ExitCode> {
-    let config = match (&args.config, &args.store) {
-        (None, Some(_)) => None,
-        (c, _) => Some(super::load_config(c.as_deref())?),
-    };
-    let path = match (&args.store, &config) {
-        (Some(p), _) => p.clone(),
-        (None, Some(c)) => c.store_path.clone(),
-        (None, None) => unreachable!("a config is loaded when no store is named"),
-    };
-    if !path.exists() {
-        anyhow::bail!(
-            "no store at {}; `breachd run` or `breachd replay --store FILE` creates one (or name it with --store / --config)",
-            path.display()
-        );
-    }
+    let (config, path) = super::existing_store(args.config.as_deref(), args.store.as_deref())?;
     let sectors = config
         .as_ref()
         .map(|c| c.sectors.clone())
@@ -89,12 +75,7 @@ pub fn schedule(args: ScheduleArgs) -> anyhow::Result<ExitCode> {
     };
     let incidents = crate::store::open(&path)?;
     let mut store = crate::store::open_schedule(&path)?;
-    let actor = args
-        .by
-        .clone()
-        .or_else(|| std::env::var("USER").ok())
-        .filter(|s| !s.trim().is_empty())
-        .unwrap_or_else(|| "unknown".into());
+    let actor = super::actor(args.by.as_deref());
     let now = super::now();
     let mut scheduler = Scheduler::new(playbooks).with_sectors(sectors);
     let mut out = io::stdout().lock();

@@ -122,15 +122,5 @@ impl Channel {
 pub(crate) fn key_hash(key: &str) -> String {
     use sha2::{Digest, Sha256};
     let d = Sha256::digest(key.as_bytes());
-    hex(&d[..12])
-}
-
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    bytes
-        .iter()
-        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-            let _ = write!(s, "{b:02x}");
-            s
-        })
+    crate::incident::audit::hex(&d[..12])
 }

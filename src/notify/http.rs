@@ -4,9 +4,10 @@
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-use super::channel::{hex, SendError};
+use super::channel::SendError;
 use super::config::{ChannelSpec, KindSpec, Secret};
 use super::{Notification, Status};
+use crate::incident::audit::hex;
 use crate::playbook::severity::Band;
 
 /// The webhook body's signature: `sha256=` and the hex HMAC-SHA256 of the

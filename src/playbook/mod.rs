@@ -919,7 +919,7 @@ pub fn compile(
 pub fn version_of(text: &str) -> String {
     use sha2::{Digest, Sha256};
     let digest = Sha256::digest(text.as_bytes());
-    digest[..8].iter().map(|b| format!("{b:02x}")).collect()
+    crate::incident::audit::hex(&digest[..8])
 }
 
 fn unknown(what: &str, value: &str, names: &[&str]) -> String {
