@@ -23,34 +23,10 @@ inventory = "inventory.yaml"
 rules = "rules.yaml"
 "#;
 
-const INVENTORY: &str = r#"resources:
-  - pattern: "/api/customers/{id}"
-    methods: [GET]
-    categories: [identity, contact]
-    sensitivity: high
-    subject_param: id
-subjects:
-  total: 5000
-  jurisdictions: {EU: 1.0}
-"#;
-
-const RULES: &str = r#"rules:
-  - name: bulk_customer_reads
-    description: one principal reading many customers' records
-    detector: distinct
-    match: {has_subject: true, outcome: [success], min_sensitivity: medium}
-    key: [user]
-    distinct: subject
-    window: 1h
-    threshold: 50
-    severity: high
-"#;
-
 fn setup(dir: &Path) {
     std::fs::create_dir_all(dir.join("logs")).unwrap();
     std::fs::write(dir.join("breachd.toml"), CONFIG).unwrap();
-    std::fs::write(dir.join("inventory.yaml"), INVENTORY).unwrap();
-    std::fs::write(dir.join("rules.yaml"), RULES).unwrap();
+    write_customer_portal(dir);
     let start = Timestamp::now() - 10.minutes();
     let mut s = String::new();
     for i in 0..120 {

@@ -13,29 +13,6 @@ use std::process::{Command, Output};
 use common::*;
 use jiff::{Timestamp, ToSpan};
 
-const INVENTORY: &str = r#"resources:
-  - pattern: "/api/customers/{id}"
-    methods: [GET]
-    categories: [identity, contact]
-    sensitivity: high
-    subject_param: id
-subjects:
-  total: 5000
-  jurisdictions: {EU: 1.0}
-"#;
-
-const RULES: &str = r#"rules:
-  - name: bulk_customer_reads
-    description: one principal reading many customers' records
-    detector: distinct
-    match: {has_subject: true, outcome: [success], min_sensitivity: medium}
-    key: [user]
-    distinct: subject
-    window: 1h
-    threshold: 50
-    severity: high
-"#;
-
 /// A scraper reads 120 customers' records, one a second, ending an hour ago.
 fn scenario(dir: &Path) {
     let start = Timestamp::now() - 2.hours();
@@ -49,8 +26,7 @@ fn scenario(dir: &Path) {
         );
     }
     std::fs::write(dir.join("app.jsonl"), s).unwrap();
-    std::fs::write(dir.join("inventory.yaml"), INVENTORY).unwrap();
-    std::fs::write(dir.join("rules.yaml"), RULES).unwrap();
+    write_customer_portal(dir);
 }
 
 /// `breachd ARGS` with the test-only clock set to `now`.

@@ -41,12 +41,24 @@ pub(super) type R<T> = Result<T, Fail>;
 const ENTITIES_SHOWN: i64 = 50;
 
 impl SqliteStore {
-    /// Runs `f` in one immediate (write) transaction: all of it commits, or none.
+    /// Runs `f` in one immediate (write) transaction: all of it commits, or
+    /// none; its audit entries are dated by the store's clock.
     pub(super) fn write<T>(
         &mut self,
         f: impl FnOnce(&Connection, &str) -> R<T>,
     ) -> Result<T, StoreError> {
-        let now = self.now();
+        let now = (self.clock)();
+        self.write_at(now, f)
+    }
+
+    /// [`SqliteStore::write`] with audit entries dated `now` (the scheduler
+    /// passes its own clock).
+    pub(super) fn write_at<T>(
+        &mut self,
+        now: jiff::Timestamp,
+        f: impl FnOnce(&Connection, &str) -> R<T>,
+    ) -> Result<T, StoreError> {
+        let now = now.to_string();
         let path = self.path.clone();
         let out = (|| {
             let tx = self
@@ -754,7 +766,7 @@ const INCIDENT_COLUMNS: &str = "id, status, severity, title, start_us, start_off
     categories, subjects, subjects_basis, jurisdictions, alerts, assignee, merged_into, enisa,
     subjects_upper, subjects_confidence";
 
-fn ts(s: &str) -> jiff::Timestamp {
+pub(super) fn ts(s: &str) -> jiff::Timestamp {
     s.parse().unwrap_or(jiff::Timestamp::UNIX_EPOCH)
 }
 

@@ -305,10 +305,6 @@ impl SqliteStore {
         }
         Ok(())
     }
-
-    fn now(&self) -> String {
-        (self.clock)().to_string()
-    }
 }
 
 /// Opens (creating if needed) the store at `path`, behind the trait every

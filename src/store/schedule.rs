@@ -2,9 +2,9 @@
 //! firings (the outbox) and what they record. Each call is one
 //! `BEGIN IMMEDIATE` transaction; audit entries carry the scheduler's `now`.
 
-use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use rusqlite::{params, Connection, OptionalExtension};
 
-use super::incidents::{append, Fail, R};
+use super::incidents::{append, ts, Fail};
 use super::{classify, SqliteStore};
 use crate::incident::{IncidentId, StoreError};
 use crate::playbook::schedule::{
@@ -16,35 +16,9 @@ use crate::playbook::{Playbook, Recipient};
 type Result<T> = std::result::Result<T, StoreError>;
 
 impl SqliteStore {
-    /// One write transaction whose audit entries are dated `now`.
-    fn write_at<T>(
-        &mut self,
-        now: jiff::Timestamp,
-        f: impl FnOnce(&Connection, &str) -> R<T>,
-    ) -> Result<T> {
-        let now = now.to_string();
-        let path = self.path.clone();
-        let out = (|| {
-            let tx = self
-                .conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let v = f(&tx, &now)?;
-            tx.commit()?;
-            Ok(v)
-        })();
-        out.map_err(|e: Fail| match e {
-            Fail::Sql(e) => classify(&path, e),
-            Fail::Store(e) => e,
-        })
-    }
-
     fn query<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> Result<T> {
         f(&self.conn).map_err(|e| classify(&self.path, e))
     }
-}
-
-fn ts(s: &str) -> jiff::Timestamp {
-    s.parse().unwrap_or(jiff::Timestamp::UNIX_EPOCH)
 }
 
 fn us(t: jiff::Timestamp) -> i64 {

@@ -117,3 +117,35 @@ pub fn emitted_numbers(events: &Path) -> Vec<u64> {
         })
         .collect()
 }
+
+/// A portal whose customers (EU, identity and contact) are read at
+/// `/api/customers/{id}`, and one rule that fires when a principal reads 50
+/// of them within an hour: the smallest setup that opens a GDPR incident.
+/// Writes `inventory.yaml` and `rules.yaml` into `dir`.
+pub fn write_customer_portal(dir: &Path) {
+    std::fs::write(dir.join("inventory.yaml"), CUSTOMER_INVENTORY).unwrap();
+    std::fs::write(dir.join("rules.yaml"), BULK_READS_RULE).unwrap();
+}
+
+const CUSTOMER_INVENTORY: &str = r#"resources:
+  - pattern: "/api/customers/{id}"
+    methods: [GET]
+    categories: [identity, contact]
+    sensitivity: high
+    subject_param: id
+subjects:
+  total: 5000
+  jurisdictions: {EU: 1.0}
+"#;
+
+const BULK_READS_RULE: &str = r#"rules:
+  - name: bulk_customer_reads
+    description: one principal reading many customers' records
+    detector: distinct
+    match: {has_subject: true, outcome: [success], min_sensitivity: medium}
+    key: [user]
+    distinct: subject
+    window: 1h
+    threshold: 50
+    severity: high
+"#;
