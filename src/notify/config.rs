@@ -30,6 +30,9 @@ pub struct NotifyConfig {
     pub dpo: ContactConfig,
     #[serde(default, rename = "channel")]
     pub channels: Vec<ChannelConfig>,
+    /// `[notify.subjects]`: the subject directory for per-subject notices.
+    #[serde(default)]
+    pub subjects: Option<super::directory::SubjectsConfig>,
 }
 
 /// `[notify.organisation]`, `[notify.dpo]`.
@@ -156,6 +159,8 @@ pub struct Settings {
     pub organisation: Contact,
     pub dpo: Contact,
     pub channels: Vec<ChannelSpec>,
+    /// `[notify.subjects]`, when configured.
+    pub subjects: Option<super::directory::SubjectsSpec>,
 }
 
 impl Default for Settings {
@@ -165,6 +170,7 @@ impl Default for Settings {
             organisation: Contact::default(),
             dpo: Contact::default(),
             channels: Vec::new(),
+            subjects: None,
         }
     }
 }
@@ -227,11 +233,20 @@ pub fn build(
             channels.push(spec);
         }
     }
+    let subjects = c.subjects.as_ref().and_then(|s| {
+        let kinds: Vec<(&str, &str)> = c
+            .channels
+            .iter()
+            .map(|ch| (ch.name.get_ref().as_str(), ch.kind.get_ref().as_str()))
+            .collect();
+        super::directory::build(s, locale, &kinds, resolve, errors)
+    });
     Settings {
         locale,
         organisation: contact(&c.organisation),
         dpo: contact(&c.dpo),
         channels,
+        subjects,
     }
 }
 

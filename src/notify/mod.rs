@@ -22,6 +22,7 @@
 pub mod channel;
 pub mod checklist;
 pub mod config;
+pub mod directory;
 mod file;
 pub mod http;
 pub mod notice;
