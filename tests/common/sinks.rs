@@ -414,7 +414,7 @@ impl SmtpServer {
             .lock()
             .unwrap()
             .iter()
-            .filter(|m| m.rcpt.iter().any(|r| *r == want))
+            .filter(|m| m.rcpt.contains(&want))
             .count()
     }
 }
