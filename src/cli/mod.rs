@@ -9,6 +9,7 @@ mod notify;
 mod replay;
 mod run;
 mod schedule;
+mod subjects;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -53,6 +53,9 @@ enum NotifyCommand {
         #[arg(long, value_name = "NAME")]
         by: Option<String>,
     },
+    // -- per-subject notices (src/cli/subjects.rs) --
+    /// Per-subject notices from an approved data-subject draft: send, status.
+    Subjects(super::subjects::SubjectsArgs),
 }
 
 /// Which store a command works on.
@@ -79,6 +82,7 @@ pub fn notify(args: NotifyArgs) -> anyhow::Result<ExitCode> {
             json,
         } => return list(state, incident, at, json),
         NotifyCommand::Retry { id, at, by } => return retry(id, at, by),
+        NotifyCommand::Subjects(args) => return super::subjects::subjects(args),
     };
     let config = super::load_config(config.as_deref())?;
     let settings = &config.notify;

@@ -30,6 +30,7 @@ pub mod http;
 pub mod notice;
 pub mod outbox;
 mod smtp;
+pub mod subjects;
 pub mod template;
 
 pub use channel::{Channel, Receipt, SendError};

@@ -11,6 +11,7 @@
 mod incidents;
 mod outbox;
 mod schedule;
+mod subjects;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -228,6 +229,24 @@ ALTER TABLE drafts ADD COLUMN approved_by TEXT;
 ALTER TABLE drafts ADD COLUMN approved_at TEXT;
 ALTER TABLE drafts ADD COLUMN approval_reason TEXT;
 "#,
+    // 4: per-subject notice campaigns: the draft they send, and each
+    // affected subject's state (waiting, queued in the outbox, unknown to
+    // the directory).
+    r#"
+CREATE TABLE subject_campaigns (
+    draft INTEGER PRIMARY KEY REFERENCES drafts(id),
+    incident INTEGER NOT NULL REFERENCES incidents(id),
+    channel TEXT NOT NULL,
+    started_at TEXT NOT NULL,
+    started_by TEXT NOT NULL
+);
+CREATE TABLE campaign_subjects (
+    draft INTEGER NOT NULL REFERENCES subject_campaigns(draft),
+    subject TEXT NOT NULL,
+    state TEXT NOT NULL,
+    PRIMARY KEY (draft, subject)
+) WITHOUT ROWID;
+"#,
 ];
 
 /// The file name of the store inside the data directory.
@@ -364,6 +383,14 @@ pub fn open_outbox(path: &Path) -> Result<Box<dyn crate::notify::outbox::OutboxS
 pub fn open_notify(
     path: &Path,
 ) -> Result<Box<dyn crate::notify::courier::NotifyStore>, StoreError> {
+    Ok(Box::new(SqliteStore::open(path)?))
+}
+
+/// Opens the store at `path` for per-subject notice campaigns (with the
+/// outbox and drafts they use).
+pub fn open_campaign(
+    path: &Path,
+) -> Result<Box<dyn crate::notify::subjects::CampaignStore>, StoreError> {
     Ok(Box::new(SqliteStore::open(path)?))
 }
 
