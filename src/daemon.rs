@@ -68,6 +68,8 @@ struct Downstream {
     store_failing: Option<Instant>,
     /// Stopping: alerts still open are written to `alerts.jsonl` as they stand.
     stopping: bool,
+    /// An incident opened since the scheduler last ticked (its page is due now).
+    opened: bool,
 }
 
 impl Downstream {
@@ -89,6 +91,7 @@ impl Downstream {
                 {
                     let id = r.incident.to_string();
                     if r.opened {
+                        self.opened = true;
                         tracing::warn!(incident_id = %id, detector = %a.detector, "incident opened");
                     } else if r.new_alert {
                         tracing::info!(incident_id = %id, detector = %a.detector, "alert joined an incident");
@@ -207,7 +210,9 @@ pub fn run(config: &Config) -> anyhow::Result<()> {
     // The scheduler: a second handle on the same store file.
     let mut schedule_store = crate::store::open_schedule(&config.store_path)?;
     let mut scheduler = crate::playbook::schedule::Scheduler::new(config.playbooks.clone())
-        .with_sectors(config.sectors.clone());
+        .with_sectors(config.sectors.clone())
+        // fired notify/escalate steps go to the outbox; a thread delivers them
+        .with_dispatch(crate::notify::courier::start(config, crate::cli::now)?);
     let mut saved = match incidents.load_checkpoints()? {
         Some(c) => c,
         None => {
@@ -253,6 +258,7 @@ pub fn run(config: &Config) -> anyhow::Result<()> {
         pending: Vec::new(),
         store_failing: None,
         stopping: false,
+        opened: false,
     };
 
     let mut watching = watch(&sources, config, wake_tx)?;
@@ -317,7 +323,11 @@ pub fn run(config: &Config) -> anyhow::Result<()> {
         // On-call sees new incidents within a cycle, not a checkpoint interval.
         let mut committed = downstream.commit_alerts().context("writing alerts")?;
         // Playbook steps: new incidents are planned in the turn they open.
-        scheduler.tick_due(&*downstream.store, &mut *schedule_store, crate::cli::now());
+        if std::mem::take(&mut downstream.opened) {
+            scheduler.tick_now(&*downstream.store, &mut *schedule_store, crate::cli::now());
+        } else {
+            scheduler.tick_due(&*downstream.store, &mut *schedule_store, crate::cli::now());
+        }
         if stopping || (dirty && last_checkpoint.elapsed() >= config.checkpoint_interval) {
             downstream.flush().context("flushing events")?;
             committed &= downstream.commit_alerts().context("writing alerts")?;
