@@ -9,7 +9,8 @@
 //! `draft:<draft>:subject:<id>` — each batch, with the subjects it marks
 //! queued or unknown, in one transaction, so a crash loses no subject and a
 //! re-run enqueues no second row. [`deliver`] then sends the campaign's due
-//! rows one at a time: claim (a lease), send, mark sent.
+//! rows one at a time: claim (a lease, up to 16 rows in one transaction),
+//! send, mark sent (one transaction per row).
 //!
 //! The rate lives in the data: enqueued rows are due one `1/rate` apart
 //! (virtual scheduling, the token bucket of burst one), re-spaced from
@@ -21,8 +22,9 @@
 //! send and marked sent (committed) after. A sender killed after the mail
 //! server accepted a message and before the mark commits leaves that row
 //! claimed; when its lease runs out it is sent again, with the same
-//! Message-ID. One row is claimed at a time, so each crash can duplicate at
-//! most one notice.
+//! Message-ID. One row is sent at a time and marked sent on its own, so
+//! each crash can duplicate at most one notice; rows claimed but not yet
+//! sent were never delivered and simply wait for their lease.
 //!
 //! Where the subject ids come from: the store keeps an incident's subject
 //! *count* (the detector hashes ids and the alert line carries a number), so
@@ -47,6 +49,12 @@ use crate::incident::{IncidentId, IncidentStore, StoreError};
 
 /// How many subjects one enqueue transaction resolves and inserts.
 pub const BATCH: usize = 200;
+
+/// How many due rows one claim takes. Rows are sent one at a time and each
+/// is marked sent on its own, so this widens no duplicate window: a row
+/// claimed but not sent when the sender dies was never delivered, and is
+/// claimed again when its lease runs out.
+const CLAIM: usize = 16;
 
 /// The outbox idempotency key of draft `draft`'s notice to `subject`.
 pub fn key(draft: i64, subject: &str) -> String {
@@ -133,14 +141,15 @@ pub trait CampaignStore: OutboxStore + DraftStore {
     /// Makes the campaign's never-tried pending rows due one `interval`
     /// apart, the first at `from`.
     fn pace(&mut self, draft: i64, from: Timestamp, interval: Duration) -> Result<()>;
-    /// Claims the campaign's next due row (pending and due, or sending with
-    /// its lease run out) until `now + lease`.
-    fn claim_next(
+    /// Claims up to `limit` of the campaign's due rows (pending and due, or
+    /// sending with their lease run out), due order, until `now + lease`.
+    fn claim_campaign(
         &mut self,
         draft: i64,
         now: Timestamp,
         lease: Duration,
-    ) -> Result<Option<Message>>;
+        limit: usize,
+    ) -> Result<Vec<Message>>;
     fn progress(&self, draft: i64) -> Result<Progress>;
 }
 
@@ -392,13 +401,16 @@ pub fn deliver(
     let mut last_report = std::time::Instant::now();
     loop {
         let t = now();
-        if let Some(m) = store.claim_next(campaign.draft, t, lease)? {
-            match channel.send(&m.notification) {
-                Ok(r) => {
-                    store.mark_sent(m.id, &r.detail, now())?;
-                    done.sent += 1;
+        let batch = store.claim_campaign(campaign.draft, t, lease, CLAIM)?;
+        if !batch.is_empty() {
+            for m in batch {
+                match channel.send(&m.notification) {
+                    Ok(r) => {
+                        store.mark_sent(m.id, &r.detail, now())?;
+                        done.sent += 1;
+                    }
+                    Err(e) => failed(store, &m, &e, backoff, now(), &mut done)?,
                 }
-                Err(e) => failed(store, &m, &e, backoff, now(), &mut done)?,
             }
             if last_report.elapsed() >= Duration::from_secs(2) {
                 last_report = std::time::Instant::now();

@@ -132,38 +132,42 @@ impl CampaignStore for SqliteStore {
         })
     }
 
-    fn claim_next(
+    fn claim_campaign(
         &mut self,
         draft: i64,
         now: jiff::Timestamp,
         lease: Duration,
-    ) -> Result<Option<Message>> {
+        limit: usize,
+    ) -> Result<Vec<Message>> {
         let lease_us = lease.as_micros().min(i64::MAX as u128) as i64;
         let claimed = self.write_at(now, |c, _| {
-            let id: Option<i64> = c
-                .query_row(
+            let ids: Vec<i64> = c
+                .prepare(
                     "SELECT o.id FROM outbox o
                      WHERE o.draft = ?1 AND o.kind = 'subject'
                        AND o.state IN ('pending', 'sending') AND o.next_attempt_us <= ?2
                        AND EXISTS (SELECT 1 FROM drafts d WHERE d.id = o.draft
                            AND d.approved_by IS NOT NULL AND d.status IN ('approved', 'sent'))
-                     ORDER BY o.next_attempt_us, o.id LIMIT 1",
-                    params![draft, us(now)],
-                    |r| r.get(0),
-                )
-                .optional()?;
-            let Some(id) = id else { return Ok(None) };
-            c.execute(
+                     ORDER BY o.next_attempt_us, o.id LIMIT ?3",
+                )?
+                .query_map(params![draft, us(now), limit as i64], |r| r.get(0))?
+                .collect::<rusqlite::Result<_>>()?;
+            let mut upd = c.prepare(
                 "UPDATE outbox SET state = 'sending', attempts = attempts + 1, next_attempt_us = ?2
                  WHERE id = ?1",
-                params![id, us(now).saturating_add(lease_us)],
             )?;
-            Ok(Some(id))
+            for id in &ids {
+                upd.execute(params![id, us(now).saturating_add(lease_us)])?;
+            }
+            Ok(ids)
         })?;
-        match claimed {
-            Some(id) => crate::notify::outbox::OutboxStore::message(self, id),
-            None => Ok(None),
+        let mut out = Vec::with_capacity(claimed.len());
+        for id in claimed {
+            if let Some(m) = crate::notify::outbox::OutboxStore::message(self, id)? {
+                out.push(m);
+            }
         }
+        Ok(out)
     }
 
     fn progress(&self, draft: i64) -> Result<Progress> {
