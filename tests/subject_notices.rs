@@ -237,6 +237,10 @@ fn a_csv_directory_gives_each_subject_one_notice_in_their_language() {
     let out = ok(send(d, draft, Some("affected.txt")), "send");
     assert!(out.contains("5 subjects; 3 sent"), "{out}");
     assert!(out.contains("1003, 1999"), "unknown ids are named: {out}");
+    assert!(
+        out.contains("1 directory row(s) could not be used"),
+        "{out}"
+    );
     for to in ["ann@example.org", "li@example.cn", "bob@example.org"] {
         assert_eq!(sink.count_to(to), 1, "{to}");
     }
@@ -387,6 +391,68 @@ fn an_unapproved_draft_is_refused_and_nothing_is_sent() {
         ],
     );
     assert_eq!(s.status.code(), Some(1), "no campaign was started");
+}
+
+#[test]
+fn check_names_the_line_and_field_of_a_bad_subject_directory_config() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write_config(d, 25, "kind = \"postgres\"\npath = \"crm\"", 0.0);
+    let out = breachd(d, None, &["check", "--config", "breachd.toml"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("breachd.toml:21:")
+            && err.contains("PostgreSQL directory is not supported yet"),
+        "{err}"
+    );
+    write_config(d, 25, "kind = \"csv\"\npath = \"s.csv\"", 0.0);
+    let err =
+        String::from_utf8_lossy(&breachd(d, None, &["check", "--config", "breachd.toml"]).stderr)
+            .into_owned();
+    assert!(
+        err.contains("breachd.toml:24:") && err.contains("`rate` is notices per second"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_directory_without_an_email_column_is_refused_before_anything_is_recorded() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let sink = SmtpServer::start();
+    write_config(
+        d,
+        sink.port,
+        "kind = \"csv\"\npath = \"subjects.csv\"",
+        100.0,
+    );
+    std::fs::write(d.join("subjects.csv"), "id,mail\n1000,ann@example.org\n").unwrap();
+    std::fs::write(d.join("affected.txt"), "1000\n").unwrap();
+    let draft = subject_draft(d);
+    approve(d, draft);
+    let out = send(d, draft, Some("affected.txt"));
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("subjects.csv:1: the header has no `email` column"),
+        "{err}"
+    );
+    let s = breachd(
+        d,
+        None,
+        &[
+            "notify",
+            "subjects",
+            "status",
+            "--config",
+            "breachd.toml",
+            "--draft",
+            &draft.to_string(),
+        ],
+    );
+    assert_eq!(s.status.code(), Some(1), "no campaign was recorded");
+    assert!(sink.mails().is_empty());
 }
 
 /// The proof of issue 6: 1,000 subjects at 250 a second; the sender is

@@ -173,6 +173,12 @@ fn send(
         p.unknown
     );
     print_unknown(&p);
+    if enqueued.bad_rows > 0 {
+        println!(
+            "{} directory row(s) could not be used (the log names each, with its line and field)",
+            enqueued.bad_rows
+        );
+    }
     if !p.finished() {
         println!("some notices wait for a retry; the daemon sends them, or run this command again");
     }

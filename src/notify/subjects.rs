@@ -330,6 +330,9 @@ pub struct Enqueued {
     pub batches: u64,
     /// Subjects who got the approved text, not their own language.
     pub locale_fallbacks: u64,
+    /// Directory rows that could not be used (CSV: the whole file; SQLite:
+    /// the rows looked up).
+    pub bad_rows: u64,
 }
 
 /// Resolves every id of the campaign not enqueued yet, in batches of
@@ -493,6 +496,13 @@ pub fn prepare(
         )
     })?;
     let draft = approved_draft(store, draft_id)?;
+    // Everything that can refuse is checked before the campaign is recorded.
+    let mut directory = Directory::open(spec)?;
+    for b in directory.bad_rows().iter().take(20) {
+        tracing::warn!(directory = %directory.path(), line = b.line, field = b.field, reason = %b.reason, "subject directory row skipped");
+    }
+    let incident = incidents.get(draft.incident)?.incident;
+    let mut texts = Texts::new(&draft, &incident, templates, settings, now)?;
     let campaign = match (store.campaign(draft_id)?, ids) {
         (_, Some(ids)) => store.start_campaign(&draft, &spec.channel, ids, actor, now)?.0,
         (Some(c), None) => c,
@@ -502,13 +512,8 @@ pub fn prepare(
             )))
         }
     };
-    let mut directory = Directory::open(spec)?;
-    for b in directory.bad_rows().iter().take(20) {
-        tracing::warn!(directory = %directory.path(), line = b.line, field = b.field, reason = %b.reason, "subject directory row skipped");
-    }
-    let incident = incidents.get(draft.incident)?.incident;
-    let mut texts = Texts::new(&draft, &incident, templates, settings, now)?;
-    let e = enqueue(store, &mut directory, &mut texts, &campaign, now)?;
+    let mut e = enqueue(store, &mut directory, &mut texts, &campaign, now)?;
+    e.bad_rows = directory.bad_rows().len() as u64;
     store.pace(draft_id, now, Duration::from_secs_f64(1.0 / spec.rate))?;
     Ok((campaign, e))
 }
