@@ -552,3 +552,68 @@ fn kill_9_during_a_1000_subject_send_then_resume_reaches_everyone_once() {
         duplicated.len()
     );
 }
+
+/// A sender stopped half-way: the daemon's delivery pass sends the queued
+/// rest as it falls due, and nobody gets two.
+#[test]
+fn the_daemon_finishes_a_campaign_whose_sender_was_killed() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let sink = SmtpServer::start();
+    write_config(
+        d,
+        sink.port,
+        "kind = \"csv\"\npath = \"subjects.csv\"",
+        40.0,
+    );
+    let mut csv = String::from("id,email,locale\n");
+    let mut ids = String::new();
+    for i in 0..120 {
+        let _ = writeln!(csv, "{},d{i}@example.org,en", 1000 + i);
+        let _ = writeln!(ids, "{}", 1000 + i);
+    }
+    std::fs::write(d.join("subjects.csv"), csv).unwrap();
+    std::fs::write(d.join("affected.txt"), ids).unwrap();
+    let draft = subject_draft(d);
+    approve(d, draft);
+    let d_s = draft.to_string();
+    let mut child = Command::new(bin())
+        .args([
+            "notify",
+            "subjects",
+            "send",
+            "--config",
+            "breachd.toml",
+            "--draft",
+            &d_s,
+            "--subjects",
+            "affected.txt",
+        ])
+        .current_dir(d)
+        .env("BREACHD_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    assert!(wait_for(60, || sink.mails().len() >= 10));
+    Command::new("kill")
+        .args(["-KILL", &child.id().to_string()])
+        .status()
+        .unwrap();
+    child.wait().unwrap();
+    assert!(sink.mails().len() < 120);
+
+    let daemon = spawn_daemon(d, "breachd.toml");
+    let done = wait_for(90, || status(d, draft)["sent"] == 120);
+    terminate(daemon);
+    assert!(done, "{:#}\n{}", status(d, draft), daemon_log(d));
+    let mut per: std::collections::HashMap<String, usize> = Default::default();
+    for m in sink.mails() {
+        *per.entry(m.rcpt[0].clone()).or_default() += 1;
+    }
+    assert_eq!(per.len(), 120);
+    assert!(
+        per.values().filter(|n| **n > 1).count() <= 1,
+        "at most the in-flight one twice"
+    );
+}
