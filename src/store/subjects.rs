@@ -233,3 +233,158 @@ fn load(c: &rusqlite::Connection, draft: i64) -> rusqlite::Result<Option<Campaig
     )
     .optional()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::notify::draft::DraftStore;
+    use crate::notify::outbox::{Kind, OutboxStore, State};
+    use crate::notify::{Notice, Notification, Templates};
+
+    fn t(s: &str) -> jiff::Timestamp {
+        s.parse().unwrap()
+    }
+
+    /// A store with draft 1 of incident 1, approved or not (rows written
+    /// directly: the campaign's own calls are what is tested here).
+    fn store(approved: bool) -> SqliteStore {
+        let s = SqliteStore::in_memory();
+        s.conn.execute_batch("PRAGMA foreign_keys = OFF;").unwrap();
+        s.conn
+            .execute(
+                "INSERT INTO drafts (id, incident, regime, template, recipient, firing, status,
+                    created_at, locale, subject, body, approved_by)
+                 VALUES (1, 1, 'GDPR', 'gdpr_data_subjects', 'data_subjects', 1, ?1,
+                    '2026-03-02T10:00:00Z', 'en', 'Notice', 'text', ?2)",
+                params![
+                    if approved {
+                        "approved"
+                    } else {
+                        "pending_approval"
+                    },
+                    approved.then_some("lena")
+                ],
+            )
+            .unwrap();
+        s
+    }
+
+    fn message(subject: &str) -> (String, NewMessage) {
+        let t = Templates::shipped().unwrap();
+        let mut n = Notification::notice(
+            &t,
+            "gdpr_data_subjects",
+            &Notice::sample(crate::notify::Locale::En),
+            &crate::notify::subjects::key(1, subject),
+        )
+        .unwrap();
+        n.to = vec![format!("{subject}@example.org")];
+        (
+            subject.to_string(),
+            NewMessage {
+                incident: Some(IncidentId(1)),
+                channel: "mail".into(),
+                kind: Kind::Subject,
+                notification: n,
+                draft: Some(1),
+                firing: None,
+            },
+        )
+    }
+
+    fn ids(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn a_subject_is_enqueued_once_and_rows_fall_due_at_the_rate() {
+        let mut s = store(true);
+        let now = t("2026-03-02T10:00:00Z");
+        let draft = s.draft(1).unwrap().unwrap();
+        let (_, added) = s
+            .start_campaign(&draft, "mail", &ids(&["a", "b", "c", "x"]), "lena", now)
+            .unwrap();
+        assert_eq!(added, 4);
+        let (_, again) = s
+            .start_campaign(&draft, "mail", &ids(&["a", "d"]), "lena", now)
+            .unwrap();
+        assert_eq!(again, 1, "a later list adds only new ids");
+        assert_eq!(
+            s.unqueued(1, None, 10).unwrap(),
+            ids(&["a", "b", "c", "d", "x"])
+        );
+        assert_eq!(s.unqueued(1, Some("c"), 1).unwrap(), ids(&["d"]));
+
+        let batch = vec![message("a"), message("b"), message("c"), message("d")];
+        assert_eq!(s.enqueue_batch(1, &batch, &ids(&["x"]), now).unwrap(), 4);
+        assert_eq!(
+            s.enqueue_batch(1, &batch, &[], now).unwrap(),
+            0,
+            "the same keys again: no second row"
+        );
+        assert_eq!(
+            s.unqueued(1, None, 10).unwrap(),
+            ids(&["x"]),
+            "unknown ids are looked up again"
+        );
+
+        s.pace(1, now, Duration::from_millis(100)).unwrap();
+        let claimed = s
+            .claim_campaign(
+                1,
+                now + jiff::SignedDuration::from_millis(150),
+                Duration::from_secs(9),
+                16,
+            )
+            .unwrap();
+        let keys: Vec<&str> = claimed.iter().map(|m| m.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            ["draft:1:subject:a", "draft:1:subject:b"],
+            "due 0 ms and 100 ms"
+        );
+        s.mark_sent(claimed[0].id, "250", now).unwrap();
+
+        let p = s.progress(1).unwrap();
+        assert_eq!(
+            (p.total, p.waiting, p.unknown, p.pending, p.sending, p.sent, p.dead),
+            (5, 0, 1, 2, 1, 1, 0)
+        );
+        assert_eq!(p.unknown_ids, ids(&["x"]));
+        assert_eq!(
+            p.next_due,
+            Some(t("2026-03-02T10:00:00.2Z")),
+            "c is due next"
+        );
+
+        // a crashed sender's claim is taken again only once its lease ran out
+        let later = now + jiff::SignedDuration::from_secs(5);
+        let keys = |v: Vec<Message>| v.into_iter().map(|m| m.key).collect::<Vec<_>>();
+        assert_eq!(
+            keys(
+                s.claim_campaign(1, later, Duration::from_secs(9), 16)
+                    .unwrap()
+            ),
+            ["draft:1:subject:c", "draft:1:subject:d"]
+        );
+        let after_lease = now + jiff::SignedDuration::from_secs(10);
+        let retaken = s
+            .claim_campaign(1, after_lease, Duration::from_secs(9), 16)
+            .unwrap();
+        assert_eq!(keys(retaken.clone()), ["draft:1:subject:b"]);
+        assert_eq!(retaken[0].attempts, 2);
+        assert_eq!(retaken[0].state, State::Sending);
+    }
+
+    #[test]
+    fn nothing_is_enqueued_or_claimed_without_an_approval() {
+        let mut s = store(false);
+        let now = t("2026-03-02T10:00:00Z");
+        let err = s.enqueue_batch(1, &[message("a")], &[], now).unwrap_err();
+        assert!(err.to_string().contains("approve"), "{err}");
+        assert!(s
+            .claim_campaign(1, now, Duration::from_secs(9), 16)
+            .unwrap()
+            .is_empty());
+    }
+}
