@@ -289,7 +289,9 @@ impl Notifier {
         store: &mut dyn NotifyStore,
         now: Timestamp,
     ) -> Result<Delivered, StoreError> {
-        let drafts = super::draft::render_pending(
+        // pages first: a draft or PagerDuty problem must not hold them back
+        let mut d = self.courier.deliver_due(store, now)?;
+        d.drafts = super::draft::render_pending(
             store,
             incidents,
             &self.templates,
@@ -298,8 +300,10 @@ impl Notifier {
             now,
         )?;
         self.follow_pagerduty(incidents, store, now)?;
-        let mut d = self.courier.deliver_due(store, now)?;
-        d.drafts = drafts;
+        let more = self.courier.deliver_due(store, now)?;
+        d.sent += more.sent;
+        d.retrying += more.retrying;
+        d.dead += more.dead;
         Ok(d)
     }
 

@@ -131,7 +131,14 @@ pub fn render_pending(
 ) -> Result<usize> {
     let mut n = 0;
     for d in store.unrendered_drafts()? {
-        let incident = incidents.get(d.incident)?.incident;
+        let incident = match incidents.get(d.incident) {
+            Ok(i) => i.incident,
+            Err(e @ StoreError::NotFound(_)) => {
+                tracing::error!(draft = d.id, error = %e, "a draft's incident is gone; it stays unrendered");
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
         let locale = locale_for(&d.template, settings.locale);
         let notice = Notice::of_incident(
             &incident,

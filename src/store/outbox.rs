@@ -128,6 +128,21 @@ impl OutboxStore for SqliteStore {
         limit: usize,
     ) -> Result<Vec<Message>> {
         let lease_us = lease.as_micros().min(i64::MAX as u128) as i64;
+        // a read first: the delivery thread asks several times a second, and
+        // an idle outbox should not take the write lock each time
+        let any = self.read(|c| {
+            Ok(c.query_row(
+                "SELECT 1 FROM outbox WHERE state IN ('pending', 'sending')
+                    AND next_attempt_us <= ?1 LIMIT 1",
+                [us(now)],
+                |_| Ok(()),
+            )
+            .optional()?
+            .is_some())
+        })?;
+        if !any {
+            return Ok(Vec::new());
+        }
         self.write_at(now, |c, _| {
             let sql = format!(
                 "SELECT {COLS} FROM outbox o
