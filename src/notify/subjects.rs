@@ -431,9 +431,14 @@ pub fn deliver(
         if next > t && wait > patience {
             return Ok((done, p));
         }
-        if next > t {
-            std::thread::sleep(wait.min(Duration::from_secs(1)));
-        }
+        // Nothing was claimable although a row is due (another process
+        // claimed it in between): look again shortly rather than spin.
+        let pause = if next > t {
+            wait.min(Duration::from_secs(1))
+        } else {
+            Duration::from_millis(50)
+        };
+        std::thread::sleep(pause);
     }
 }
 
