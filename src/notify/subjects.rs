@@ -29,8 +29,9 @@
 //! Where the subject ids come from: the store keeps an incident's subject
 //! *count* (the detector hashes ids and the alert line carries a number), so
 //! the ids are the investigation's list, handed to the first `send`
-//! (`--subjects FILE`, one id per line) — e.g. the ids `breachd replay
-//! --output events` shows the attacker's requests exposed.
+//! (`--subjects FILE`, one id per line) — e.g. from `breachd replay
+//! --output events` filtered to the attacker: the `subjects` its requests
+//! returned, or the ids in their `resource`.
 //!
 //! Never: send a row without an approved draft (the outbox refuses to
 //! enqueue it and to claim it), or decide who is affected.
