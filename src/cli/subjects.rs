@@ -32,6 +32,7 @@ enum SubjectsCommand {
         /// later runs add any new ids).
         #[arg(long, value_name = "FILE")]
         subjects: Option<PathBuf>,
+        /// Config file: its store, `[notify.subjects]` and channels.
         #[arg(long)]
         config: Option<PathBuf>,
         /// Who starts it (recorded in the audit trail); defaults to $USER.
@@ -46,6 +47,7 @@ enum SubjectsCommand {
     Status {
         #[arg(long)]
         draft: i64,
+        /// Config file: its store.
         #[arg(long)]
         config: Option<PathBuf>,
         /// The store file itself (overrides the config's).
