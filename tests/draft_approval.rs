@@ -199,9 +199,39 @@ to = ["breach-notification@dpa.example.eu"]
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("does not hold the legal role"));
 
-    // lena edits the text, then approves it
-    let body = draft["body"].as_str().unwrap();
-    let edited = format!("{body}\n\nThe cause: a scraper using a customer's session.\n");
+    // a draft with facts still to complete is not approved
+    let out = at(
+        d,
+        Timestamp::now(),
+        &[
+            "draft",
+            "--config",
+            "breachd.toml",
+            "--by",
+            "lena",
+            "approve",
+            &draft_id,
+            "--reason",
+            "ok",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("marked `[to be completed before approval]`"),
+        "{err}"
+    );
+
+    // lena completes the file in the drafts folder, then approves it
+    let edited = format!(
+        "{}\n\nThe cause: a scraper using a customer's session.\n",
+        written
+            .replace(
+                "[to be completed before approval] (set [notify.organisation])",
+                "Example Retail Ltd"
+            )
+            .replace("[to be completed before approval]", "not yet known")
+    );
     std::fs::write(d.join("edited.txt"), &edited).unwrap();
     ok(at(
         d,
@@ -239,7 +269,9 @@ to = ["breach-notification@dpa.example.eu"]
     tick(d, later + 1.hour());
     assert_eq!(regulator.count_to("breach-notification@dpa.example.eu"), 1);
     let mail = &regulator.mails()[0];
-    assert!(header(&mail.data, "Subject").contains(&id), "{}", mail.data);
+    let subject = header(&mail.data, "Subject");
+    assert!(subject.contains(&id), "{}", mail.data);
+    assert!(subject.contains("Example Retail Ltd"), "{subject}");
     assert!(part(&mail.data, "text/plain").contains("a scraper using a customer's session"));
     let after = drafts(d);
     let sent = after.iter().find(|x| x["id"] == draft["id"]).unwrap();

@@ -792,6 +792,46 @@ kind = "carrier_pigeon"
     }
 
     #[test]
+    fn routes_name_configured_channels_and_retries_are_checked() {
+        let (s, e) = build_text(
+            r#"[notify]
+max_attempts = 0
+backoff_base = "soon"
+backoff_max = "10m"
+[notify.routes]
+oncall = ["hook", "pager"]
+[[notify.channel]]
+name = "hook"
+kind = "webhook"
+url = "https://hooks.example.org/breachd"
+secret_env = "HOOK_SECRET"
+"#,
+        );
+        assert_eq!(e.len(), 3, "{e:#?}");
+        assert!(
+            e[0].ends_with(
+                "route `oncall` names channel `pager`, which no [[notify.channel]] defines"
+            ),
+            "{e:#?}"
+        );
+        assert!(
+            e[1].starts_with("0: max_attempts must be at least 1"),
+            "{e:#?}"
+        );
+        assert!(e[2].starts_with("\"soon\": "), "{e:#?}");
+        assert_eq!(s.backoff.max, Duration::from_secs(600));
+        let names = |role: &str| {
+            s.route(role)
+                .iter()
+                .map(|c| c.name.clone())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(names("oncall"), ["hook"]);
+        assert_eq!(names("hook"), ["hook"], "a channel's own name routes to it");
+        assert!(names("legal").is_empty());
+    }
+
+    #[test]
     fn loopback_hosts() {
         for (h, l) in [
             ("localhost", true),

@@ -376,6 +376,27 @@ impl Notifier {
     }
 }
 
+/// How often the delivery thread logs the outbox's counts.
+const STATS_EVERY: Duration = Duration::from_secs(60);
+
+/// The outbox's counts per state, as one event an operator can graph
+/// (`dead` above zero needs a person).
+fn log_counts(store: &dyn NotifyStore) {
+    match store.counts() {
+        Ok(c) => {
+            let n = |s: State| c.iter().find(|(x, _)| *x == s).map_or(0, |(_, n)| *n);
+            tracing::info!(
+                pending = n(State::Pending),
+                sending = n(State::Sending),
+                sent = n(State::Sent),
+                dead = n(State::Dead),
+                "outbox"
+            );
+        }
+        Err(e) => tracing::warn!(error = %e, "cannot count the outbox"),
+    }
+}
+
 /// Runs [`Notifier::pass`] on a thread of its own, with its own store
 /// handles on `store_path`, whenever `wake` fires (and every
 /// [`IDLE_PASS`]). `now` is the clock (the CLI's, which tests move).
@@ -391,7 +412,12 @@ pub fn spawn(
         .name("notify".into())
         .spawn(move || {
             let mut failing = false;
+            let mut last_stats = std::time::Instant::now();
             loop {
+                if last_stats.elapsed() >= STATS_EVERY {
+                    last_stats = std::time::Instant::now();
+                    log_counts(&*store);
+                }
                 match notifier.pass(&*incidents, &mut *store, now()) {
                     Ok(d) => {
                         failing = false;

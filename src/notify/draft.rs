@@ -77,9 +77,16 @@ pub trait DraftStore: Send {
         body: &str,
         path: Option<&str>,
     ) -> Result<()>;
-    /// A person replaces the text of a draft still waiting for approval
-    /// (audited with the hashes of both texts).
-    fn edit_draft(&mut self, id: i64, body: &str, actor: &str, now: Timestamp) -> Result<()>;
+    /// A person replaces the text (and, given, the subject) of a draft still
+    /// waiting for approval (audited with the hashes of both texts).
+    fn edit_draft(
+        &mut self,
+        id: i64,
+        subject: Option<&str>,
+        body: &str,
+        actor: &str,
+        now: Timestamp,
+    ) -> Result<()>;
     /// A person approves the draft whose text is `body` (refused if the
     /// text changed since it was read), audited with the reason; `messages`
     /// are enqueued in the same transaction. Returns the outbox ids.
@@ -185,8 +192,30 @@ fn write_file(path: &Path, subject: &str, body: &str) -> std::io::Result<()> {
         std::fs::create_dir_all(dir)?;
     }
     let tmp = path.with_extension("txt.tmp");
-    std::fs::write(&tmp, format!("{subject}\n\n{body}"))?;
+    std::fs::write(&tmp, file_text(subject, body))?;
     std::fs::rename(&tmp, path)
+}
+
+/// A draft as a file people edit: a `Subject:` line, a blank line, the text.
+pub fn file_text(subject: &str, body: &str) -> String {
+    format!("Subject: {subject}\n\n{body}")
+}
+
+/// Reads what [`file_text`] wrote (after a person's edit): the subject when
+/// the text starts with a `Subject:` line, and the text.
+pub fn parse_file_text(text: &str) -> (Option<&str>, &str) {
+    match text.strip_prefix("Subject: ") {
+        Some(rest) => {
+            let (subject, body) = rest.split_once('\n').unwrap_or((rest, ""));
+            (
+                Some(subject.trim_end_matches('\r')),
+                body.strip_prefix("\r\n")
+                    .or_else(|| body.strip_prefix('\n'))
+                    .unwrap_or(body),
+            )
+        }
+        None => (None, text),
+    }
 }
 
 /// Why a person's action on a draft was refused.
@@ -207,21 +236,26 @@ pub fn check_legal(legal: &[String], actor: &str) -> Result<()> {
     }
 }
 
-/// A person with the legal role replaces a draft's text (audited); the file
-/// in the drafts folder is rewritten.
+/// A person with the legal role replaces a draft's text with `text` — the
+/// drafts folder's format: an optional `Subject:` line and a blank line, then
+/// the text (audited); the file in the drafts folder is rewritten.
 pub fn edit(
     store: &mut dyn DraftStore,
     legal: &[String],
     id: i64,
-    body: &str,
+    text: &str,
     actor: &str,
     now: Timestamp,
 ) -> Result<Draft> {
     check_legal(legal, actor)?;
+    let (subject, body) = parse_file_text(text);
     if body.trim().is_empty() {
         return Err(refused("the new text is empty".into()));
     }
-    store.edit_draft(id, body, actor, now)?;
+    if subject.is_some_and(|s| s.trim().is_empty()) {
+        return Err(refused("the `Subject:` line is empty".into()));
+    }
+    store.edit_draft(id, subject, body, actor, now)?;
     let d = store
         .draft(id)?
         .ok_or_else(|| refused(format!("no draft {id}")))?;
@@ -265,6 +299,14 @@ pub fn approve(
     };
     let incident = incidents.get(d.incident)?.incident;
     let band = incident.assessment().band;
+    let marks = body.matches(super::notice::TO_COMPLETE).count()
+        + subject.matches(super::notice::TO_COMPLETE).count();
+    if marks > 0 {
+        return Err(refused(format!(
+            "draft {id} still has {marks} place(s) marked `{}`; fill them in with `breachd draft edit {id} --file FILE` (write \"not yet known\" where a fact is not known yet)",
+            super::notice::TO_COMPLETE
+        )));
+    }
     let role = role_of(settings, &d.recipient);
     let locale = d
         .locale
@@ -312,4 +354,31 @@ pub fn approve(
         tracing::warn!(draft = id, role = %role, "approved, but no channel serves this recipient: add [notify.routes] {role} = [...]");
     }
     store.approve_draft(id, body, actor, reason, &messages, now)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_draft_file_reads_back_as_subject_and_text() {
+        let cases = [
+            (
+                "Subject: S\n\nline 1\nline 2\n",
+                Some("S"),
+                "line 1\nline 2\n",
+            ),
+            ("Subject: S\r\n\r\nbody", Some("S"), "body"),
+            ("just the text\n", None, "just the text\n"),
+            ("Subject: only", Some("only"), ""),
+        ];
+        for (text, subject, body) in cases {
+            assert_eq!(parse_file_text(text), (subject, body), "{text:?}");
+        }
+        let t = file_text("Notice, INC-0001", "Dear DPA,\n");
+        assert_eq!(
+            parse_file_text(&t),
+            (Some("Notice, INC-0001"), "Dear DPA,\n")
+        );
+    }
 }

@@ -196,6 +196,9 @@ impl Notice {
     }
 }
 
+/// The mark on what a person must fill in before approving a draft.
+pub const TO_COMPLETE: &str = "[to be completed before approval]";
+
 impl Notice {
     /// What breachd knows of a live incident, as a notice: the facts the
     /// logs show (times, categories, estimated subjects, jurisdictions,
@@ -220,6 +223,16 @@ impl Notice {
             crate::incident::Status::Resolved => Status::Resolved,
             crate::incident::Status::FalsePositive => Status::FalsePositive,
         };
+        // what only people know is marked, so a draft cannot look complete
+        let tbd = || vec![TO_COMPLETE.to_string()];
+        let mut organisation = organisation.clone();
+        if organisation.name.trim().is_empty() {
+            organisation.name = format!("{TO_COMPLETE} (set [notify.organisation])");
+        }
+        let mut dpo = dpo.clone();
+        if dpo.name.trim().is_empty() && dpo.email.trim().is_empty() {
+            dpo.name = format!("{TO_COMPLETE} (set [notify.dpo])");
+        }
         Notice {
             incident_id: i.id.to_string(),
             title: i.title.clone(),
@@ -236,21 +249,22 @@ impl Notice {
             ),
             cause: "under investigation".into(),
             categories: i.categories.iter().collect(),
-            subject_kinds: Vec::new(),
+            subject_kinds: tbd(),
             subjects: i.subjects,
+            // the logs count people, not records: the estimate's upper bound
             records: i.subjects.max(i.subjects_upper),
             jurisdictions: i
                 .jurisdictions
                 .iter()
                 .map(|j| j.jurisdiction.clone())
                 .collect(),
-            organisation: organisation.clone(),
-            dpo: dpo.clone(),
-            consequences: Vec::new(),
-            measures_taken: Vec::new(),
-            measures_proposed: Vec::new(),
-            safeguards: Vec::new(),
-            subject_actions: Vec::new(),
+            organisation,
+            dpo,
+            consequences: tbd(),
+            measures_taken: tbd(),
+            measures_proposed: tbd(),
+            safeguards: tbd(),
+            subject_actions: tbd(),
             missing_facts: vec![
                 "the cause of the breach".into(),
                 "the likely consequences for the people affected".into(),

@@ -441,7 +441,14 @@ impl DraftStore for SqliteStore {
         })
     }
 
-    fn edit_draft(&mut self, id: i64, body: &str, actor: &str, now: jiff::Timestamp) -> Result<()> {
+    fn edit_draft(
+        &mut self,
+        id: i64,
+        subject: Option<&str>,
+        body: &str,
+        actor: &str,
+        now: jiff::Timestamp,
+    ) -> Result<()> {
         self.write_at(now, |c, now_s| {
             let d = load_draft(c, id)?;
             if d.status != "pending_approval" {
@@ -456,8 +463,9 @@ impl DraftStore for SqliteStore {
                 ))));
             };
             c.execute(
-                "UPDATE drafts SET body = ?2, edited_by = ?3, edited_at = ?4 WHERE id = ?1",
-                params![id, body, actor, now_s],
+                "UPDATE drafts SET body = ?2, edited_by = ?3, edited_at = ?4,
+                    subject = COALESCE(?5, subject) WHERE id = ?1",
+                params![id, body, actor, now_s, subject],
             )?;
             append(
                 c,
@@ -468,6 +476,7 @@ impl DraftStore for SqliteStore {
                 serde_json::json!({
                     "draft": id, "template": d.template, "recipient": d.recipient,
                     "from_sha256": sha(&old), "to_sha256": sha(body),
+                    "subject": subject,
                 }),
             )?;
             Ok(())
