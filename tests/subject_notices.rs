@@ -70,10 +70,10 @@ rate = {rate:?}
     .unwrap();
 }
 
-/// A scraper reads 120 customers' records; the replay opens one GDPR
-/// incident; a tick a day after awareness drafts the data-subject notice.
-/// Returns the draft's id.
-fn subject_draft(dir: &Path) -> i64 {
+/// A scraper reads 120 customers' records; the replay opens one incident;
+/// a tick a day after awareness drafts the data-subject notices. Returns the
+/// ids of the GDPR (English) and PIPL (Chinese) data-subject drafts.
+fn subject_drafts(dir: &Path) -> (i64, i64) {
     let start = Timestamp::now() - 2.hours();
     let mut s = String::new();
     for i in 0..120 {
@@ -86,12 +86,15 @@ fn subject_draft(dir: &Path) -> i64 {
     }
     std::fs::write(dir.join("app.jsonl"), s).unwrap();
     write_customer_portal(dir);
-    // payment details too: a high risk to the customers, so GDPR Art. 34
-    // asks for a notice to each of them and the playbook drafts it
+    // payment details too, customers in the EU and China: a high risk, so
+    // GDPR Art. 34 and PIPL Art. 57 each ask for a notice to every customer
+    // and the playbooks draft both (GDPR's in English, PIPL's in Chinese)
     let inventory = std::fs::read_to_string(dir.join("inventory.yaml")).unwrap();
     std::fs::write(
         dir.join("inventory.yaml"),
-        inventory.replace("[identity, contact]", "[identity, contact, financial]"),
+        inventory
+            .replace("[identity, contact]", "[identity, contact, financial]")
+            .replace("{EU: 1.0}", "{EU: 0.5, CN: 0.5}"),
     )
     .unwrap();
     let alerts = replay_alerts(
@@ -128,14 +131,69 @@ fn subject_draft(dir: &Path) -> i64 {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
-    let d = drafts
-        .iter()
-        .find(|d| d["recipient"] == "data_subjects")
-        .unwrap_or_else(|| panic!("no data-subject draft in {drafts:#?}"));
-    d["id"].as_i64().unwrap()
+    let id = |template: &str| {
+        drafts
+            .iter()
+            .find(|d| d["template"] == template)
+            .unwrap_or_else(|| panic!("no {template} draft in {drafts:#?}"))["id"]
+            .as_i64()
+            .unwrap()
+    };
+    (id("gdpr_data_subjects"), id("pipl_data_subjects"))
 }
 
+/// The English draft's id (the campaign's own).
+fn subject_draft(dir: &Path) -> i64 {
+    subject_drafts(dir).0
+}
+
+/// The legal person completes what only people know, then approves.
 fn approve(dir: &Path, draft: i64) {
+    let shown = ok(
+        breachd(
+            dir,
+            None,
+            &[
+                "draft",
+                "show",
+                &draft.to_string(),
+                "--config",
+                "breachd.toml",
+                "--json",
+            ],
+        ),
+        "draft show",
+    );
+    let d: serde_json::Value = serde_json::from_str(&shown).unwrap();
+    let done = |s: &str| s.replace("[to be completed before approval]", "completed by the DPO");
+    let file = dir.join(format!("draft-{draft}.txt"));
+    std::fs::write(
+        &file,
+        format!(
+            "Subject: {}\n\n{}",
+            done(d["subject"].as_str().unwrap()),
+            done(d["body"].as_str().unwrap())
+        ),
+    )
+    .unwrap();
+    ok(
+        breachd(
+            dir,
+            None,
+            &[
+                "draft",
+                "edit",
+                &draft.to_string(),
+                "--file",
+                file.to_str().unwrap(),
+                "--config",
+                "breachd.toml",
+                "--by",
+                "lena",
+            ],
+        ),
+        "edit",
+    );
     ok(
         breachd(
             dir,
@@ -157,16 +215,15 @@ fn approve(dir: &Path, draft: i64) {
 }
 
 fn send(dir: &Path, draft: i64, subjects: Option<&str>) -> Output {
-    let d = draft.to_string();
-    let mut args = vec![
-        "notify",
-        "subjects",
-        "send",
-        "--config",
-        "breachd.toml",
-        "--draft",
-        &d,
-    ];
+    send_drafts(dir, &[draft], subjects)
+}
+
+fn send_drafts(dir: &Path, drafts: &[i64], subjects: Option<&str>) -> Output {
+    let ids: Vec<String> = drafts.iter().map(|d| d.to_string()).collect();
+    let mut args = vec!["notify", "subjects", "send", "--config", "breachd.toml"];
+    for d in &ids {
+        args.extend(["--draft", d.as_str()]);
+    }
     if let Some(s) = subjects {
         args.extend(["--subjects", s]);
     }
@@ -231,10 +288,11 @@ fn a_csv_directory_gives_each_subject_one_notice_in_their_language() {
     )
     .unwrap();
     std::fs::write(d.join("affected.txt"), "1000\n1001\n1002\n1003\n1999\n").unwrap();
-    let draft = subject_draft(d);
+    let (draft, zh) = subject_drafts(d);
     approve(d, draft);
+    approve(d, zh);
 
-    let out = ok(send(d, draft, Some("affected.txt")), "send");
+    let out = ok(send_drafts(d, &[draft, zh], Some("affected.txt")), "send");
     assert!(out.contains("5 subjects; 3 sent"), "{out}");
     assert!(out.contains("1003, 1999"), "unknown ids are named: {out}");
     assert!(
@@ -334,9 +392,10 @@ fn a_sqlite_directory_is_looked_up_with_the_configured_query() {
         100.0,
     );
     std::fs::write(d.join("affected.txt"), "1000\n1001\n1002\n").unwrap();
-    let draft = subject_draft(d);
+    let (draft, zh) = subject_drafts(d);
     approve(d, draft);
-    let out = ok(send(d, draft, Some("affected.txt")), "send");
+    approve(d, zh);
+    let out = ok(send_drafts(d, &[draft, zh], Some("affected.txt")), "send");
     assert!(out.contains("3 subjects; 2 sent"), "{out}");
     assert_eq!(sink.count_to("wang@example.cn"), 1);
     assert_eq!(sink.count_to("eve@example.org"), 1);
@@ -480,10 +539,11 @@ fn kill_9_during_a_1000_subject_send_then_resume_reaches_everyone_once() {
     }
     std::fs::write(d.join("subjects.csv"), csv).unwrap();
     std::fs::write(d.join("affected.txt"), ids).unwrap();
-    let draft = subject_draft(d);
+    let (draft, zh) = subject_drafts(d);
     approve(d, draft);
+    approve(d, zh);
 
-    let d_s = draft.to_string();
+    let (d_s, zh_s) = (draft.to_string(), zh.to_string());
     let mut child = Command::new(bin())
         .args([
             "notify",
@@ -493,6 +553,8 @@ fn kill_9_during_a_1000_subject_send_then_resume_reaches_everyone_once() {
             "breachd.toml",
             "--draft",
             &d_s,
+            "--draft",
+            &zh_s,
             "--subjects",
             "affected.txt",
         ])
@@ -538,6 +600,21 @@ fn kill_9_during_a_1000_subject_send_then_resume_reaches_everyone_once() {
         "at most the one in-flight notice twice: {duplicated:?}"
     );
     assert_eq!(mails.len(), 1000 + duplicated.len());
+    let text_to = |to: &str| {
+        let m = mails
+            .iter()
+            .find(|m| m.rcpt == [format!("<{to}>")])
+            .unwrap();
+        part(&m.data, "text/plain")
+    };
+    assert!(
+        text_to("s0@example.org").contains("# 数据泄露通知"),
+        "zh-CN subject"
+    );
+    assert!(
+        text_to("s1@example.org").contains("# Notice of Data Breach"),
+        "en subject"
+    );
     let s = status(d, draft);
     assert_eq!(
         (

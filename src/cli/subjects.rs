@@ -25,9 +25,11 @@ enum SubjectsCommand {
     /// Start or resume sending draft ID to each affected subject (idempotent:
     /// a subject is enqueued once, whatever the number of runs).
     Send {
-        /// The approved data-subject draft (`breachd draft list`).
-        #[arg(long)]
-        draft: i64,
+        /// The approved data-subject draft (`breachd draft list`); repeat it
+        /// to name one approved draft per language (the first is the
+        /// campaign's, and the text of subjects in no named language).
+        #[arg(long, required = true)]
+        draft: Vec<i64>,
         /// The affected subject ids, one per line (needed on the first run;
         /// later runs add any new ids).
         #[arg(long, value_name = "FILE")]
@@ -98,7 +100,7 @@ fn refused(m: impl std::fmt::Display) -> CampaignError {
 }
 
 fn send(
-    draft: i64,
+    drafts: Vec<i64>,
     ids_file: Option<PathBuf>,
     config: Option<PathBuf>,
     by: Option<String>,
@@ -125,9 +127,6 @@ fn send(
         }
         None => None,
     };
-    let templates = config
-        .templates()
-        .map_err(|e| refused(format!("the templates have problems:\n{e}")))?;
     let channel_spec = settings
         .channel(&spec.channel)
         .ok_or_else(|| refused(format!("no channel `{}`", spec.channel)))?;
@@ -140,19 +139,12 @@ fn send(
         &mut *store,
         &*incidents,
         settings,
-        &templates,
-        draft,
+        &drafts,
         ids.as_deref(),
         &actor,
         now,
     )?;
-    if enqueued.locale_fallbacks > 0 {
-        tracing::warn!(
-            draft,
-            subjects = enqueued.locale_fallbacks,
-            "the draft's text was edited, so subjects of other languages get the approved text"
-        );
-    }
+    let draft = campaign.draft;
     let (done, p) = subjects::deliver(
         &mut *store,
         &channel,
@@ -175,6 +167,12 @@ fn send(
         p.unknown
     );
     print_unknown(&p);
+    if enqueued.locale_fallbacks > 0 {
+        println!(
+            "{} subject(s) prefer a language no named draft is in, and got draft {draft}'s text (name an approved draft in their language with another --draft)",
+            enqueued.locale_fallbacks
+        );
+    }
     if enqueued.bad_rows > 0 {
         println!(
             "{} directory row(s) could not be used (the log names each, with its line and field)",
@@ -217,6 +215,7 @@ fn status(
             "channel": campaign.channel,
             "started_at": campaign.started_at.to_string(),
             "started_by": campaign.started_by,
+            "texts": campaign.texts,
             "total": p.total,
             "waiting": p.waiting,
             "pending": p.pending,

@@ -45,7 +45,7 @@ use serde::Serialize;
 use super::directory::{Directory, DirectoryError, SubjectContact, SubjectsSpec};
 use super::draft::{Draft, DraftStore};
 use super::outbox::{Kind, Message, NewMessage, OutboxStore};
-use super::{Channel, Locale, Notice, Notification, SendError, Templates};
+use super::{Channel, Locale, Notice, Notification, SendError};
 use crate::incident::{IncidentId, IncidentStore, StoreError};
 
 /// How many subjects one enqueue transaction resolves and inserts.
@@ -82,6 +82,8 @@ pub struct Campaign {
     pub channel: String,
     pub started_at: Timestamp,
     pub started_by: String,
+    /// Each language's approved draft (`{"en": 4, "zh-CN": 2}`).
+    pub texts: serde_json::Value,
 }
 
 /// Where a campaign stands: its subjects by state, the outbox rows by
@@ -116,12 +118,13 @@ type Result<T> = std::result::Result<T, StoreError>;
 /// Campaigns in the store; one transaction per call.
 pub trait CampaignStore: OutboxStore + DraftStore {
     /// Records the campaign of `draft` (once) and adds the ids not in it
-    /// yet, audited as `actor`. Returns the campaign and how many ids were new.
+    /// yet, audited as `actor` with `texts` (each language's draft). Returns the campaign and how many ids were new.
     fn start_campaign(
         &mut self,
         draft: &Draft,
         channel: &str,
         ids: &[String],
+        texts: serde_json::Value,
         actor: &str,
         now: Timestamp,
     ) -> Result<(Campaign, u64)>;
@@ -193,108 +196,101 @@ pub fn approved_draft(
     Ok(d)
 }
 
-/// The notice text for each language: the approved text in the draft's
-/// own language; in another, the draft's template rendered from the same
-/// incident — unless a person edited the approved text, whose edit a
-/// rendering would lose: then everyone gets the approved text.
+/// The notice text for each language: each an approved data-subject draft
+/// of the incident (the campaign's draft first). A subject whose language no
+/// draft is in gets the campaign draft's text: breachd never renders a text
+/// nobody approved.
 pub struct Texts {
-    draft: Draft,
+    primary: Draft,
     status: super::Status,
     band: crate::playbook::severity::Band,
-    approved_locale: Locale,
-    rendered: BTreeMap<Locale, (String, String)>,
-    /// Subjects who get the approved text instead of their own language.
+    /// Language → (subject line, text, the draft they come from).
+    by_locale: BTreeMap<Locale, (String, String, i64)>,
+    /// Subjects who got the campaign draft's text, not their own language.
     pub fallbacks: u64,
 }
 
 impl Texts {
+    /// `drafts` are approved (see [`approved_draft`]); the first is the
+    /// campaign's. Refused when they belong to different incidents or two
+    /// are in one language.
     pub fn new(
-        draft: &Draft,
+        drafts: &[Draft],
         incident: &crate::incident::Incident,
-        templates: &Templates,
         settings: &super::config::Settings,
         now: Timestamp,
     ) -> std::result::Result<Texts, CampaignError> {
-        let approved_locale = draft
-            .locale
-            .as_deref()
-            .and_then(Locale::parse)
-            .unwrap_or(Locale::En);
-        let mut rendered = BTreeMap::new();
-        rendered.insert(
-            approved_locale,
-            (
-                draft.subject.clone().unwrap_or_default(),
-                draft.body.clone().unwrap_or_default(),
-            ),
-        );
-        if draft.edited_by.is_none() {
-            for locale in templates.locales().filter(|l| *l != approved_locale) {
-                let notice = Notice::of_incident(
-                    incident,
-                    &settings.organisation,
-                    &settings.dpo,
-                    locale,
-                    draft.approved_at.unwrap_or(now),
-                );
-                match templates.render(&draft.template, &notice) {
-                    Ok(r) => {
-                        rendered.insert(locale, (r.subject, r.body));
-                    }
-                    Err(e) => {
-                        return Err(CampaignError::Refused(format!(
-                            "cannot render {} in {}: {e}; fix the template (breachd check)",
-                            draft.template,
-                            locale.tag()
-                        )))
-                    }
-                }
+        let primary = drafts.first().ok_or_else(|| {
+            CampaignError::Refused("name the approved draft with --draft ID".into())
+        })?;
+        let mut by_locale = BTreeMap::new();
+        for d in drafts {
+            if d.incident != primary.incident {
+                return Err(CampaignError::Refused(format!(
+                    "draft {} is for {}, draft {} for {}: one campaign sends one incident's notice",
+                    d.id, d.incident, primary.id, primary.incident
+                )));
+            }
+            let locale = d
+                .locale
+                .as_deref()
+                .and_then(Locale::parse)
+                .unwrap_or(Locale::En);
+            let text = (
+                d.subject.clone().unwrap_or_default(),
+                d.body.clone().unwrap_or_default(),
+                d.id,
+            );
+            if let Some((_, _, other)) = by_locale.insert(locale, text) {
+                return Err(CampaignError::Refused(format!(
+                    "drafts {other} and {} are both in {}; name one draft per language",
+                    d.id,
+                    locale.tag()
+                )));
             }
         }
         let facts = Notice::of_incident(
             incident,
             &settings.organisation,
             &settings.dpo,
-            approved_locale,
+            Locale::En,
             now,
         );
         Ok(Texts {
-            draft: draft.clone(),
+            primary: primary.clone(),
             status: facts.status,
             band: facts.severity.band,
-            approved_locale,
-            rendered,
+            by_locale,
             fallbacks: 0,
         })
     }
 
-    /// SHA-256 (first 16 bytes, hex) of each language's text, for the audit.
-    pub fn hashes(&self) -> serde_json::Value {
-        use sha2::{Digest, Sha256};
+    /// Each language's draft, for the audit.
+    pub fn drafts(&self) -> serde_json::Value {
         let map: serde_json::Map<String, serde_json::Value> = self
-            .rendered
+            .by_locale
             .iter()
-            .map(|(l, (s, b))| {
-                let h = Sha256::digest(format!("{s}\n\n{b}").as_bytes());
-                (
-                    l.tag().to_string(),
-                    crate::incident::audit::hex(&h[..16]).into(),
-                )
-            })
+            .map(|(l, (_, _, id))| (l.tag().to_string(), (*id).into()))
             .collect();
         map.into()
     }
 
     /// The message to one subject.
     pub fn message(&mut self, c: &SubjectContact, channel: &str) -> NewMessage {
-        let locale = if self.rendered.contains_key(&c.locale) {
+        let primary_locale = self
+            .primary
+            .locale
+            .as_deref()
+            .and_then(Locale::parse)
+            .unwrap_or(Locale::En);
+        let locale = if self.by_locale.contains_key(&c.locale) {
             c.locale
         } else {
             self.fallbacks += 1;
-            self.approved_locale
+            primary_locale
         };
-        let (subject, body) = self.rendered[&locale].clone();
-        let d = &self.draft;
+        let (subject, body, text_draft) = self.by_locale[&locale].clone();
+        let d = &self.primary;
         NewMessage {
             incident: Some(d.incident),
             channel: channel.to_string(),
@@ -314,6 +310,7 @@ impl Texts {
                 details: serde_json::json!({
                     "incident_id": d.incident.to_string(),
                     "draft": d.id,
+                    "text_draft": text_draft,
                     "recipient": "data_subjects",
                 }),
             },
@@ -489,8 +486,7 @@ pub fn prepare(
     store: &mut dyn CampaignStore,
     incidents: &dyn IncidentStore,
     settings: &super::config::Settings,
-    templates: &Templates,
-    draft_id: i64,
+    draft_ids: &[i64],
     ids: Option<&[String]>,
     actor: &str,
     now: Timestamp,
@@ -501,16 +497,41 @@ pub fn prepare(
                 .into(),
         )
     })?;
-    let draft = approved_draft(store, draft_id)?;
+    // A resume that names only the campaign's draft keeps the languages
+    // the campaign started with.
+    let mut draft_ids = draft_ids.to_vec();
+    if let (1, Some(c)) = (draft_ids.len(), store.campaign(draft_ids[0])?) {
+        draft_ids.extend(
+            c.texts
+                .as_object()
+                .into_iter()
+                .flat_map(|m| m.values())
+                .filter_map(|v| v.as_i64())
+                .filter(|id| *id != c.draft),
+        );
+    }
+    let drafts = draft_ids
+        .iter()
+        .map(|id| approved_draft(store, *id))
+        .collect::<std::result::Result<Vec<Draft>, CampaignError>>()?;
+    let draft = drafts
+        .first()
+        .ok_or_else(|| CampaignError::Refused("name the approved draft with --draft ID".into()))?
+        .clone();
+    let draft_id = draft.id;
     // Everything that can refuse is checked before the campaign is recorded.
     let mut directory = Directory::open(spec)?;
     for b in directory.bad_rows().iter().take(20) {
         tracing::warn!(directory = %directory.path(), line = b.line, field = b.field, reason = %b.reason, "subject directory row skipped");
     }
     let incident = incidents.get(draft.incident)?.incident;
-    let mut texts = Texts::new(&draft, &incident, templates, settings, now)?;
+    let mut texts = Texts::new(&drafts, &incident, settings, now)?;
     let campaign = match (store.campaign(draft_id)?, ids) {
-        (_, Some(ids)) => store.start_campaign(&draft, &spec.channel, ids, actor, now)?.0,
+        (_, Some(ids)) => {
+            store
+                .start_campaign(&draft, &spec.channel, ids, texts.drafts(), actor, now)?
+                .0
+        }
         (Some(c), None) => c,
         (None, None) => {
             return Err(CampaignError::Refused(format!(

@@ -237,6 +237,7 @@ CREATE TABLE subject_campaigns (
     draft INTEGER PRIMARY KEY REFERENCES drafts(id),
     incident INTEGER NOT NULL REFERENCES incidents(id),
     channel TEXT NOT NULL,
+    texts TEXT NOT NULL,
     started_at TEXT NOT NULL,
     started_by TEXT NOT NULL
 );

@@ -25,14 +25,15 @@ impl CampaignStore for SqliteStore {
         draft: &Draft,
         channel: &str,
         ids: &[String],
+        texts: serde_json::Value,
         actor: &str,
         now: jiff::Timestamp,
     ) -> Result<(Campaign, u64)> {
         self.write_at(now, |c, now_s| {
             let created = c.execute(
-                "INSERT OR IGNORE INTO subject_campaigns (draft, incident, channel, started_at, started_by)
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![draft.id, draft.incident.0, channel, now_s, actor],
+                "INSERT OR IGNORE INTO subject_campaigns (draft, incident, channel, texts, started_at, started_by)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![draft.id, draft.incident.0, channel, texts.to_string(), now_s, actor],
             )? > 0;
             let mut added = 0u64;
             {
@@ -57,6 +58,7 @@ impl CampaignStore for SqliteStore {
                     serde_json::json!({
                         "draft": draft.id, "channel": channel,
                         "subjects_added": added, "approved_by": draft.approved_by,
+                        "texts": texts,
                     }),
                 )?;
             }
@@ -219,15 +221,17 @@ impl CampaignStore for SqliteStore {
 
 fn load(c: &rusqlite::Connection, draft: i64) -> rusqlite::Result<Option<Campaign>> {
     c.query_row(
-        "SELECT draft, incident, channel, started_at, started_by FROM subject_campaigns WHERE draft = ?1",
+        "SELECT draft, incident, channel, started_at, started_by, texts FROM subject_campaigns WHERE draft = ?1",
         [draft],
         |r| {
+            let texts: String = r.get(5)?;
             Ok(Campaign {
                 draft: r.get(0)?,
                 incident: IncidentId(r.get(1)?),
                 channel: r.get(2)?,
                 started_at: ts(&r.get::<_, String>(3)?),
                 started_by: r.get(4)?,
+                texts: serde_json::from_str(&texts).unwrap_or_default(),
             })
         },
     )
@@ -302,11 +306,25 @@ mod tests {
         let now = t("2026-03-02T10:00:00Z");
         let draft = s.draft(1).unwrap().unwrap();
         let (_, added) = s
-            .start_campaign(&draft, "mail", &ids(&["a", "b", "c", "x"]), "lena", now)
+            .start_campaign(
+                &draft,
+                "mail",
+                &ids(&["a", "b", "c", "x"]),
+                serde_json::json!({"en": 1}),
+                "lena",
+                now,
+            )
             .unwrap();
         assert_eq!(added, 4);
         let (_, again) = s
-            .start_campaign(&draft, "mail", &ids(&["a", "d"]), "lena", now)
+            .start_campaign(
+                &draft,
+                "mail",
+                &ids(&["a", "d"]),
+                serde_json::json!({"en": 1}),
+                "lena",
+                now,
+            )
             .unwrap();
         assert_eq!(again, 1, "a later list adds only new ids");
         assert_eq!(
