@@ -9,6 +9,7 @@ mod notify;
 mod replay;
 mod run;
 mod schedule;
+mod token;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -47,6 +48,8 @@ enum Command {
     Notify(notify::NotifyArgs),
     /// The playbook scheduler: run one tick, re-plan an incident, record a determination.
     Schedule(schedule::ScheduleArgs),
+    /// API tokens: `token hash` prints the SHA-256 of a token read from stdin.
+    Token(token::TokenArgs),
 }
 
 pub fn main() -> ExitCode {
@@ -67,6 +70,7 @@ pub fn main() -> ExitCode {
         Command::Audit(args) => incident::audit(args),
         Command::Notify(args) => notify::notify(args),
         Command::Schedule(args) => schedule::schedule(args),
+        Command::Token(args) => token::token(args),
     };
     match result {
         Ok(code) => code,
