@@ -1,0 +1,331 @@
+//! The HTTP API as on-call, legal and an admin meet it: the real daemon on a
+//! loopback port with a real store. Every role boundary, no token no data,
+//! CSRF on the web page's forms, the OpenAPI document and `/metrics`.
+
+mod api_common;
+mod common;
+
+use api_common::*;
+use common::*;
+use serde_json::json;
+
+#[test]
+fn no_token_no_data() {
+    let b = start();
+    let id = b.incident();
+    for path in [
+        "/api/incidents".to_string(),
+        format!("/api/incidents/{id}"),
+        format!("/api/incidents/{id}/timeline"),
+        "/api/audit".to_string(),
+        "/api/audit/verify".to_string(),
+    ] {
+        let (status, body) = b.get(&path, None);
+        assert_eq!(status, 401, "{path}: {body}");
+        assert!(
+            body["error"].as_str().unwrap().contains("Bearer"),
+            "{path}: {body}"
+        );
+        assert!(
+            !body.to_string().contains("scraper"),
+            "{path} leaked data: {body}"
+        );
+        let (status, _) = b.get(&path, Some("not-a-configured-token"));
+        assert_eq!(status, 401, "{path} with an unknown token");
+    }
+    let (status, body) = b.post(&format!("/api/incidents/{id}/ack"), None, json!({}));
+    assert_eq!(status, 401, "{body}");
+    let resp = b.http.get(b.url("/api/incidents")).send().unwrap();
+    assert_eq!(
+        resp.headers()["www-authenticate"].to_str().unwrap(),
+        "Bearer realm=\"breachd\""
+    );
+    // health is open and says nothing else
+    let (status, body) = b.get("/api/health", None);
+    assert_eq!((status, body), (200, json!({"status": "ok"})));
+    // the web page sends strangers to the login form
+    let resp = b.http.get(b.url("/ui/incidents")).send().unwrap();
+    assert_eq!(resp.status().as_u16(), 303);
+    assert_eq!(resp.headers()["location"], "/ui/login");
+}
+
+#[test]
+fn every_role_does_its_own_things_only() {
+    let mut b = start();
+    let id = b.incident();
+    // every role reads
+    for t in [ONCALL, LEGAL, ADMIN] {
+        let (status, body) = b.get(&format!("/api/incidents/{id}"), Some(t));
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["id"], id.as_str());
+    }
+    // on-call's actions: legal and admin are refused, naming the role needed
+    for action in [
+        "ack",
+        "contain",
+        "resolve",
+        "false-positive",
+        "notes",
+        "assign",
+    ] {
+        for t in [LEGAL, ADMIN] {
+            let (status, body) =
+                b.post(&format!("/api/incidents/{id}/{action}"), Some(t), json!({}));
+            assert_eq!(status, 403, "{action}: {body}");
+            assert_eq!(body["needed_role"], "oncall", "{action}: {body}");
+            assert!(
+                body["error"].as_str().unwrap().contains("`oncall` role"),
+                "{body}"
+            );
+        }
+    }
+    // legal's override: on-call and admin are refused
+    let override_body = json!({"dpc": 3.0, "reason": "health data in the records"});
+    for t in [ONCALL, ADMIN] {
+        let (status, body) = b.post(
+            &format!("/api/incidents/{id}/severity"),
+            Some(t),
+            override_body.clone(),
+        );
+        assert_eq!(status, 403, "{body}");
+        assert_eq!(body["needed_role"], "legal");
+    }
+    // reload is the admin's: on-call and legal are refused
+    for t in [ONCALL, LEGAL] {
+        let (status, body) = b.post("/api/reload", Some(t), json!({}));
+        assert_eq!(status, 403, "{body}");
+        assert_eq!(body["needed_role"], "admin");
+    }
+    // nothing refused changed anything
+    let (_, shown) = b.get(&format!("/api/incidents/{id}"), Some(ONCALL));
+    assert_eq!(shown["status"], "open");
+    assert!(
+        shown["enisa_overrides"]["dpc"].is_null(),
+        "{}",
+        shown["enisa_overrides"]
+    );
+
+    // each role's own action goes through, in the trail under the holder's name
+    let (status, body) = b.post(
+        &format!("/api/incidents/{id}/ack"),
+        Some(ONCALL),
+        json!({"reason": "looking"}),
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["status"], "acknowledged");
+    let (status, body) = b.post(
+        &format!("/api/incidents/{id}/notes"),
+        Some(ONCALL),
+        json!({"text": "scraper blocked at the edge"}),
+    );
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = b.post(
+        &format!("/api/incidents/{id}/severity"),
+        Some(LEGAL),
+        override_body,
+    );
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = b.post("/api/reload", Some(ADMIN), json!({}));
+    assert_eq!(status, 202, "{body}");
+    assert!(
+        wait_for(20, || daemon_log(b.root())
+            .contains("reloaded inventory, rules, playbooks and templates")),
+        "{}",
+        daemon_log(b.root())
+    );
+    // a refused status move is the store's answer, not the API's
+    let (status, body) = b.post(&format!("/api/incidents/{id}/ack"), Some(ONCALL), json!({}));
+    assert_eq!(status, 409, "{body}");
+
+    let (status, trail) = b.get(&format!("/api/audit?incident={id}"), Some(LEGAL));
+    assert_eq!(status, 200);
+    let by = |action: &str| -> Vec<String> {
+        trail
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["action"].as_str().unwrap_or_default().contains(action))
+            .map(|e| e["actor"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert!(
+        by("ack").contains(&"ann".to_string()) || by("status").contains(&"ann".to_string()),
+        "{trail}"
+    );
+    assert!(by("note").contains(&"ann".to_string()), "{trail}");
+    assert!(
+        by("enisa").contains(&"lee".to_string()) || by("severity").contains(&"lee".to_string()),
+        "{trail}"
+    );
+    let (status, verdict) = b.get("/api/audit/verify", Some(ADMIN));
+    assert_eq!(status, 200);
+    assert_eq!(verdict["ok"], true, "{verdict}");
+    // the CLI sees what the API did: one store
+    let out = run(
+        b.root(),
+        &[
+            "incident",
+            "show",
+            &id,
+            "--config",
+            "breachd.toml",
+            "--json",
+        ],
+    );
+    let shown: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(shown["status"], "acknowledged");
+    assert_eq!(shown["enisa_overrides"]["dpc"], 3.0);
+    b.stop();
+}
+
+/// Pulls `name="csrf" value="..."` out of a page.
+fn csrf_of(page: &str) -> String {
+    let at = page
+        .find("name=\"csrf\" value=\"")
+        .expect("the page has a CSRF field")
+        + 19;
+    page[at..].split('"').next().unwrap().to_string()
+}
+
+fn login(b: &Breachd, token: &str) -> String {
+    let resp = b
+        .http
+        .post(b.url("/ui/login"))
+        .form(&[("token", token)])
+        .send()
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 303);
+    let set = resp.headers()["set-cookie"].to_str().unwrap().to_string();
+    assert!(
+        set.contains("HttpOnly") && set.contains("SameSite=Strict"),
+        "{set}"
+    );
+    set.split(';').next().unwrap().to_string()
+}
+
+#[test]
+fn web_forms_without_the_csrf_token_are_refused() {
+    let b = start();
+    let id = b.incident();
+    // a wrong token does not log in
+    let resp = b
+        .http
+        .post(b.url("/ui/login"))
+        .form(&[("token", "guess")])
+        .send()
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 401);
+    assert!(resp.headers().get("set-cookie").is_none());
+
+    let cookie = login(&b, ONCALL);
+    let page = b
+        .http
+        .get(b.url(&format!("/ui/incidents/{id}")))
+        .header("cookie", &cookie)
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(
+        page.contains("Audit trail") && page.contains("Acknowledge"),
+        "{page}"
+    );
+    let csrf = csrf_of(&page);
+    let act = |fields: &[(&str, &str)], cookie: &str| {
+        b.http
+            .post(b.url(&format!("/ui/incidents/{id}/act")))
+            .header("cookie", cookie)
+            .form(fields)
+            .send()
+            .unwrap()
+    };
+    // no CSRF token, a wrong one, or another session's: refused, nothing changes
+    let other = login(&b, ONCALL);
+    for fields in [
+        vec![("action", "ack")],
+        vec![("action", "ack"), ("csrf", "0000")],
+    ] {
+        let resp = act(&fields, &cookie);
+        assert_eq!(resp.status().as_u16(), 403);
+        assert!(resp.text().unwrap().contains("CSRF"));
+    }
+    let resp = act(&[("action", "ack"), ("csrf", &csrf)], &other);
+    assert_eq!(
+        resp.status().as_u16(),
+        403,
+        "a CSRF token is good for its own session only"
+    );
+    let (_, shown) = b.get(&format!("/api/incidents/{id}"), Some(ONCALL));
+    assert_eq!(shown["status"], "open");
+    // with it: done, in the trail under ann
+    let resp = act(
+        &[("action", "ack"), ("csrf", &csrf), ("text", "on it")],
+        &cookie,
+    );
+    assert_eq!(resp.status().as_u16(), 303);
+    let (_, shown) = b.get(&format!("/api/incidents/{id}"), Some(ONCALL));
+    assert_eq!(shown["status"], "acknowledged");
+    // legal's session with a good CSRF token still may not ack
+    let legal = login(&b, LEGAL);
+    let page = b
+        .http
+        .get(b.url(&format!("/ui/incidents/{id}")))
+        .header("cookie", &legal)
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    let resp = act(&[("action", "contain"), ("csrf", &csrf_of(&page))], &legal);
+    assert_eq!(resp.status().as_u16(), 403);
+    assert!(resp.text().unwrap().contains("oncall"));
+    // logging out ends the session
+    let resp = b
+        .http
+        .post(b.url("/ui/logout"))
+        .header("cookie", &cookie)
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 303);
+    let resp = b
+        .http
+        .get(b.url("/ui/incidents"))
+        .header("cookie", &cookie)
+        .send()
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 303);
+}
+
+#[test]
+fn openapi_and_metrics_are_served() {
+    let b = start();
+    let _ = b.incident();
+    let (status, doc) = b.get("/api/openapi.json", None);
+    assert_eq!(status, 200);
+    assert!(
+        doc["paths"]["/api/incidents/{id}/ack"]["post"].is_object(),
+        "{doc}"
+    );
+    assert!(
+        wait_for(10, || {
+            let text = b
+                .http
+                .get(b.url("/metrics"))
+                .send()
+                .unwrap()
+                .text()
+                .unwrap();
+            text.contains("breachd_source_lines_total{source=\"app\"} 120")
+                && text.contains("breachd_alerts_opened_total{severity=\"high\"} 1")
+                && text.contains("breachd_incidents{severity=\"high\",status=\"open\"} 1")
+                && text.contains("breachd_detector_keys{rule=\"bulk_customer_reads\"}")
+        }),
+        "{}",
+        b.http
+            .get(b.url("/metrics"))
+            .send()
+            .unwrap()
+            .text()
+            .unwrap()
+    );
+}
