@@ -340,3 +340,66 @@ fn systemd_hears_ready_watchdog_reloading_and_stopping() {
     terminate(child);
     assert!(listen("STOPPING=1", &mut heard), "{heard}");
 }
+
+#[test]
+fn the_package_installs_files_that_exist_and_a_config_that_checks() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let manifest: toml::Value =
+        toml::from_str(&std::fs::read_to_string(root.join("Cargo.toml")).unwrap()).unwrap();
+    let deb = &manifest["package"]["metadata"]["deb"];
+    let assets = deb["assets"]
+        .as_array()
+        .expect("[package.metadata.deb] assets");
+    let mut dests = Vec::new();
+    for a in assets {
+        let (src, dest) = (a[0].as_str().unwrap(), a[1].as_str().unwrap());
+        dests.push(dest.to_string());
+        if src.starts_with("target/") {
+            continue; // built by `cargo deb`
+        }
+        let found = glob::glob(root.join(src).to_str().unwrap())
+            .unwrap()
+            .filter_map(Result::ok)
+            .count();
+        assert!(found > 0, "the package names {src}, which matches no file");
+    }
+    for wanted in [
+        "usr/bin/",
+        "lib/systemd/system/",
+        "usr/lib/sysusers.d/breachd.conf",
+        "usr/lib/tmpfiles.d/breachd.conf",
+        "etc/breachd/breachd.toml",
+    ] {
+        assert!(
+            dests.iter().any(|d| d == wanted),
+            "nothing installed to {wanted}"
+        );
+    }
+    for script in ["postinst", "prerm"] {
+        let p = root
+            .join(deb["maintainer-scripts"].as_str().unwrap())
+            .join(script);
+        let out = Command::new("sh").arg("-n").arg(&p).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}: {}",
+            p.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    // the unit runs the installed config, which `breachd check` accepts
+    let unit = std::fs::read_to_string(root.join("systemd/breachd.service")).unwrap();
+    assert!(unit.contains("--config /etc/breachd/breachd.toml"));
+    let out = run(root, &["check", "--config", "systemd/breachd.toml"]);
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let cfg = std::fs::read_to_string(root.join("systemd/breachd.toml")).unwrap();
+    assert!(
+        cfg.contains("data_dir = \"/var/lib/breachd\""),
+        "the data dir is the unit's ReadWritePaths"
+    );
+}
