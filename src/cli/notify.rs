@@ -1,10 +1,14 @@
 //! `breachd notify test --channel NAME`: sends a sample on-call alert through
 //! one configured channel, so an admin can see their SMTP, webhook, Slack or
 //! PagerDuty setup work end to end. Exit 1 when the send fails.
+//! `breachd notify list [--state S] [--json]` shows the outbox;
+//! `breachd notify retry ID` puts a dead message back (audited).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use crate::incident::{IncidentId, StoreError};
+use crate::notify::outbox::{Filter, State};
 use crate::notify::{Channel, Locale, Notice, Notification};
 
 #[derive(Debug, clap::Args)]
@@ -26,14 +30,56 @@ enum NotifyCommand {
         #[arg(long)]
         locale: Option<String>,
     },
+    /// The outbox: every notification, its state, attempts and last error.
+    List {
+        /// Only messages in this state: pending, sending, sent, dead.
+        #[arg(long)]
+        state: Option<String>,
+        /// Only this incident's messages.
+        #[arg(long)]
+        incident: Option<String>,
+        #[command(flatten)]
+        at: StoreArgs,
+        /// JSON lines for scripts.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Puts a dead message back to be sent now (attempts start again; audited).
+    Retry {
+        id: i64,
+        #[command(flatten)]
+        at: StoreArgs,
+        /// Who acts (recorded in the audit trail); defaults to $USER.
+        #[arg(long, value_name = "NAME")]
+        by: Option<String>,
+    },
+}
+
+/// Which store a command works on.
+#[derive(Debug, clap::Args)]
+struct StoreArgs {
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// The store file itself (overrides the config's).
+    #[arg(long, value_name = "FILE")]
+    store: Option<PathBuf>,
 }
 
 pub fn notify(args: NotifyArgs) -> anyhow::Result<ExitCode> {
-    let NotifyCommand::Test {
-        channel,
-        config,
-        locale,
-    } = args.command;
+    let (channel, config, locale) = match args.command {
+        NotifyCommand::Test {
+            channel,
+            config,
+            locale,
+        } => (channel, config, locale),
+        NotifyCommand::List {
+            state,
+            incident,
+            at,
+            json,
+        } => return list(state, incident, at, json),
+        NotifyCommand::Retry { id, at, by } => return retry(id, at, by),
+    };
     let config = super::load_config(config.as_deref())?;
     let settings = &config.notify;
     let Some(spec) = settings.channel(&channel) else {
@@ -75,5 +121,95 @@ pub fn notify(args: NotifyArgs) -> anyhow::Result<ExitCode> {
             eprintln!("{e}");
             Ok(ExitCode::from(1))
         }
+    }
+}
+
+fn list(
+    state: Option<String>,
+    incident: Option<String>,
+    at: StoreArgs,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let state = match state {
+        Some(s) => Some(State::from_name(&s).ok_or_else(|| {
+            anyhow::anyhow!("unknown state `{s}`; use pending, sending, sent or dead")
+        })?),
+        None => None,
+    };
+    let incident = match incident {
+        Some(i) => Some(
+            i.parse::<IncidentId>()
+                .map_err(|e| anyhow::anyhow!("{e}"))?,
+        ),
+        None => None,
+    };
+    let (_, path) = super::existing_store(at.config.as_deref(), at.store.as_deref())?;
+    let store = crate::store::open_outbox(&path)?;
+    let rows = store.messages(&Filter {
+        state,
+        incident,
+        channel: None,
+    })?;
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    if json {
+        for m in &rows {
+            writeln!(out, "{}", serde_json::to_string(m)?)?;
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    writeln!(
+        out,
+        "{:<5} {:<8} {:>8} {:<12} {:<10} {:<9} {:<25} KEY / LAST ERROR",
+        "ID", "STATE", "ATTEMPTS", "CHANNEL", "KIND", "INCIDENT", "NEXT / SENT"
+    )?;
+    for m in &rows {
+        let when = match (m.state, m.sent_at) {
+            (State::Sent, Some(t)) => t.to_string(),
+            (State::Dead, _) => "-".to_string(),
+            _ => m.next_attempt.to_string(),
+        };
+        writeln!(
+            out,
+            "{:<5} {:<8} {:>8} {:<12} {:<10} {:<9} {:<25} {}{}",
+            m.id,
+            m.state.as_str(),
+            m.attempts,
+            m.channel,
+            m.kind.as_str(),
+            m.incident
+                .map(|i| i.to_string())
+                .unwrap_or_else(|| "-".into()),
+            when,
+            m.key,
+            m.last_error
+                .as_deref()
+                .map(|e| format!(" ({e})"))
+                .unwrap_or_default()
+        )?;
+    }
+    let counts = store.counts()?;
+    let summary: Vec<String> = counts
+        .iter()
+        .map(|(s, n)| format!("{n} {}", s.as_str()))
+        .collect();
+    writeln!(out, "{}", summary.join(", "))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn retry(id: i64, at: StoreArgs, by: Option<String>) -> anyhow::Result<ExitCode> {
+    let (_, path) = super::existing_store(at.config.as_deref(), at.store.as_deref())?;
+    let mut store = crate::store::open_outbox(&path)?;
+    let actor = super::actor(by.as_deref());
+    match store.retry(id, &actor, super::now()) {
+        Ok(()) => {
+            println!("notification {id} will be sent again (retried by {actor})");
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e @ (StoreError::Refused(_) | StoreError::NotFound(_))) => {
+            eprintln!("breachd: {e}");
+            Ok(ExitCode::from(1))
+        }
+        Err(e) => Err(e.into()),
     }
 }

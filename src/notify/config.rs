@@ -30,6 +30,22 @@ pub struct NotifyConfig {
     pub dpo: ContactConfig,
     #[serde(default, rename = "channel")]
     pub channels: Vec<ChannelConfig>,
+    /// Roles a playbook step names (`oncall`, `legal`, `regulator`,
+    /// `subjects`, ...) to the channels that serve them.
+    #[serde(default)]
+    pub routes: std::collections::BTreeMap<String, Spanned<Vec<String>>>,
+    /// Where drafts are written for people to read (default `DATA_DIR/drafts`).
+    #[serde(default)]
+    pub drafts_dir: Option<Spanned<String>>,
+    /// Attempts before a message is dead (default 8).
+    #[serde(default)]
+    pub max_attempts: Option<Spanned<u32>>,
+    /// The first retry's delay, doubled each attempt (default `5s`).
+    #[serde(default)]
+    pub backoff_base: Option<Spanned<String>>,
+    /// The longest delay between attempts (default `1h`).
+    #[serde(default)]
+    pub backoff_max: Option<Spanned<String>>,
 }
 
 /// `[notify.organisation]`, `[notify.dpo]`.
@@ -156,6 +172,12 @@ pub struct Settings {
     pub organisation: Contact,
     pub dpo: Contact,
     pub channels: Vec<ChannelSpec>,
+    /// Role → channel names (`[notify.routes]`).
+    pub routes: std::collections::BTreeMap<String, Vec<String>>,
+    /// `[notify] drafts_dir`, resolved; `None`: `DATA_DIR/drafts`.
+    pub drafts_dir: Option<PathBuf>,
+    /// Retries and dead letters.
+    pub backoff: super::outbox::Backoff,
 }
 
 impl Default for Settings {
@@ -165,6 +187,9 @@ impl Default for Settings {
             organisation: Contact::default(),
             dpo: Contact::default(),
             channels: Vec::new(),
+            routes: Default::default(),
+            drafts_dir: None,
+            backoff: Default::default(),
         }
     }
 }
@@ -172,6 +197,15 @@ impl Default for Settings {
 impl Settings {
     pub fn channel(&self, name: &str) -> Option<&ChannelSpec> {
         self.channels.iter().find(|c| c.name == name)
+    }
+
+    /// The channels serving `role` (a playbook step's `channel`): its
+    /// `[notify.routes]` entry, else the channel of that name, else none.
+    pub fn route(&self, role: &str) -> Vec<&ChannelSpec> {
+        match self.routes.get(role) {
+            Some(names) => names.iter().filter_map(|n| self.channel(n)).collect(),
+            None => self.channel(role).into_iter().collect(),
+        }
     }
 }
 
@@ -227,11 +261,47 @@ pub fn build(
             channels.push(spec);
         }
     }
+    let mut routes = std::collections::BTreeMap::new();
+    for (role, names) in &c.routes {
+        for n in names.get_ref() {
+            if !channels.iter().any(|ch| &ch.name == n) {
+                errors.push((
+                    names.span(),
+                    format!(
+                        "route `{role}` names channel `{n}`, which no [[notify.channel]] defines"
+                    ),
+                ));
+            }
+        }
+        routes.insert(role.clone(), names.get_ref().clone());
+    }
+    let mut backoff = super::outbox::Backoff::default();
+    if let Some(m) = &c.max_attempts {
+        if *m.get_ref() == 0 {
+            errors.push((m.span(), "max_attempts must be at least 1".into()));
+        } else {
+            backoff.max_attempts = *m.get_ref();
+        }
+    }
+    for (field, into) in [
+        (&c.backoff_base, &mut backoff.base),
+        (&c.backoff_max, &mut backoff.max),
+    ] {
+        if let Some(v) = field {
+            match crate::config::parse_duration(v.get_ref()) {
+                Ok(d) => *into = d,
+                Err(m) => errors.push((v.span(), m)),
+            }
+        }
+    }
     Settings {
         locale,
         organisation: contact(&c.organisation),
         dpo: contact(&c.dpo),
         channels,
+        routes,
+        drafts_dir: c.drafts_dir.as_ref().map(|d| resolve(d.get_ref())),
+        backoff,
     }
 }
 

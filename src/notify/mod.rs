@@ -22,9 +22,12 @@
 pub mod channel;
 pub mod checklist;
 pub mod config;
+pub mod courier;
+pub mod draft;
 mod file;
 pub mod http;
 pub mod notice;
+pub mod outbox;
 mod smtp;
 pub mod template;
 

@@ -60,6 +60,18 @@ impl Status {
             Status::FalsePositive => "false_positive",
         }
     }
+
+    pub fn from_name(s: &str) -> Option<Status> {
+        [
+            Status::Open,
+            Status::Acknowledged,
+            Status::Contained,
+            Status::Resolved,
+            Status::FalsePositive,
+        ]
+        .into_iter()
+        .find(|x| x.as_str() == s)
+    }
 }
 
 /// Who the notices come from, and how to reach them (from `[notify]`).
@@ -179,6 +191,74 @@ impl Notice {
             delay_reason: Some("Forensic imaging of the account service took 80 hours".into()),
             law_enforcement_delay: true,
             identity_protection: Some("24 months of IdentityWatch credit monitoring at no cost".into()),
+            locale,
+        }
+    }
+}
+
+impl Notice {
+    /// What breachd knows of a live incident, as a notice: the facts the
+    /// logs show (times, categories, estimated subjects, jurisdictions,
+    /// ENISA severity), the organisation and DPO from `[notify]`, and every
+    /// fact only people can supply listed as missing, so a draft says what a
+    /// person must complete before approving it.
+    pub fn of_incident(
+        i: &crate::incident::Incident,
+        organisation: &Contact,
+        dpo: &Contact,
+        locale: Locale,
+        now: Timestamp,
+    ) -> Notice {
+        let t = |e: crate::parse::EventTime| {
+            Timestamp::from_microsecond(e.unix_micros).unwrap_or(Timestamp::UNIX_EPOCH)
+        };
+        let a = i.assessment();
+        let status = match i.status {
+            crate::incident::Status::Open => Status::Open,
+            crate::incident::Status::Acknowledged => Status::Acknowledged,
+            crate::incident::Status::Contained => Status::Contained,
+            crate::incident::Status::Resolved => Status::Resolved,
+            crate::incident::Status::FalsePositive => Status::FalsePositive,
+        };
+        Notice {
+            incident_id: i.id.to_string(),
+            title: i.title.clone(),
+            status,
+            severity: severity::from_parts(a.dpc.value, a.ei.value, a.cb.value),
+            detected_at: t(i.detected_at),
+            aware_at: i.aware.as_ref().map_or(i.opened_at, |a| a.at),
+            breach_start: Some(t(i.start)),
+            breach_end: Some(t(i.end)),
+            notice_date: now,
+            description: format!(
+                "breachd detected: {} ({} alert(s) in the access logs).",
+                i.title, i.alerts
+            ),
+            cause: "under investigation".into(),
+            categories: i.categories.iter().collect(),
+            subject_kinds: Vec::new(),
+            subjects: i.subjects,
+            records: i.subjects.max(i.subjects_upper),
+            jurisdictions: i
+                .jurisdictions
+                .iter()
+                .map(|j| j.jurisdiction.clone())
+                .collect(),
+            organisation: organisation.clone(),
+            dpo: dpo.clone(),
+            consequences: Vec::new(),
+            measures_taken: Vec::new(),
+            measures_proposed: Vec::new(),
+            safeguards: Vec::new(),
+            subject_actions: Vec::new(),
+            missing_facts: vec![
+                "the cause of the breach".into(),
+                "the likely consequences for the people affected".into(),
+                "the measures taken and proposed".into(),
+            ],
+            delay_reason: None,
+            law_enforcement_delay: false,
+            identity_protection: None,
             locale,
         }
     }

@@ -9,6 +9,7 @@
 //! transaction; a file from a newer breachd is refused, not touched.
 
 mod incidents;
+mod outbox;
 mod schedule;
 
 use std::path::{Path, PathBuf};
@@ -193,6 +194,40 @@ CREATE TABLE determinations (
     reason TEXT NOT NULL
 );
 "#,
+    // 3: the notification outbox (one row per message, claimed with a
+    // lease), and drafts that carry their text, edits and approval.
+    r#"
+CREATE TABLE outbox (
+    id INTEGER PRIMARY KEY,
+    key TEXT NOT NULL UNIQUE,
+    incident INTEGER REFERENCES incidents(id),
+    channel TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    notification TEXT NOT NULL,
+    state TEXT NOT NULL DEFAULT 'pending',
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_us INTEGER NOT NULL,
+    last_error TEXT,
+    receipt TEXT,
+    draft INTEGER REFERENCES drafts(id),
+    firing INTEGER REFERENCES firings(id),
+    created_at TEXT NOT NULL,
+    sent_at TEXT
+);
+CREATE INDEX outbox_due ON outbox(state, next_attempt_us);
+CREATE INDEX outbox_incident ON outbox(incident);
+CREATE INDEX outbox_draft ON outbox(draft);
+ALTER TABLE drafts ADD COLUMN locale TEXT;
+ALTER TABLE drafts ADD COLUMN subject TEXT;
+ALTER TABLE drafts ADD COLUMN body TEXT;
+ALTER TABLE drafts ADD COLUMN generated_body TEXT;
+ALTER TABLE drafts ADD COLUMN path TEXT;
+ALTER TABLE drafts ADD COLUMN edited_by TEXT;
+ALTER TABLE drafts ADD COLUMN edited_at TEXT;
+ALTER TABLE drafts ADD COLUMN approved_by TEXT;
+ALTER TABLE drafts ADD COLUMN approved_at TEXT;
+ALTER TABLE drafts ADD COLUMN approval_reason TEXT;
+"#,
 ];
 
 /// The file name of the store inside the data directory.
@@ -316,6 +351,19 @@ pub fn open(path: &Path) -> Result<Box<dyn IncidentStore>, StoreError> {
 /// Opens the store at `path` for the scheduler (a second handle on the same
 /// file beside the [`IncidentStore`] one).
 pub fn open_schedule(path: &Path) -> Result<Box<dyn ScheduleStore>, StoreError> {
+    Ok(Box::new(SqliteStore::open(path)?))
+}
+
+/// Opens the store at `path` for the notification outbox and drafts (the
+/// delivery thread's own handle).
+pub fn open_outbox(path: &Path) -> Result<Box<dyn crate::notify::outbox::OutboxStore>, StoreError> {
+    Ok(Box::new(SqliteStore::open(path)?))
+}
+
+/// Opens the store at `path` for the outbox and drafts together.
+pub fn open_notify(
+    path: &Path,
+) -> Result<Box<dyn crate::notify::courier::NotifyStore>, StoreError> {
     Ok(Box::new(SqliteStore::open(path)?))
 }
 

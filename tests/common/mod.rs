@@ -1,6 +1,8 @@
 //! A tiny harness: run the real `breachd` binary in a temp dir, as a user would.
 #![allow(dead_code)]
 
+pub mod sinks;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
