@@ -278,13 +278,7 @@ pub fn run(config: &Config) -> anyhow::Result<()> {
     downstream.metrics = Some(metrics.clone());
     if let Some(api) = &config.api {
         let control = crate::api::Control::new(reload.clone(), wake_tx.clone());
-        crate::api::start(
-            api.clone(),
-            &config.store_path,
-            config.correlation.clone(),
-            metrics.clone(),
-            control,
-        )?;
+        crate::api::start(api.clone(), config, metrics.clone(), control)?;
     }
     let mut reloaded: Option<Config> = None;
     let mut last_publish = Instant::now()

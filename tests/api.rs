@@ -329,3 +329,70 @@ fn openapi_and_metrics_are_served() {
             .unwrap()
     );
 }
+
+/// The first draft of the incident, once the scheduler has recorded it.
+fn first_draft(b: &Breachd, id: &str) -> serde_json::Value {
+    let mut draft = serde_json::Value::Null;
+    assert!(
+        wait_for(30, || {
+            let (status, list) = b.get(&format!("/api/incidents/{id}/drafts"), Some(LEGAL));
+            assert_eq!(status, 200, "{list}");
+            draft = list[0].clone();
+            !draft.is_null()
+        }),
+        "no draft recorded:\n{}",
+        daemon_log(b.root())
+    );
+    draft
+}
+
+#[test]
+fn drafts_are_legals_to_edit_and_approve_and_the_outbox_is_on_calls_to_retry() {
+    use jiff::ToSpan;
+    // five hours on: the GDPR authority notice's draft step has fired
+    let b = start_full("", true, Some(jiff::Timestamp::now() + 5.hours()));
+    let id = b.incident();
+    let draft = first_draft(&b, &id);
+    let d = draft["id"].as_i64().unwrap();
+    assert_eq!(draft["recipient"], "supervisory_authority", "{draft}");
+    for t in [ONCALL, ADMIN] {
+        let (status, body) = b.post(
+            &format!("/api/drafts/{d}/approve"),
+            Some(t),
+            json!({"reason": "ok"}),
+        );
+        assert_eq!(
+            (status, body["needed_role"].clone()),
+            (403, json!("legal")),
+            "{body}"
+        );
+        let (status, body) = b.post(
+            &format!("/api/drafts/{d}/edit"),
+            Some(t),
+            json!({"body": "x"}),
+        );
+        assert_eq!(
+            (status, body["needed_role"].clone()),
+            (403, json!("legal")),
+            "{body}"
+        );
+    }
+    for t in [ONCALL, LEGAL, ADMIN] {
+        let (status, shown) = b.get(&format!("/api/drafts/{d}"), Some(t));
+        assert_eq!(status, 200, "{shown}");
+        assert_eq!(shown["status"], "pending_approval");
+        let (status, list) = b.get("/api/notifications", Some(t));
+        assert_eq!(status, 200, "{list}");
+        assert!(list.is_array());
+    }
+    let (status, _) = b.get(&format!("/api/drafts/{d}"), None);
+    assert_eq!(status, 401);
+    let (status, body) = b.post("/api/notifications/999/retry", Some(LEGAL), json!({}));
+    assert_eq!(
+        (status, body["needed_role"].clone()),
+        (403, json!("oncall")),
+        "{body}"
+    );
+    let (status, body) = b.post("/api/notifications/999/retry", Some(ONCALL), json!({}));
+    assert!(status == 404 || status == 409, "{status} {body}");
+}

@@ -17,6 +17,7 @@
 //! not do it → 403 naming the role needed.
 
 pub mod config;
+mod drafts;
 pub mod metrics;
 mod routes;
 mod session;
@@ -68,6 +69,12 @@ pub(crate) struct App {
     metrics: Arc<Metrics>,
     control: Control,
     sessions: session::Sessions,
+    /// Drafts and the outbox (the notify stage's stores).
+    notify: Mutex<crate::store::SqliteStore>,
+    /// `[notify]`: which channels serve an approved draft's recipient.
+    notify_settings: crate::notify::config::Settings,
+    /// `[incident] legal`: the people who may approve (empty: any legal token).
+    legal: Vec<String>,
 }
 
 /// The running API (its thread ends with the process).
@@ -81,11 +88,11 @@ pub struct Api {
 /// store handles, then serves on a tokio runtime in a thread named `api`.
 pub fn start(
     settings: Settings,
-    store_path: &std::path::Path,
-    policy: Correlation,
+    config: &crate::config::Config,
     metrics: Arc<Metrics>,
     control: Control,
 ) -> anyhow::Result<Api> {
+    let store_path = &config.store_path;
     let listener = std::net::TcpListener::bind(settings.listen).with_context(|| {
         format!(
             "binding the API to {} (`[api] listen`; is another breachd running?)",
@@ -107,9 +114,12 @@ pub fn start(
         settings,
         incidents: Mutex::new(crate::store::open(store_path)?),
         schedule: Mutex::new(crate::store::open_schedule(store_path)?),
-        policy,
+        policy: config.correlation.clone(),
         metrics,
         control,
+        notify: Mutex::new(crate::store::SqliteStore::open(store_path)?),
+        notify_settings: config.notify.clone(),
+        legal: config.legal.clone(),
     });
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

@@ -57,6 +57,32 @@ fn api_table() -> Vec<Route> {
         ("get", "/api/audit", get(audit)),
         ("get", "/api/audit/verify", get(audit_verify)),
         ("post", "/api/reload", post(reload)),
+        (
+            "get",
+            "/api/incidents/{id}/drafts",
+            get(super::drafts::list_drafts),
+        ),
+        ("get", "/api/drafts/{id}", get(super::drafts::show_draft)),
+        (
+            "post",
+            "/api/drafts/{id}/edit",
+            post(super::drafts::edit_draft),
+        ),
+        (
+            "post",
+            "/api/drafts/{id}/approve",
+            post(super::drafts::approve_draft),
+        ),
+        (
+            "get",
+            "/api/notifications",
+            get(super::drafts::list_notifications),
+        ),
+        (
+            "post",
+            "/api/notifications/{id}/retry",
+            post(super::drafts::retry_notification),
+        ),
     ]
 }
 
@@ -160,7 +186,7 @@ pub(crate) fn allow(caller: Caller, need: Need) -> Result<Caller, ApiError> {
 }
 
 /// The bearer token's holder, if it may do what `need` says.
-fn authorize(app: &App, headers: &HeaderMap, need: Need) -> Result<Caller, ApiError> {
+pub(crate) fn authorize(app: &App, headers: &HeaderMap, need: Need) -> Result<Caller, ApiError> {
     let caller = session::bearer(headers, &app.settings.tokens).ok_or_else(|| {
         ApiError::new(
             StatusCode::UNAUTHORIZED,
@@ -188,7 +214,7 @@ pub(crate) fn parse_id(s: &str) -> Result<IncidentId, ApiError> {
 }
 
 /// A JSON body, or the default when the body is empty.
-fn body<T: serde::de::DeserializeOwned + Default>(b: &Bytes) -> Result<T, ApiError> {
+pub(crate) fn body<T: serde::de::DeserializeOwned + Default>(b: &Bytes) -> Result<T, ApiError> {
     if b.iter().all(u8::is_ascii_whitespace) {
         return Ok(T::default());
     }
@@ -230,10 +256,10 @@ async fn metrics(State(app): State<Arc<App>>) -> Result<Response, ApiError> {
                 None => counts.push((key.0, key.1, 1)),
             }
         }
-        Ok(counts)
+        Ok((counts, super::drafts::outbox_depth(&a)?))
     })
     .await?;
-    let text = app.metrics.render(&incidents, None);
+    let text = app.metrics.render(&incidents.0, Some(incidents.1));
     Ok((
         [(
             header::CONTENT_TYPE,

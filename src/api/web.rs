@@ -31,6 +31,12 @@ pub(crate) fn routes() -> Router<Arc<App>> {
         .route("/ui/incidents", get(incidents))
         .route("/ui/incidents/{id}", get(incident))
         .route("/ui/incidents/{id}/act", post(act))
+        .route("/ui/drafts/{id}", get(super::drafts::review_page))
+        .route("/ui/drafts/{id}/edit", post(super::drafts::review_edit))
+        .route(
+            "/ui/drafts/{id}/approve",
+            post(super::drafts::review_approve),
+        )
         .route(
             "/ui/static/app.js",
             get(|| async {
@@ -63,7 +69,7 @@ pub(crate) fn esc(s: &str) -> String {
 }
 
 /// A whole page around `body`.
-fn page(title: &str, session: Option<&Session>, body: &str) -> Html<String> {
+pub(crate) fn page(title: &str, session: Option<&Session>, body: &str) -> Html<String> {
     let who = match session {
         Some(s) => format!(
             "<span class=\"who\">{} ({})</span> <form method=\"post\" action=\"/ui/logout\" class=\"inline\">{}<button type=\"submit\">Log out</button></form>",
@@ -83,7 +89,7 @@ fn page(title: &str, session: Option<&Session>, body: &str) -> Html<String> {
     ))
 }
 
-fn csrf_field(s: &Session) -> String {
+pub(crate) fn csrf_field(s: &Session) -> String {
     format!(
         "<input type=\"hidden\" name=\"csrf\" value=\"{}\">",
         esc(&s.csrf)
@@ -91,7 +97,7 @@ fn csrf_field(s: &Session) -> String {
 }
 
 /// An error page with the API's status and message.
-fn error_page(e: ApiError, session: Option<&Session>) -> Response {
+pub(crate) fn error_page(e: ApiError, session: Option<&Session>) -> Response {
     let status = e.status;
     let mut body = format!("<p class=\"error\" role=\"alert\">{}</p>", esc(&e.message));
     if status == StatusCode::FORBIDDEN {
@@ -108,14 +114,14 @@ fn error_page(e: ApiError, session: Option<&Session>) -> Response {
 }
 
 /// The session, or a redirect to the login page.
-fn need_session(app: &App, headers: &HeaderMap) -> Result<Session, Redirect> {
+pub(crate) fn need_session(app: &App, headers: &HeaderMap) -> Result<Session, Redirect> {
     app.sessions
         .find(headers)
         .ok_or_else(|| Redirect::to("/ui/login"))
 }
 
 /// A state-changing form must carry the session's CSRF token.
-fn check_csrf(s: &Session, sent: &str) -> Result<(), ApiError> {
+pub(crate) fn check_csrf(s: &Session, sent: &str) -> Result<(), ApiError> {
     if session::same(sent.as_bytes(), s.csrf.as_bytes()) {
         Ok(())
     } else {
@@ -304,10 +310,11 @@ async fn incident(
         let trail = store.audit(Some(id))?;
         drop(store);
         let t = timeline_of(&a, id, now)?;
-        Ok((d, trail, t))
+        let drafts = super::drafts::drafts_of(&a, id)?;
+        Ok((d, trail, t, drafts))
     })
     .await;
-    let (d, trail, timeline) = match got {
+    let (d, trail, timeline, drafts) = match got {
         Ok(x) => x,
         Err(e) => return error_page(e, Some(&s)),
     };
@@ -440,6 +447,20 @@ async fn incident(
         b.push_str(&r);
     }
     b.push_str("</tbody></table></section>");
+    if !drafts.is_empty() {
+        b.push_str("<section aria-labelledby=\"drafts-h\"><h2 id=\"drafts-h\">Drafts</h2><ul class=\"drafts\">");
+        for dr in &drafts {
+            let _ = write!(
+                b,
+                "<li><a href=\"/ui/drafts/{}\" class=\"draft-link\">{} to {}</a> — {}</li>",
+                dr.id,
+                esc(&dr.template),
+                esc(&dr.recipient),
+                esc(&dr.status)
+            );
+        }
+        b.push_str("</ul></section>");
+    }
     // evidence
     let _ = write!(b, "<section aria-labelledby=\"ev-h\"><h2 id=\"ev-h\">Evidence ({} alerts)</h2><ul class=\"evidence\">", d.evidence.len());
     for e in &d.evidence {

@@ -160,6 +160,12 @@ pub fn start() -> Breachd {
 
 /// Like [`start`], with extra config and optionally no log lines yet.
 pub fn start_with(extra: &str, with_logs: bool) -> Breachd {
+    start_full(extra, with_logs, None)
+}
+
+/// Like [`start_with`], with the daemon's scheduler clock at `now`
+/// (`BREACHD_NOW`, test only) so playbook steps fall due.
+pub fn start_full(extra: &str, with_logs: bool, now: Option<jiff::Timestamp>) -> Breachd {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
     std::fs::create_dir_all(root.join("logs")).unwrap();
@@ -168,7 +174,20 @@ pub fn start_with(extra: &str, with_logs: bool) -> Breachd {
         std::fs::write(root.join("logs/app.jsonl"), scraper_lines(120, 1000)).unwrap();
     }
     std::fs::write(root.join("breachd.toml"), config(root, extra)).unwrap();
-    let child = spawn_daemon(root, "breachd.toml");
+    let child = match now {
+        None => spawn_daemon(root, "breachd.toml"),
+        Some(t) => Command::new(bin())
+            .args(["run", "--config", "breachd.toml"])
+            .current_dir(root)
+            .env("BREACHD_LOG", "info")
+            .env("BREACHD_NOW", t.to_string())
+            .stdout(Stdio::null())
+            .stderr(Stdio::from(
+                std::fs::File::create(root.join("daemon.log")).unwrap(),
+            ))
+            .spawn()
+            .unwrap(),
+    };
     let base = wait_for_api(root);
     Breachd {
         dir,
