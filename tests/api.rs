@@ -396,3 +396,73 @@ fn drafts_are_legals_to_edit_and_approve_and_the_outbox_is_on_calls_to_retry() {
     let (status, body) = b.post("/api/notifications/999/retry", Some(ONCALL), json!({}));
     assert!(status == 404 || status == 409, "{status} {body}");
 }
+
+#[test]
+fn the_api_speaks_tls_from_pem_files() {
+    let ck = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    std::fs::write(root.join("api.crt"), ck.cert.pem()).unwrap();
+    std::fs::write(root.join("api.key"), ck.signing_key.serialize_pem()).unwrap();
+    std::fs::create_dir_all(root.join("logs")).unwrap();
+    write_customer_portal(root);
+    let config = config(root, "").replace(
+        "[api]\nlisten = \"127.0.0.1:0\"\n",
+        "[api]\nlisten = \"127.0.0.1:0\"\ntls_cert = \"api.crt\"\ntls_key = \"api.key\"\n",
+    );
+    std::fs::write(root.join("breachd.toml"), config).unwrap();
+    let child = spawn_daemon(root, "breachd.toml");
+    let base = wait_for_api(root).replace("http://127.0.0.1", "https://localhost");
+    let trusting = reqwest::blocking::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(ck.cert.pem().as_bytes()).unwrap())
+        .build()
+        .unwrap();
+    let resp = trusting
+        .get(format!("{base}/api/incidents"))
+        .bearer_auth(LEGAL)
+        .send()
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    // the login cookie is Secure under TLS
+    let resp = reqwest::blocking::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(ck.cert.pem().as_bytes()).unwrap())
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .post(format!("{base}/ui/login"))
+        .form(&[("token", ONCALL)])
+        .send()
+        .unwrap();
+    assert!(resp.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .contains("; Secure"));
+    // plain HTTP gets no answer from the TLS port
+    let plain = reqwest::blocking::Client::new()
+        .get(base.replace("https://", "http://") + "/api/health")
+        .send();
+    assert!(plain.map(|r| !r.status().is_success()).unwrap_or(true));
+    terminate(child);
+}
+
+#[test]
+fn api_config_problems_name_the_line_and_the_fix() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    std::fs::write(
+        root.join("breachd.toml"),
+        "[api]\nlisten = \"0.0.0.0:8787\"\n[[api.token]]\nname = \"ann\"\nrole = \"boss\"\nsha256 = \"abc\"\n",
+    )
+    .unwrap();
+    let out = run(root, &["check", "--config", "breachd.toml"]);
+    assert_eq!(out.status.code(), Some(1));
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    for wanted in [
+        "breachd.toml:2:10: api.listen: 0.0.0.0:8787 is not a loopback address",
+        "breachd.toml:5:8: api.token[0].role: unknown role `boss`; use one of: oncall, legal, admin",
+        "breachd.toml:6:10: api.token[0].sha256: not a SHA-256",
+    ] {
+        assert!(text.contains(wanted), "missing {wanted:?} in:\n{text}");
+    }
+}
