@@ -68,6 +68,8 @@ struct Downstream {
     store_failing: Option<Instant>,
     /// Stopping: alerts still open are written to `alerts.jsonl` as they stand.
     stopping: bool,
+    /// An incident opened since the scheduler last ticked (its page is due now).
+    opened: bool,
     /// Counters shown at `/metrics`.
     metrics: Option<Arc<crate::api::Metrics>>,
 }
@@ -91,6 +93,7 @@ impl Downstream {
                 {
                     let id = r.incident.to_string();
                     if r.opened {
+                        self.opened = true;
                         tracing::warn!(incident_id = %id, detector = %a.detector, "incident opened");
                     } else if r.new_alert {
                         tracing::info!(incident_id = %id, detector = %a.detector, "alert joined an incident");
@@ -223,7 +226,9 @@ pub fn run(config: &Config) -> anyhow::Result<()> {
     // The scheduler: a second handle on the same store file.
     let mut schedule_store = crate::store::open_schedule(&config.store_path)?;
     let mut scheduler = crate::playbook::schedule::Scheduler::new(config.playbooks.clone())
-        .with_sectors(config.sectors.clone());
+        .with_sectors(config.sectors.clone())
+        // fired notify/escalate steps go to the outbox; a thread delivers them
+        .with_dispatch(crate::notify::courier::start(config, crate::cli::now)?);
     let mut saved = match incidents.load_checkpoints()? {
         Some(c) => c,
         None => {
@@ -269,6 +274,7 @@ pub fn run(config: &Config) -> anyhow::Result<()> {
         pending: Vec::new(),
         store_failing: None,
         stopping: false,
+        opened: false,
         metrics: None,
     };
 
@@ -358,9 +364,12 @@ pub fn run(config: &Config) -> anyhow::Result<()> {
         // On-call sees new incidents within a cycle, not a checkpoint interval.
         let mut committed = downstream.commit_alerts().context("writing alerts")?;
         // Playbook steps: new incidents are planned in the turn they open.
-        if let Some(report) =
+        let report = if std::mem::take(&mut downstream.opened) {
+            scheduler.tick_now(&*downstream.store, &mut *schedule_store, crate::cli::now())
+        } else {
             scheduler.tick_due(&*downstream.store, &mut *schedule_store, crate::cli::now())
-        {
+        };
+        if let Some(report) = report {
             record_tick(&metrics, &report);
         }
         if stopping || (dirty && last_checkpoint.elapsed() >= config.checkpoint_interval) {
@@ -569,6 +578,22 @@ fn apply_reload(
             .with_opened_queue();
     }
     scheduler.reload(new.playbooks.clone());
+    // Templates and channels live in the delivery thread: start a new one on
+    // the new config; the old one ends after its current pass when its
+    // dispatch is dropped (the outbox's leases keep the two from sending
+    // one message twice).
+    match crate::notify::courier::start(&new, crate::cli::now) {
+        Ok(dispatch) => {
+            let old = std::mem::replace(
+                scheduler,
+                crate::playbook::schedule::Scheduler::new(Vec::new()),
+            );
+            *scheduler = old.with_dispatch(dispatch);
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "reload: the notification delivery could not restart on the new config; it keeps the previous templates and channels")
+        }
+    }
     metrics.reloads_ok.fetch_add(1, Ordering::Relaxed);
     tracing::info!(
         config = %new.origin.display(),

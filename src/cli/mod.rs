@@ -4,6 +4,7 @@
 
 mod assess;
 mod check;
+mod draft;
 mod incident;
 mod notify;
 mod replay;
@@ -44,10 +45,12 @@ enum Command {
     Incident(incident::IncidentArgs),
     /// The audit trail: verify the hash chain, or show it.
     Audit(incident::AuditArgs),
-    /// Notification tools: `notify test --channel NAME` sends a sample alert.
+    /// Notifications: `test --channel NAME` sends a sample alert; `list`, `retry ID` work the outbox.
     Notify(notify::NotifyArgs),
     /// The playbook scheduler: run one tick, re-plan an incident, record a determination.
     Schedule(schedule::ScheduleArgs),
+    /// Notices to regulators and data subjects: list, show, edit, approve (legal role).
+    Draft(draft::DraftArgs),
     /// API tokens: `token hash` prints the SHA-256 of a token read from stdin.
     Token(token::TokenArgs),
 }
@@ -70,6 +73,7 @@ pub fn main() -> ExitCode {
         Command::Audit(args) => incident::audit(args),
         Command::Notify(args) => notify::notify(args),
         Command::Schedule(args) => schedule::schedule(args),
+        Command::Draft(args) => draft::draft(args),
         Command::Token(args) => token::token(args),
     };
     match result {

@@ -61,6 +61,20 @@ pub fn schedule(args: ScheduleArgs) -> anyhow::Result<ExitCode> {
         .as_ref()
         .map(|c| c.sectors.clone())
         .unwrap_or_default();
+    // fired notify/escalate steps go to the outbox, and this tick delivers
+    // what is due (with the config's channels; without a config, the
+    // built-in file channel of the embedded default)
+    let notify_config = match &config {
+        Some(c) => c.clone(),
+        None => {
+            let mut c = super::load_config(None)?;
+            c.store_path = path.clone();
+            if let Some(dir) = path.parent() {
+                c.data_dir = dir.to_path_buf();
+            }
+            c
+        }
+    };
     let playbooks = match config {
         Some(c) => c.playbooks,
         None => crate::playbook::shipped(None).map_err(|e| {
@@ -77,16 +91,24 @@ pub fn schedule(args: ScheduleArgs) -> anyhow::Result<ExitCode> {
     let mut store = crate::store::open_schedule(&path)?;
     let actor = super::actor(args.by.as_deref());
     let now = super::now();
-    let mut scheduler = Scheduler::new(playbooks).with_sectors(sectors);
+    let (dispatch, mut notifier) = crate::notify::courier::open(&notify_config, None)?;
+    let mut scheduler = Scheduler::new(playbooks)
+        .with_sectors(sectors)
+        .with_dispatch(Box::new(dispatch));
     let mut out = io::stdout().lock();
     let id = |s: &str| s.parse::<IncidentId>().map_err(StoreError::Refused);
     let r: Result<(), StoreError> = (|| {
         match args.command {
             ScheduleCommand::Tick => {
                 let r = scheduler.tick(&*incidents, &mut *store, now)?;
+                let mut outbox = crate::store::open_notify(&path)?;
+                let d = notifier.pass(&*incidents, &mut *outbox, now)?;
                 if args.json {
-                    writeln!(out, "{}", serde_json::to_value(&r).unwrap_or_default())
-                        .map_err(io_err)?;
+                    let mut v = serde_json::to_value(&r).unwrap_or_default();
+                    v["delivered"] = serde_json::json!({
+                        "sent": d.sent, "retrying": d.retrying, "dead": d.dead, "drafts": d.drafts,
+                    });
+                    writeln!(out, "{v}").map_err(io_err)?;
                     return Ok(());
                 }
                 for (i, regime) in &r.planned {
@@ -111,6 +133,12 @@ pub fn schedule(args: ScheduleArgs) -> anyhow::Result<ExitCode> {
                 }
                 writeln!(out, "{} planned, {} fired", r.planned.len(), r.fired.len())
                     .map_err(io_err)?;
+                writeln!(
+                    out,
+                    "notifications: {} sent, {} to retry, {} dead; {} draft(s) written",
+                    d.sent, d.retrying, d.dead, d.drafts
+                )
+                .map_err(io_err)?;
             }
             ScheduleCommand::Replan { id: i, reason } => {
                 let i = id(&i)?;

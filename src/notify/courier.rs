@@ -415,3 +415,41 @@ pub fn spawn(
         })?;
     Ok(handle)
 }
+
+/// The scheduler's dispatch and a [`Notifier`] for `config`, each on its own
+/// store handles: what the daemon and `breachd schedule tick` plug in.
+pub fn open(
+    config: &crate::config::Config,
+    wake: Option<Sender<()>>,
+) -> anyhow::Result<(OutboxDispatch, Notifier)> {
+    let templates = || {
+        config
+            .templates()
+            .map_err(|e| anyhow::anyhow!("the templates have problems:\n{e}"))
+    };
+    let dispatch = OutboxDispatch::new(
+        crate::store::open(&config.store_path)?,
+        crate::store::open_outbox(&config.store_path)?,
+        templates()?,
+        config.notify.clone(),
+        wake,
+    );
+    let notifier = Notifier::new(config.notify.clone(), templates()?, &config.data_dir);
+    Ok((dispatch, notifier))
+}
+
+/// For the daemon: the dispatch to plug into the scheduler, with the
+/// delivery thread already running behind it.
+pub fn start(
+    config: &crate::config::Config,
+    now: fn() -> Timestamp,
+) -> anyhow::Result<Box<dyn Dispatch>> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let (dispatch, notifier) = open(config, Some(tx))?;
+    spawn(notifier, &config.store_path, rx, now)?;
+    tracing::info!(
+        channels = config.notify.channels.len(),
+        "notifications: outbox delivery running"
+    );
+    Ok(Box::new(dispatch))
+}

@@ -11,9 +11,20 @@
 //!
 //! A send is one blocking call, [`Channel::send`], carrying the
 //! notification's idempotency key, and fails with a [`SendError`] that says
-//! whether a retry can help. Deciding *when* to send — the outbox, retries,
-//! dead letters, approval of drafts — belongs to the store and the
-//! scheduler, not here.
+//! whether a retry can help. Every send goes through the [`outbox`]: a row
+//! in the store first (unique key, state, attempts, backoff, dead letters),
+//! then a claim with a lease and the send ([`courier`], on a thread of its
+//! own in the daemon). Notices to regulators and data subjects are
+//! [`draft`]s until a person with the legal role approves them; the store's
+//! enqueue refuses them otherwise.
+//!
+//! Delivery guarantee, per channel: at least once, deduplicated by the
+//! idempotency key — SMTP carries it as the Message-ID, the webhook as the
+//! `Idempotency-Key` header, PagerDuty as `dedup_key` (= the incident), the
+//! file channel as the file name; Slack carries none, so a repeat shows
+//! twice. A duplicate still reaches a receiver when breachd stops after the
+//! receiver accepted a message and before the outbox row is marked `sent`,
+//! or when a send outlives its lease; the resend carries the same key.
 //!
 //! Never: read the store, decide whether a notice is legally required (that
 //! is `playbook`), or let an incident's text become markup or template syntax

@@ -585,6 +585,18 @@ impl Scheduler {
         }
     }
 
+    /// Ticks now, whatever the last tick's time (the daemon calls it when an
+    /// incident opened, so its page leaves in the same turn).
+    pub fn tick_now(
+        &mut self,
+        incidents: &dyn IncidentStore,
+        store: &mut dyn ScheduleStore,
+        now: Timestamp,
+    ) -> Option<TickReport> {
+        self.last_tick = None;
+        self.tick_due(incidents, store, now)
+    }
+
     /// One pass: plan new or changed incidents, cancel the steps of closed
     /// ones, update due times whose clocks moved, fire what is due at `now`,
     /// and dispatch the outbox.
