@@ -395,6 +395,65 @@ fn drafts_are_legals_to_edit_and_approve_and_the_outbox_is_on_calls_to_retry() {
     );
     let (status, body) = b.post("/api/notifications/999/retry", Some(ONCALL), json!({}));
     assert!(status == 404 || status == 409, "{status} {body}");
+
+    // legal edits the rendered text and approves it; the trail says who
+    let mut shown = serde_json::Value::Null;
+    assert!(
+        wait_for(30, || {
+            shown = b.get(&format!("/api/drafts/{d}"), Some(LEGAL)).1;
+            shown["body"].is_string()
+        }),
+        "the draft was never rendered: {shown}"
+    );
+    let (status, body) = b.post(&format!("/api/drafts/{d}/approve"), Some(LEGAL), json!({}));
+    assert_eq!(status, 400, "an approval needs its reason: {body}");
+    let edited = format!(
+        "{}\nContact: dpo@example.org\n",
+        shown["body"].as_str().unwrap()
+    );
+    let (status, body) = b.post(
+        &format!("/api/drafts/{d}/edit"),
+        Some(LEGAL),
+        json!({"body": edited}),
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["edited_by"], "lee");
+    let (status, body) = b.post(
+        &format!("/api/drafts/{d}/approve"),
+        Some(LEGAL),
+        json!({"reason": "facts checked"}),
+    );
+    assert_eq!(status, 200, "{body}");
+    let (_, shown) = b.get(&format!("/api/drafts/{d}"), Some(ONCALL));
+    assert_eq!(shown["status"], "approved");
+    assert_eq!(shown["body"], edited.as_str());
+    assert_ne!(shown["generated_body"], shown["body"]);
+    let (status, body) = b.post(
+        &format!("/api/drafts/{d}/approve"),
+        Some(LEGAL),
+        json!({"reason": "again"}),
+    );
+    assert_eq!(status, 409, "approved once only: {body}");
+    let (_, trail) = b.get(&format!("/api/audit?incident={id}"), Some(ONCALL));
+    let actions: Vec<(String, String)> = trail
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["action"].as_str().unwrap().to_string(),
+                e["actor"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert!(
+        actions.contains(&("draft_edited".into(), "lee".into())),
+        "{actions:?}"
+    );
+    assert!(
+        actions.contains(&("draft_approved".into(), "lee".into())),
+        "{actions:?}"
+    );
 }
 
 #[test]

@@ -1,9 +1,10 @@
 //! The web page in headless Chromium, driven over the W3C WebDriver protocol
 //! (chromedriver on a loopback port): legal logs in with a token, opens an
 //! incident from the list with the keyboard, sees its timeline, countdowns,
-//! evidence, categories and subjects; on-call acknowledges it through the
-//! page's form and the audit trail shows who did. Screenshots go to
-//! `target/artifacts/`.
+//! evidence, categories and subjects, edits the regulator draft (the diff
+//! against the generated text shows the change) and approves it, and sees
+//! the approval in the audit trail; on-call acknowledges the incident
+//! through the page's form. Screenshots go to `target/artifacts/`.
 
 mod api_common;
 mod common;
@@ -222,8 +223,10 @@ fn base64_decode(s: &str) -> Vec<u8> {
 }
 
 #[test]
-fn legal_reads_an_incident_and_oncall_acknowledges_it_in_the_browser() {
-    let b = start();
+fn legal_reviews_and_approves_a_draft_and_oncall_acknowledges_in_the_browser() {
+    use jiff::ToSpan;
+    // five hours on: the GDPR authority notice is drafted and waits for legal
+    let b = start_full("", true, Some(jiff::Timestamp::now() + 5.hours()));
     let id = b.incident();
     let browser = Browser::start();
 
@@ -279,6 +282,75 @@ fn legal_reads_an_incident_and_oncall_acknowledges_it_in_the_browser() {
     );
     browser.screenshot("browser-2-incident-legal.png");
 
+    // the draft review page: edit, see the diff, approve
+    assert!(
+        wait_for(30, || {
+            browser.go(&b.url(&format!("/ui/incidents/{id}")));
+            browser.source().contains("class=\"draft-link\"")
+        }),
+        "no draft on the incident page"
+    );
+    browser.click("a.draft-link");
+    assert!(
+        wait_for(30, || {
+            let ok = browser.source().contains("textarea");
+            if !ok {
+                browser.go(&browser.current_url()); // not rendered yet: reload
+            }
+            ok
+        }),
+        "the draft has no text to review: {}",
+        browser.source()
+    );
+    let draft_url = browser.current_url();
+    assert!(browser
+        .source()
+        .contains("None: the text is as breachd generated it."));
+    browser.type_into("#body", "\nThe scraper's account was closed on the day.");
+    browser.click("form.draft-edit button");
+    assert!(
+        wait_for(10, || browser.source().contains(
+            "<ins>+ The scraper's account was closed on the day.</ins>"
+        )),
+        "{}",
+        browser.source()
+    );
+    browser.screenshot("browser-3-draft-edited-diff.png");
+    browser.type_into(
+        "form.draft-approve input[name=reason]",
+        "facts checked with the DPO",
+    );
+    browser.click("form.draft-approve button");
+    assert!(
+        wait_for(10, || browser
+            .source()
+            .contains("<dd id=\"draft-status\">approved</dd>")),
+        "{}",
+        browser.source()
+    );
+    assert!(browser.source().contains("by lee at"));
+    browser.screenshot("browser-4-draft-approved.png");
+    assert_eq!(browser.current_url(), draft_url);
+    // the approval is in the incident's audit trail
+    browser.go(&b.url(&format!("/ui/incidents/{id}")));
+    let trail = browser.script("return document.getElementById('audit').innerText;");
+    let trail = trail.as_str().unwrap().to_string();
+    let approved = trail
+        .lines()
+        .find(|l| l.contains("draft_approved"))
+        .unwrap_or_else(|| panic!("no approval in the trail:\n{trail}"));
+    assert!(
+        approved.contains("lee") && approved.contains("facts checked with the DPO"),
+        "{approved}"
+    );
+    assert!(
+        trail
+            .lines()
+            .any(|l| l.contains("draft_edited") && l.contains("lee")),
+        "{trail}"
+    );
+    browser.screenshot("browser-5-approval-in-audit-trail.png");
+
     // on-call acknowledges through the form (CSRF token and all)
     browser.click("header form button");
     assert!(wait_for(10, || browser
@@ -305,7 +377,7 @@ fn legal_reads_an_incident_and_oncall_acknowledges_it_in_the_browser() {
         trail.contains("ann") && trail.contains("scraper blocked at the edge"),
         "{trail}"
     );
-    browser.screenshot("browser-3-acknowledged-by-oncall.png");
+    browser.screenshot("browser-6-acknowledged-by-oncall.png");
     let (_, shown) = b.get(&format!("/api/incidents/{id}"), Some(LEGAL));
     assert_eq!(shown["status"], "acknowledged");
 }

@@ -62,6 +62,12 @@ pub(crate) fn drafts_of(
 }
 
 fn edit(app: &App, caller: &Caller, id: i64, body: &str) -> Result<Draft, ApiError> {
+    if body.trim().is_empty() {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "give `body`: the new text",
+        ));
+    }
     let mut store = notify_lock(app)?;
     let d = draft::edit(
         &mut *store,
@@ -76,6 +82,12 @@ fn edit(app: &App, caller: &Caller, id: i64, body: &str) -> Result<Draft, ApiErr
 }
 
 fn approve(app: &App, caller: &Caller, id: i64, reason: &str) -> Result<Vec<i64>, ApiError> {
+    if reason.trim().is_empty() {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "give `reason`: why this text may go out (it is kept in the audit trail)",
+        ));
+    }
     let incidents = lock(&app.incidents)?;
     let mut store = notify_lock(app)?;
     let queued = draft::approve(
@@ -326,7 +338,22 @@ pub(crate) async fn review_page(
         match diff_lines(&generated, &body) {
             Some(lines) => {
                 b.push_str("<div class=\"diff\" id=\"diff\">");
-                for (op, l) in lines {
+                // changed lines with two lines of context; the rest folded
+                let near = |i: usize| {
+                    lines[i.saturating_sub(2)..(i + 3).min(lines.len())]
+                        .iter()
+                        .any(|(op, _)| *op != ' ')
+                };
+                let mut folded = false;
+                for (i, &(op, l)) in lines.iter().enumerate() {
+                    if !near(i) {
+                        if !folded {
+                            b.push_str("  ⋯\n");
+                            folded = true;
+                        }
+                        continue;
+                    }
+                    folded = false;
                     let _ = match op {
                         '-' => writeln!(b, "<del>- {}</del>", esc(l)),
                         '+' => writeln!(b, "<ins>+ {}</ins>", esc(l)),
