@@ -403,3 +403,88 @@ fn the_package_installs_files_that_exist_and_a_config_that_checks() {
         "the data dir is the unit's ReadWritePaths"
     );
 }
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &to.join(e.file_name()));
+        } else {
+            std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+        }
+    }
+}
+
+#[test]
+fn sighup_reloads_templates_and_a_broken_config_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    std::fs::create_dir_all(root.join("logs")).unwrap();
+    write_customer_portal(root);
+    copy_dir(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("templates"),
+        &root.join("templates"),
+    );
+    let config = format!("{CONFIG}[playbooks]\ntemplates = \"templates\"\n");
+    std::fs::write(root.join("breachd.toml"), &config).unwrap();
+    let mut child = spawn_daemon(root, "breachd.toml");
+    assert!(wait_for(30, || strip_ansi(&daemon_log(root))
+        .contains("breachd running")));
+
+    // the on-call alert's template changes, then SIGHUP
+    let alert = root.join("templates/en/oncall_alert.hbs");
+    let mut text = std::fs::read_to_string(&alert).unwrap();
+    text.push_str("\nRunbook: https://wiki.example/breach-runbook-v2\n");
+    std::fs::write(&alert, text).unwrap();
+    signal(&child, "-HUP");
+    assert!(wait_for(20, || reloads(root) == 1), "{}", daemon_log(root));
+
+    // an incident opens: its page is rendered with the new template
+    let t0 = jiff::Timestamp::now() - jiff::SignedDuration::from_secs(600);
+    let mut lines = String::new();
+    for n in 0..60 {
+        lines.push_str(&line(t0, n, true));
+    }
+    append(root, &lines);
+    let pages = root.join("data/notifications");
+    assert!(
+        wait_for(30, || std::fs::read_dir(&pages)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .any(|f| {
+                std::fs::read_to_string(f.path())
+                    .unwrap_or_default()
+                    .contains("breach-runbook-v2")
+            })),
+        "no page with the reloaded template in {}:\n{}",
+        pages.display(),
+        daemon_log(root)
+    );
+
+    // a broken config is refused; the daemon runs on
+    std::fs::write(
+        root.join("breachd.toml"),
+        format!("{config}bogus_key = 1\n"),
+    )
+    .unwrap();
+    signal(&child, "-HUP");
+    assert!(
+        wait_for(20, || strip_ansi(&daemon_log(root))
+            .contains("reload refused: the config has problems")),
+        "{}",
+        daemon_log(root)
+    );
+    assert!(
+        strip_ansi(&daemon_log(root)).contains("bogus_key"),
+        "the refusal names the problem"
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "breachd stopped on a bad reload"
+    );
+    assert_eq!(reloads(root), 1);
+    terminate(child);
+}
