@@ -278,6 +278,31 @@ fn web_forms_without_the_csrf_token_are_refused() {
     let resp = act(&[("action", "contain"), ("csrf", &csrf_of(&page))], &legal);
     assert_eq!(resp.status().as_u16(), 403);
     assert!(resp.text().unwrap().contains("oncall"));
+    // legal overrides the ENISA inputs from the page; on-call may not
+    let legal_csrf = csrf_of(&page);
+    let severity = |cookie: &str, csrf: &str| {
+        act(
+            &[
+                ("action", "severity"),
+                ("csrf", csrf),
+                ("dpc", "3"),
+                ("ei", ""),
+                ("cb", "0.5"),
+                ("text", "health data"),
+            ],
+            cookie,
+        )
+    };
+    assert_eq!(severity(&cookie, &csrf).status().as_u16(), 403);
+    assert_eq!(severity(&legal, "").status().as_u16(), 403, "no CSRF token");
+    assert_eq!(severity(&legal, &legal_csrf).status().as_u16(), 303);
+    let (_, shown) = b.get(&format!("/api/incidents/{id}"), Some(ONCALL));
+    assert_eq!(
+        shown["enisa_overrides"]["dpc"], 3.0,
+        "{}",
+        shown["enisa_overrides"]
+    );
+    assert_eq!(shown["enisa_overrides"]["cb"], 0.5);
     // logging out ends the session
     let resp = b
         .http

@@ -376,6 +376,20 @@ async fn incident(
         }
         b.push_str("</section>");
     }
+    if s.caller.role == Role::Legal {
+        let _ = write!(
+            b,
+            "<section aria-labelledby=\"sev-h\"><h2 id=\"sev-h\">Override ENISA inputs</h2>\
+<form method=\"post\" action=\"/ui/incidents/{id}/act\" class=\"severity\">{csrf}<input type=\"hidden\" name=\"action\" value=\"severity\">\
+<label>DPC <input name=\"dpc\" inputmode=\"decimal\" size=\"4\" placeholder=\"{dpc}\"></label> <label>EI <input name=\"ei\" inputmode=\"decimal\" size=\"4\" placeholder=\"{ei}\"></label> \
+<label>CB <input name=\"cb\" inputmode=\"decimal\" size=\"4\" placeholder=\"{cb}\"></label> <label>Reason <input name=\"text\" required></label> <button type=\"submit\">Override</button></form></section>",
+            id = esc(&i.id.to_string()),
+            csrf = csrf_field(&s),
+            dpc = a.dpc.value,
+            ei = a.ei.value,
+            cb = a.cb.value,
+        );
+    }
     // deadlines and timeline
     b.push_str("<section aria-labelledby=\"tl-h\"><h2 id=\"tl-h\">Timeline</h2>");
     if let Some(dl) = timeline["deadlines"].as_array().filter(|d| !d.is_empty()) {
@@ -520,6 +534,27 @@ struct ActForm {
     action: String,
     #[serde(default)]
     text: String,
+    /// ENISA overrides (legal's form); empty: unchanged.
+    #[serde(default)]
+    dpc: String,
+    #[serde(default)]
+    ei: String,
+    #[serde(default)]
+    cb: String,
+}
+
+/// A number field of a form: empty is `None`.
+fn number(field: &str, v: &str) -> Result<Option<f64>, ApiError> {
+    let v = v.trim();
+    if v.is_empty() {
+        return Ok(None);
+    }
+    v.parse().map(Some).map_err(|_| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            format!("{field} must be a number, not `{v}`"),
+        )
+    })
 }
 
 async fn act(
@@ -560,6 +595,22 @@ async fn act(
         },
         "note" => Change::Note(f.text),
         "assign" => Change::Assign(f.text),
+        "severity" => {
+            let parsed = (|| {
+                Ok::<_, ApiError>(crate::incident::severity::Overrides {
+                    dpc: number("DPC", &f.dpc)?,
+                    ei: number("EI", &f.ei)?,
+                    cb: number("CB", &f.cb)?,
+                })
+            })();
+            match parsed {
+                Ok(overrides) => Change::Enisa {
+                    overrides,
+                    reason: f.text,
+                },
+                Err(e) => return error_page(e, Some(&s)),
+            }
+        }
         other => {
             return error_page(
                 ApiError::new(StatusCode::BAD_REQUEST, format!("unknown action `{other}`")),
@@ -567,11 +618,15 @@ async fn act(
             )
         }
     };
-    let caller =
-        match super::routes::allow(s.caller.clone(), super::routes::Need::Role(Role::Oncall)) {
-            Ok(c) => c,
-            Err(e) => return error_page(e, Some(&s)),
-        };
+    let need = if f.action == "severity" {
+        Role::Legal
+    } else {
+        Role::Oncall
+    };
+    let caller = match super::routes::allow(s.caller.clone(), super::routes::Need::Role(need)) {
+        Ok(c) => c,
+        Err(e) => return error_page(e, Some(&s)),
+    };
     let a = app.clone();
     match blocking(move || apply(&a, &caller, id, change)).await {
         Ok(_) => Redirect::to(&format!("/ui/incidents/{id}")).into_response(),
