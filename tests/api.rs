@@ -53,6 +53,16 @@ fn no_token_no_data() {
 fn every_role_does_its_own_things_only() {
     let mut b = start();
     let id = b.incident();
+    // the list says what is due next, and the next legal deadline (GDPR's 72 hours)
+    assert!(
+        wait_for(20, || {
+            let (_, list) = b.get("/api/incidents", Some(LEGAL));
+            list[0]["next_deadline"]["step"] == "GDPR authority_deadline"
+                && list[0]["next_due"]["at"].is_string()
+        }),
+        "{}",
+        b.get("/api/incidents", Some(LEGAL)).1
+    );
     // every role reads
     for t in [ONCALL, LEGAL, ADMIN] {
         let (status, body) = b.get(&format!("/api/incidents/{id}"), Some(t));

@@ -241,6 +241,10 @@ fn legal_reviews_and_approves_a_draft_and_oncall_acknowledges_in_the_browser() {
     );
     let list = browser.source();
     assert!(list.contains(&id) && list.contains("lee (legal)"), "{list}");
+    assert!(
+        list.contains("GDPR authority_deadline"),
+        "no legal deadline on the list: {list}"
+    );
     // the next deadline counts down (the script ran, nothing fetched elsewhere)
     assert!(
         wait_for(5, || {

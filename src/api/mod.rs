@@ -75,6 +75,8 @@ pub(crate) struct App {
     notify_settings: crate::notify::config::Settings,
     /// `[incident] legal`: the people who may approve (empty: any legal token).
     legal: Vec<String>,
+    /// The playbooks at start: which planned steps are legal deadlines.
+    playbooks: Vec<crate::playbook::Playbook>,
 }
 
 /// The running API (its thread ends with the process).
@@ -120,6 +122,7 @@ pub fn start(
         notify: Mutex::new(crate::store::SqliteStore::open(store_path)?),
         notify_settings: config.notify.clone(),
         legal: config.legal.clone(),
+        playbooks: config.playbooks.clone(),
     });
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

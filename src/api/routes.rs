@@ -281,28 +281,58 @@ pub(crate) fn lock<T: ?Sized>(
     })
 }
 
-/// An incident as the API shows it: the stored fields, the ENISA
-/// assessment, and the next step due.
-pub(crate) fn incident_json(i: &Incident, next: Option<(jiff::Timestamp, String)>) -> Value {
-    let mut v = serde_json::to_value(i).unwrap_or_default();
-    v["enisa"] = serde_json::to_value(i.assessment()).unwrap_or_default();
-    v["next_due"] = match next {
+/// What comes next for an incident: its earliest live step, and its
+/// earliest legal deadline (a `deadline` step), each with its name.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Next {
+    pub step: Option<(jiff::Timestamp, String)>,
+    pub deadline: Option<(jiff::Timestamp, String)>,
+}
+
+fn due_json(d: &Option<(jiff::Timestamp, String)>) -> Value {
+    match d {
         Some((at, step)) => json!({ "at": at.to_string(), "step": step }),
         None => Value::Null,
-    };
+    }
+}
+
+/// An incident as the API shows it: the stored fields, the ENISA
+/// assessment, the next step due and the next legal deadline.
+pub(crate) fn incident_json(i: &Incident, next: &Next) -> Value {
+    let mut v = serde_json::to_value(i).unwrap_or_default();
+    v["enisa"] = serde_json::to_value(i.assessment()).unwrap_or_default();
+    v["next_due"] = due_json(&next.step);
+    v["next_deadline"] = due_json(&next.deadline);
     v
 }
 
-/// The earliest live step of an incident, with its name.
+/// The earliest live step and the earliest live `deadline` step of an
+/// incident (a step is a deadline when the current playbook of its regime
+/// says so).
 pub(crate) fn next_due(
+    playbooks: &[crate::playbook::Playbook],
     schedule: &dyn crate::playbook::schedule::ScheduleStore,
     id: IncidentId,
-) -> Result<Option<(jiff::Timestamp, String)>, StoreError> {
-    Ok(schedule
-        .steps(Some(id), true)?
-        .into_iter()
-        .filter_map(|s| s.due_at.map(|t| (t, format!("{} {}", s.regime, s.step))))
-        .min_by_key(|(t, _)| *t))
+) -> Result<Next, StoreError> {
+    let is_deadline = |regime: &str, step: &str| {
+        playbooks
+            .iter()
+            .filter(|p| p.regime == regime)
+            .flat_map(|p| p.steps.iter())
+            .any(|s| s.id == step && matches!(s.action, crate::playbook::Action::Deadline { .. }))
+    };
+    let mut next = Next::default();
+    for s in schedule.steps(Some(id), true)? {
+        let Some(t) = s.due_at else { continue };
+        let named = (t, format!("{} {}", s.regime, s.step));
+        if next.step.as_ref().is_none_or(|(x, _)| t < *x) {
+            next.step = Some(named.clone());
+        }
+        if is_deadline(&s.regime, &s.step) && next.deadline.as_ref().is_none_or(|(x, _)| t < *x) {
+            next.deadline = Some(named);
+        }
+    }
+    Ok(next)
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -315,8 +345,8 @@ struct ListQuery {
     status: Option<String>,
 }
 
-/// An incident and its next step due.
-pub(crate) type Listed = (Incident, Option<(jiff::Timestamp, String)>);
+/// An incident and what comes next for it.
+pub(crate) type Listed = (Incident, Next);
 
 /// Active incidents (or all, or some statuses), each with its next step due.
 pub(crate) fn list_incidents(
@@ -341,7 +371,7 @@ pub(crate) fn list_incidents(
     let schedule = lock(&app.schedule)?;
     let mut out = Vec::with_capacity(list.len());
     for i in list {
-        let next = next_due(&**schedule, i.id)?;
+        let next = next_due(&app.playbooks, &**schedule, i.id)?;
         out.push((i, next));
     }
     Ok(out)
@@ -356,7 +386,7 @@ async fn list(
     let rows = blocking(move || list_incidents(&app, q.all, q.status.as_deref())).await?;
     Ok(Json(Value::Array(
         rows.into_iter()
-            .map(|(i, n)| incident_json(&i, n))
+            .map(|(i, n)| incident_json(&i, &n))
             .collect(),
     )))
 }
@@ -373,11 +403,12 @@ async fn show(
         let d = store.get(id)?;
         let trail = store.audit(Some(id))?;
         drop(store);
-        let next = next_due(&**lock(&app.schedule)?, id)?;
+        let next = next_due(&app.playbooks, &**lock(&app.schedule)?, id)?;
         let mut v = serde_json::to_value(&d).unwrap_or_default();
-        let head = incident_json(&d.incident, next);
+        let head = incident_json(&d.incident, &next);
         v["enisa"] = head["enisa"].clone();
         v["next_due"] = head["next_due"].clone();
+        v["next_deadline"] = head["next_deadline"].clone();
         v["audit"] = serde_json::to_value(&trail).unwrap_or_default();
         Ok(v)
     })

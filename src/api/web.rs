@@ -237,10 +237,10 @@ async fn incidents(State(app): State<Arc<App>>, headers: HeaderMap) -> Response 
     if rows.is_empty() {
         body.push_str("<p>No active incident.</p>");
     } else {
-        body.push_str("<table class=\"list\"><thead><tr><th scope=\"col\">Incident</th><th scope=\"col\">Title</th><th scope=\"col\">Status</th><th scope=\"col\">Severity</th><th scope=\"col\">ENISA</th><th scope=\"col\">Subjects</th><th scope=\"col\">Next deadline</th></tr></thead><tbody>");
+        body.push_str("<table class=\"list\"><thead><tr><th scope=\"col\">Incident</th><th scope=\"col\">Title</th><th scope=\"col\">Status</th><th scope=\"col\">Severity</th><th scope=\"col\">ENISA</th><th scope=\"col\">Subjects</th><th scope=\"col\">Next legal deadline</th><th scope=\"col\">Next step</th></tr></thead><tbody>");
         for (i, next) in &rows {
             let a = i.assessment();
-            let next = match next {
+            let due = |d: &Option<(jiff::Timestamp, String)>| match d {
                 Some((at, step)) => format!(
                     "{} <span class=\"step\">{}</span>",
                     countdown(&at.to_string()),
@@ -248,9 +248,10 @@ async fn incidents(State(app): State<Arc<App>>, headers: HeaderMap) -> Response 
                 ),
                 None => "—".into(),
             };
+            let (deadline, next) = (due(&next.deadline), due(&next.step));
             let _ = write!(
                 body,
-                "<tr class=\"sev-{sev}\"><td><a href=\"/ui/incidents/{id}\" class=\"row-link\">{id}</a></td><td>{title}</td><td>{status}</td><td>{sev}</td><td>{score:.2} {band}</td><td>{subj}</td><td>{next}</td></tr>",
+                "<tr class=\"sev-{sev}\"><td><a href=\"/ui/incidents/{id}\" class=\"row-link\">{id}</a></td><td>{title}</td><td>{status}</td><td>{sev}</td><td>{score:.2} {band}</td><td>{subj}</td><td>{deadline}</td><td>{next}</td></tr>",
                 id = esc(&i.id.to_string()),
                 title = esc(&i.title),
                 status = i.status.as_str(),
