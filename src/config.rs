@@ -46,6 +46,9 @@ pub struct ConfigFile {
     /// `[notify]`: sender, DPO and channels.
     #[serde(default)]
     pub notify: crate::notify::config::NotifyConfig,
+    /// `[api]`: the HTTP API, web page and `/metrics`; off without it.
+    #[serde(default)]
+    pub api: Option<crate::api::config::ApiConfig>,
 }
 
 /// `[playbooks]`: where the playbooks and the notice templates live.
@@ -236,6 +239,8 @@ pub struct Config {
     pub templates_at: ConfigError,
     /// `[notify]`, built.
     pub notify: crate::notify::config::Settings,
+    /// `[api]`, built; `None`: no API.
+    pub api: Option<crate::api::Settings>,
 }
 
 /// One built source.
@@ -558,6 +563,14 @@ fn build(c: &ConfigFile, doc: &Doc<'_>, base: &Path, errors: &mut Vec<ConfigErro
     for (span, message) in notify_errors {
         errors.push(doc.error(span, message));
     }
+    let api = c.api.as_ref().map(|a| {
+        let mut api_errors = Vec::new();
+        let built = crate::api::config::build(a, &|p: &str| resolve(p), &mut api_errors);
+        for (span, message) in api_errors {
+            errors.push(doc.error(span, message));
+        }
+        built
+    });
     let templates_at = doc.error(
         c.playbooks.templates.as_ref().map_or(0..0, |t| t.span()),
         String::new(),
@@ -605,6 +618,7 @@ fn build(c: &ConfigFile, doc: &Doc<'_>, base: &Path, errors: &mut Vec<ConfigErro
         None => crate::store::SqliteStore::path_in(&data_dir),
     };
     Config {
+        api,
         playbooks,
         templates,
         templates_at,

@@ -70,6 +70,8 @@ struct Downstream {
     stopping: bool,
     /// An incident opened since the scheduler last ticked (its page is due now).
     opened: bool,
+    /// Counters shown at `/metrics`.
+    metrics: Option<Arc<crate::api::Metrics>>,
 }
 
 impl Downstream {
@@ -139,6 +141,9 @@ impl Downstream {
                 subjects = a.subjects,
                 "alert"
             );
+            if let Some(m) = &self.metrics {
+                m.alert_opened(a.severity);
+            }
             self.pending.push((a, false));
         }
     }
@@ -178,21 +183,32 @@ pub fn run(config: &Config) -> anyhow::Result<()> {
     // Signals first: a stop asked while the store opens is honoured cleanly.
     let (wake_tx, wake_rx) = mpsc::channel::<()>();
     let stop = Arc::new(AtomicBool::new(false));
+    // SIGHUP (and the API's reload) set this; the loop reloads on its next turn.
+    let reload = Arc::new(AtomicBool::new(false));
     {
         let stop = stop.clone();
+        let reload = reload.clone();
         let tx = wake_tx.clone();
         let mut signals = signal_hook::iterator::Signals::new([
             signal_hook::consts::SIGTERM,
             signal_hook::consts::SIGINT,
+            signal_hook::consts::SIGHUP,
         ])
         .context("installing signal handlers")?;
         std::thread::Builder::new()
             .name("signals".into())
             .spawn(move || {
-                if let Some(sig) = signals.forever().next() {
+                for sig in signals.forever() {
+                    if sig == signal_hook::consts::SIGHUP {
+                        tracing::info!(signal = sig, "reload asked");
+                        reload.store(true, Ordering::SeqCst);
+                        let _ = tx.send(());
+                        continue;
+                    }
                     tracing::info!(signal = sig, "stopping");
                     stop.store(true, Ordering::SeqCst);
                     let _ = tx.send(());
+                    break;
                 }
             })?;
     }
@@ -259,11 +275,30 @@ pub fn run(config: &Config) -> anyhow::Result<()> {
         store_failing: None,
         stopping: false,
         opened: false,
+        metrics: None,
     };
+
+    // ---- operations: counters for /metrics, the API, systemd readiness ----
+    let names: Vec<&str> = sources.iter().map(FileSource::name).collect();
+    let metrics = Arc::new(crate::api::Metrics::new(&names));
+    downstream.metrics = Some(metrics.clone());
+    if let Some(api) = &config.api {
+        let control = crate::api::Control::new(reload.clone(), wake_tx.clone());
+        crate::api::start(api.clone(), config, metrics.clone(), control)?;
+    }
+    let mut reloaded: Option<Config> = None;
+    let mut last_publish = Instant::now()
+        .checked_sub(Duration::from_secs(60))
+        .unwrap_or_else(Instant::now);
+    let mut watchdog = Watchdog::from_env();
+    // ---- end operations ----
 
     let mut watching = watch(&sources, config, wake_tx)?;
 
     tracing::info!(sources = sources.len(), data_dir = %config.data_dir.display(), "breachd running");
+    // The store is open and the checkpoints are loaded: systemd may start
+    // what depends on breachd.
+    sd_notify("READY=1\nSTATUS=tailing");
     let wait = idle_wait(&sources);
     // The first lines read are checkpointed at once: until a file's identity
     // is recorded, a rotation during a crash would hide it from the restart.
@@ -275,6 +310,12 @@ pub fn run(config: &Config) -> anyhow::Result<()> {
     let mut last_line = (Instant::now(), i64::MIN);
     loop {
         let stopping = stop.load(Ordering::SeqCst);
+        if !stopping && reload.swap(false, Ordering::SeqCst) {
+            let base = reloaded.as_ref().unwrap_or(config);
+            if let Some(new) = apply_reload(base, &mut downstream, &mut scheduler, &metrics) {
+                reloaded = Some(new);
+            }
+        }
         if !watching.pending.is_empty() {
             watching.retry();
         }
@@ -323,10 +364,13 @@ pub fn run(config: &Config) -> anyhow::Result<()> {
         // On-call sees new incidents within a cycle, not a checkpoint interval.
         let mut committed = downstream.commit_alerts().context("writing alerts")?;
         // Playbook steps: new incidents are planned in the turn they open.
-        if std::mem::take(&mut downstream.opened) {
-            scheduler.tick_now(&*downstream.store, &mut *schedule_store, crate::cli::now());
+        let report = if std::mem::take(&mut downstream.opened) {
+            scheduler.tick_now(&*downstream.store, &mut *schedule_store, crate::cli::now())
         } else {
-            scheduler.tick_due(&*downstream.store, &mut *schedule_store, crate::cli::now());
+            scheduler.tick_due(&*downstream.store, &mut *schedule_store, crate::cli::now())
+        };
+        if let Some(report) = report {
+            record_tick(&metrics, &report);
         }
         if stopping || (dirty && last_checkpoint.elapsed() >= config.checkpoint_interval) {
             downstream.flush().context("flushing events")?;
@@ -338,6 +382,9 @@ pub fn run(config: &Config) -> anyhow::Result<()> {
                     Ok(()) => {
                         last_checkpoint = Instant::now();
                         dirty = false;
+                        metrics
+                            .last_checkpoint
+                            .store(jiff::Timestamp::now().as_second(), Ordering::Relaxed);
                     }
                     Err(e) => {
                         tracing::error!(error = %e, "cannot save checkpoints to the store; retrying")
@@ -352,6 +399,7 @@ pub fn run(config: &Config) -> anyhow::Result<()> {
             last_stats = Instant::now();
         }
         if stopping {
+            sd_notify("STOPPING=1");
             if !downstream.pending.is_empty() {
                 anyhow::bail!(
                     "stopped with {} alert(s) the store would not take ({}); their lines were not checkpointed and are read again on the next start",
@@ -361,12 +409,18 @@ pub fn run(config: &Config) -> anyhow::Result<()> {
             }
             return Ok(());
         }
+        if last_publish.elapsed() >= Duration::from_secs(1) {
+            publish(&metrics, &sources, &downstream.engine);
+            last_publish = Instant::now();
+        }
+        watchdog.pet();
         // Wait for a change (or the poll interval), then drain extra wakes.
         let timeout = if dirty {
             wait.min(config.checkpoint_interval)
         } else {
             wait
         };
+        let timeout = timeout.min(watchdog.every.unwrap_or(timeout));
         let _ = wake_rx.recv_timeout(timeout);
         while wake_rx.try_recv().is_ok() {}
     }
@@ -475,4 +529,181 @@ fn watch(
         watcher: Some(watcher),
         pending,
     })
+}
+
+// ---- operations: reload, metrics, systemd (sd_notify and the watchdog) ----
+
+/// Reloads the config file the daemon started with: inventory, rules,
+/// playbooks and templates. Detector state stays when the rules are
+/// unchanged; changed rules start a new engine (the old one's open alerts
+/// stay open in the store and continue, as after a restart). Sources, the
+/// store and `[api]` are not reloaded (a restart applies them). A config
+/// with problems changes nothing. Returns the config now in force.
+fn apply_reload(
+    current: &Config,
+    downstream: &mut Downstream,
+    scheduler: &mut crate::playbook::schedule::Scheduler,
+    metrics: &crate::api::Metrics,
+) -> Option<Config> {
+    sd_notify("RELOADING=1");
+    let loaded = if current.origin.is_file() {
+        Config::load(&current.origin)
+    } else {
+        Config::embedded_default()
+    };
+    let new = loaded.and_then(|c| match c.check_templates() {
+        problems if problems.is_empty() => Ok(c),
+        problems => Err(crate::config::ConfigErrors(problems)),
+    });
+    let new = match new {
+        Ok(c) => c,
+        Err(e) => {
+            metrics.reloads_failed.fetch_add(1, Ordering::Relaxed);
+            tracing::error!(config = %current.origin.display(), problems = %e, "reload refused: the config has problems; still running on the previous one");
+            sd_notify("READY=1");
+            return None;
+        }
+    };
+    downstream.inventory = new.inventory.clone();
+    let rules_changed = format!("{:?}", new.rules) != format!("{:?}", current.rules);
+    if rules_changed {
+        downstream.announce();
+        let open = downstream.engine.finish();
+        downstream
+            .pending
+            .extend(open.into_iter().map(|a| (a, false)));
+        downstream.engine = Engine::new(new.rules.clone(), new.max_keys)
+            .with_sigma(new.sigma.clone())
+            .with_subjects_total(new.inventory.subjects_total)
+            .with_opened_queue();
+    }
+    scheduler.reload(new.playbooks.clone());
+    // Templates and channels live in the delivery thread: start a new one on
+    // the new config; the old one ends after its current pass when its
+    // dispatch is dropped (the outbox's leases keep the two from sending
+    // one message twice).
+    match crate::notify::courier::start(&new, crate::cli::now) {
+        Ok(dispatch) => {
+            let old = std::mem::replace(
+                scheduler,
+                crate::playbook::schedule::Scheduler::new(Vec::new()),
+            );
+            *scheduler = old.with_dispatch(dispatch);
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "reload: the notification delivery could not restart on the new config; it keeps the previous templates and channels")
+        }
+    }
+    metrics.reloads_ok.fetch_add(1, Ordering::Relaxed);
+    tracing::info!(
+        config = %new.origin.display(),
+        rules = new.rules.len(),
+        rules_changed,
+        playbooks = new.playbooks.len(),
+        "reloaded inventory, rules, playbooks and templates"
+    );
+    sd_notify("READY=1");
+    Some(new)
+}
+
+/// Copies the sources' and the detector's counters for `/metrics`.
+fn publish(metrics: &crate::api::Metrics, sources: &[FileSource], engine: &Engine) {
+    for (s, m) in sources.iter().zip(&metrics.sources) {
+        let st = s.stats();
+        m.lines.store(st.lines, Ordering::Relaxed);
+        m.events.store(st.events, Ordering::Relaxed);
+        m.ignored.store(st.ignored_total(), Ordering::Relaxed);
+        m.malformed.store(st.malformed_total(), Ordering::Relaxed);
+        let lag: u64 = s
+            .checkpoints()
+            .iter()
+            .filter(|c| c.closed_at.is_none())
+            .filter_map(|c| {
+                let len = std::fs::metadata(&c.path).ok()?.len();
+                Some(len.saturating_sub(c.offset))
+            })
+            .sum();
+        m.lag_bytes.store(lag, Ordering::Relaxed);
+    }
+    metrics
+        .detector_cap_hits
+        .store(engine.stats.cap_hits, Ordering::Relaxed);
+    if let Ok(mut keys) = metrics.detector_keys.lock() {
+        *keys = engine
+            .keys_by_rule()
+            .into_iter()
+            .map(|(r, n)| (r.to_string(), n as u64))
+            .collect();
+    }
+}
+
+fn record_tick(metrics: &crate::api::Metrics, report: &crate::playbook::schedule::TickReport) {
+    for f in &report.fired {
+        metrics.scheduler_firings.fetch_add(1, Ordering::Relaxed);
+        metrics
+            .scheduler_late_secs
+            .store(f.firing.late_secs, Ordering::Relaxed);
+    }
+}
+
+/// Sends a state line to systemd (`Type=notify`): a datagram to
+/// `$NOTIFY_SOCKET`, when it is set. Failures are logged, never fatal.
+fn sd_notify(state: &str) {
+    let Some(path) = std::env::var_os("NOTIFY_SOCKET") else {
+        return;
+    };
+    let sock = match std::os::unix::net::UnixDatagram::unbound() {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot tell systemd our state");
+            return;
+        }
+    };
+    let bytes = path.as_encoded_bytes();
+    let sent = if let Some(name) = bytes.strip_prefix(b"@") {
+        // an abstract socket: its name begins with a NUL byte
+        use std::os::linux::net::SocketAddrExt;
+        std::os::unix::net::SocketAddr::from_abstract_name(name)
+            .and_then(|addr| sock.send_to_addr(state.as_bytes(), &addr))
+    } else {
+        sock.send_to(state.as_bytes(), &path)
+    };
+    if let Err(e) = sent {
+        tracing::warn!(error = %e, socket = ?path, "cannot tell systemd our state");
+    }
+}
+
+/// `WATCHDOG=1` at half the interval systemd asks for (`WATCHDOG_USEC`),
+/// from the loop itself, so a stuck loop is restarted.
+struct Watchdog {
+    every: Option<Duration>,
+    last: Instant,
+}
+
+impl Watchdog {
+    fn from_env() -> Watchdog {
+        let usec = std::env::var("WATCHDOG_USEC")
+            .ok()
+            .and_then(|v| v.parse::<u64>().ok())
+            .filter(|_| {
+                // the watchdog is for this process only
+                std::env::var("WATCHDOG_PID")
+                    .ok()
+                    .and_then(|p| p.parse::<u32>().ok())
+                    .is_none_or(|p| p == std::process::id())
+            });
+        Watchdog {
+            every: usec.map(|u| Duration::from_micros(u / 2)),
+            last: Instant::now(),
+        }
+    }
+
+    fn pet(&mut self) {
+        if let Some(every) = self.every {
+            if self.last.elapsed() >= every {
+                sd_notify("WATCHDOG=1");
+                self.last = Instant::now();
+            }
+        }
+    }
 }

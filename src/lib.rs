@@ -4,6 +4,7 @@
 //! [`parse`] (line → [`parse::Event`]) → [`pipeline`] (framing, bad input,
 //! stats) → later stages. See ARCHITECTURE.md for the map.
 
+pub mod api;
 pub mod classify;
 pub mod cli;
 pub mod config;

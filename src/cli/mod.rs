@@ -11,6 +11,7 @@ mod replay;
 mod run;
 mod schedule;
 mod subjects;
+mod token;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -51,6 +52,8 @@ enum Command {
     Schedule(schedule::ScheduleArgs),
     /// Notices to regulators and data subjects: list, show, edit, approve (legal role).
     Draft(draft::DraftArgs),
+    /// API tokens: `token hash` prints the SHA-256 of a token read from stdin.
+    Token(token::TokenArgs),
 }
 
 pub fn main() -> ExitCode {
@@ -72,6 +75,7 @@ pub fn main() -> ExitCode {
         Command::Notify(args) => notify::notify(args),
         Command::Schedule(args) => schedule::schedule(args),
         Command::Draft(args) => draft::draft(args),
+        Command::Token(args) => token::token(args),
     };
     match result {
         Ok(code) => code,
