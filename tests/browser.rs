@@ -37,7 +37,7 @@ impl Browser {
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .expect("chromedriver runs (Debian's chromium-driver; .ci/run installs it)");
+            .expect("chromedriver runs (Debian's chromium-driver; .ci/test installs it)");
         let url = format!("http://127.0.0.1:{port}");
         let http = reqwest::blocking::Client::builder()
             .timeout(Duration::from_secs(60))

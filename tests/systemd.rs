@@ -18,7 +18,7 @@ use common::*;
 
 fn analyze(args: &[&str]) -> std::process::Output {
     Command::new("systemd-analyze").args(args).output().expect(
-        "systemd-analyze runs (`apt-get install -y systemd` provides it; .ci/run installs it)",
+        "systemd-analyze runs (`apt-get install -y systemd` provides it; .ci/test installs it)",
     )
 }
 
