@@ -140,6 +140,21 @@ struct RuleFile {
     /// in are the login rules' to judge, and they roam.
     #[serde(default)]
     without_login: Option<bool>,
+    /// For `harvest`: event time without a matching event that ends a visit.
+    #[serde(default)]
+    gap: Option<String>,
+    /// For `harvest`: the least share of the subjects read on return visits
+    /// that must be new to the principal (the rest is its working set).
+    #[serde(default)]
+    fresh_share: Option<f64>,
+    /// For `harvest`: a principal reading more new subjects than this in one
+    /// visit is the volume rules' to judge (against its own history); this
+    /// rule watches the few-a-visit pace that volume never shows.
+    #[serde(default)]
+    max_per_visit: Option<u32>,
+    /// For `harvest`: subjects remembered per principal.
+    #[serde(default)]
+    memory: Option<usize>,
 }
 
 /// What a `baseline` rule measures per entity and bucket.
@@ -199,6 +214,7 @@ enum DetectorFile {
     Baseline,
     Novelty,
     Chain,
+    Harvest,
 }
 
 /// Which events a rule looks at. Every condition given must hold.
@@ -399,6 +415,20 @@ pub enum Detector {
     /// within `window` of the first: a login from a new network, then a change
     /// of contact details and a read of card data.
     Chain { window: i64, steps: Vec<Filter> },
+    /// A principal that, visit after visit, reads data subjects it never read
+    /// before, a few at a time, where a genuine user re-reads a stable working
+    /// set (its own record, a family's or a client's members): at least
+    /// `threshold` subjects new on return visits, spread over at least two of
+    /// them, making at least `fresh_share` of what those visits read.
+    Harvest {
+        window: i64,
+        threshold: u64,
+        /// Microseconds without a matching event that end a visit.
+        gap: i64,
+        fresh_share: f64,
+        max_per_visit: u32,
+        memory: usize,
+    },
 }
 
 impl Detector {
@@ -411,7 +441,8 @@ impl Detector {
             | Detector::Signature { window, .. }
             | Detector::Baseline { window, .. }
             | Detector::Novelty { window, .. }
-            | Detector::Chain { window, .. } => *window,
+            | Detector::Chain { window, .. }
+            | Detector::Harvest { window, .. } => *window,
         }
     }
 }
@@ -519,6 +550,7 @@ pub fn compile(text: &str, file: &str) -> Result<Vec<Rule>, Vec<RuleError>> {
         let threshold = match (r.threshold, r.detector) {
             (Some(t), _) => t,
             (None, DetectorFile::Baseline | DetectorFile::Novelty | DetectorFile::Chain) => 1,
+            (None, DetectorFile::Harvest) => 10,
             (None, _) => {
                 err(
                     "threshold",
@@ -619,6 +651,32 @@ pub fn compile(text: &str, file: &str) -> Result<Vec<Rule>, Vec<RuleError>> {
                     }
                 }
             },
+            DetectorFile::Harvest => {
+                let gap = match r.gap.as_deref().map(crate::config::parse_duration) {
+                    Some(Ok(d)) if d.as_secs() >= 60 => micros(d),
+                    Some(Ok(_)) => {
+                        err("gap", "a visit gap is at least `1m`".into());
+                        3_600_000_000
+                    }
+                    Some(Err(m)) => {
+                        err("gap", m);
+                        3_600_000_000
+                    }
+                    None => 3_600_000_000,
+                };
+                let fresh_share = r.fresh_share.unwrap_or(0.8);
+                if !(0.5..=1.0).contains(&fresh_share) {
+                    err("fresh_share", "must be in [0.5, 1]".into());
+                }
+                Detector::Harvest {
+                    window,
+                    threshold,
+                    gap,
+                    fresh_share,
+                    max_per_visit: r.max_per_visit.unwrap_or(25).max(1),
+                    memory: r.memory.unwrap_or(512).clamp(16, 65_536),
+                }
+            }
             DetectorFile::Signature => {
                 let min_level = match r.min_level.as_deref().unwrap_or("medium") {
                     "informational" => Level::Informational,
