@@ -24,7 +24,7 @@ use std::hash::BuildHasher;
 use crate::classify::{Categories, Class, Kind};
 use crate::parse::{Event, EventTime, Outcome};
 use alert::{Alert, Entity, EntityType};
-use rules::{Detector, KeyPart, Measure, Peers, Rule};
+use rules::{Align, Detector, KeyPart, Measure, Peers, Rule};
 
 /// Default cap on keys per rule.
 pub const DEFAULT_MAX_KEYS: usize = 200_000;
@@ -86,6 +86,8 @@ struct BaseState {
     bucket: i64,
     /// First matching event in the current bucket.
     first: i64,
+    /// Last matching event in the current bucket.
+    last: i64,
     value: f64,
     /// Subjects seen in the current bucket (distinct-subject measure).
     distinct: HashSet<u64>,
@@ -135,6 +137,13 @@ impl BaseState {
         self.succeeded.clear();
         self.listed = false;
     }
+}
+
+/// Whether an activity-aligned bucket is over at `t`: a bucket's length
+/// after it began, or idle for a sixth of that (a working day ends overnight,
+/// a nightly job's run before the next night's).
+fn activity_ended(b: &BaseState, bucket: i64, t: i64) -> bool {
+    t >= b.bucket.saturating_add(bucket) || t >= b.last.saturating_add(bucket / 6)
 }
 
 /// One principal's reading for a `harvest` rule: the subjects it read (up to
@@ -375,9 +384,12 @@ pub struct Engine {
     active: Vec<Vec<Box<str>>>,
     /// Per rule: when idle keys are next expired.
     next_expire: Vec<i64>,
+    /// Per rule: when activity-aligned buckets are next checked for their end.
+    next_roll: Vec<i64>,
     /// Per rule: whole buckets seen since the engine started.
     whole_buckets: Vec<u32>,
-    /// Per rule: the UTC offset of the latest event (local bucket alignment).
+    /// Per rule: the UTC offset of the latest event (local bucket alignment),
+    /// `i64::MIN` before the rule's first event.
     offset: Vec<i64>,
     closed: Vec<Alert>,
     hasher: Fast,
@@ -409,11 +421,12 @@ impl Engine {
             rolled: vec![i64::MIN; n],
             whole_buckets: vec![0; n],
             next_expire: vec![i64::MIN; n],
+            next_roll: vec![i64::MIN; n],
             profiles: None,
             newness: None,
             next_profile_expiry: i64::MIN,
             active: vec![Vec::new(); n],
-            offset: vec![0; n],
+            offset: vec![i64::MIN; n],
             closed: Vec::new(),
             hasher: Default::default(),
             max_keys,
@@ -475,6 +488,11 @@ impl Engine {
     /// Feeds one classified event.
     pub fn observe(&mut self, ev: &Event<'_>, c: &Class<'_>) {
         let t = ev.time.unix_micros;
+        if self.now == i64::MIN {
+            // the first event sets the log's clock for every rule's buckets
+            let off = ev.time.offset_secs as i64 * 1_000_000;
+            self.offset.iter_mut().for_each(|o| *o = off);
+        }
         if t > self.now {
             self.now = t;
         }
@@ -929,7 +947,13 @@ impl Engine {
                 let peers = &mut self.peers[ri];
                 // buckets follow the log's local day, not UTC's
                 let off = ev.time.offset_secs as i64 * 1_000_000;
-                let bucket = t.saturating_sub(t.saturating_add(off).rem_euclid(spec.bucket));
+                let bucket = match spec.align {
+                    Align::Clock => t.saturating_sub(t.saturating_add(off).rem_euclid(spec.bucket)),
+                    // a bucket begins with the entity's first event after the
+                    // last ended: a bucket's length later, or idle for a sixth of it
+                    Align::Activity if b.listed && !activity_ended(b, spec.bucket, t) => b.bucket,
+                    Align::Activity => t.max(b.bucket.saturating_add(1)),
+                };
                 self.offset[ri] = off;
                 if bucket > b.bucket {
                     b.roll(peers, bucket);
@@ -937,6 +961,7 @@ impl Engine {
                 if b.since == 0 {
                     b.since = bucket;
                 }
+                b.last = b.last.max(t);
                 if !b.listed {
                     b.listed = true;
                     b.first = t;
@@ -1194,19 +1219,44 @@ impl Engine {
         for (ri, rule) in self.rules.iter().enumerate() {
             let window = rule.detector.window();
             min_window = min_window.min(window);
-            if let Detector::Baseline { spec, .. } = &rule.detector {
+            // before the rule's first event the log's clock (and so its day) is
+            // unknown, and a first bucket aligned on UTC would count as whole
+            let off = self.offset[ri];
+            if let (Detector::Baseline { spec, .. }, false) = (&rule.detector, off == i64::MIN) {
                 // Close every entity's finished bucket, so peer norms include
                 // the entities that did not come back.
-                let off = self.offset[ri];
                 let current = now.saturating_sub(now.saturating_add(off).rem_euclid(spec.bucket));
+                if spec.align == Align::Activity && now >= self.next_roll[ri] {
+                    // each entity's bucket ends a bucket after its own start
+                    self.next_roll[ri] = now.saturating_add((spec.bucket / 24).max(60_000_000));
+                    let (peers, states) = (&mut self.peers[ri], &mut self.state[ri]);
+                    self.active[ri].retain(|key| {
+                        let Some(b) = states.get_mut(key).and_then(|st| st.base.as_mut()) else {
+                            return false;
+                        };
+                        if !activity_ended(b, spec.bucket, now) {
+                            return true;
+                        }
+                        let start = b.bucket;
+                        b.roll(peers, start);
+                        false
+                    });
+                }
                 if self.rolled[ri] < current {
                     if self.rolled[ri] != i64::MIN {
                         self.whole_buckets[ri] += 1;
                     }
                     self.rolled[ri] = current;
                     let peers = &mut self.peers[ri];
-                    // only entities active since the last roll have a bucket to close
-                    for key in std::mem::take(&mut self.active[ri]) {
+                    // only entities active since the last roll have a bucket to
+                    // close (activity-aligned buckets close on their own time)
+                    let clock = spec.align == Align::Clock;
+                    let ended = if clock {
+                        std::mem::take(&mut self.active[ri])
+                    } else {
+                        Vec::new()
+                    };
+                    for key in ended {
                         let st = self.state[ri].get_mut(&key);
                         if let Some(b) = st
                             .and_then(|st| st.base.as_mut())

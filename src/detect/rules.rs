@@ -112,6 +112,11 @@ struct RuleFile {
     /// mixed crowd of a log without roles.
     #[serde(default)]
     min_role_peers: Option<u64>,
+    /// For `baseline`: where an entity's buckets begin (`clock`: on the
+    /// log's local clock, midnight for `1d`; `activity`: at the entity's first
+    /// event after its last bucket ended, so a night's work is one bucket).
+    #[serde(default)]
+    align: Option<Align>,
     /// For `baseline`: the events the measure counts, among those `match`
     /// lets in; the others still make the entity active in the bucket, so a
     /// peer group that never does something has a norm of zero.
@@ -176,6 +181,18 @@ pub enum Measure {
     FailingIps,
 }
 
+/// Where a baseline entity's buckets begin.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Align {
+    /// On the log's local clock (midnight for a day).
+    Clock,
+    /// At the entity's first event after its previous bucket ended: a slow
+    /// walk from evening into the night is one bucket, not two halves each
+    /// under the line.
+    Activity,
+}
+
 /// Whom an entity is compared with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -202,6 +219,7 @@ pub struct BaselineSpec {
     pub min_history: u32,
     pub min_peers: u64,
     pub min_role_peers: u64,
+    pub align: Align,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -733,6 +751,7 @@ pub fn compile(text: &str, file: &str) -> Result<Vec<Rule>, Vec<RuleError>> {
                         min_history: r.min_history.unwrap_or(24),
                         min_peers: r.min_peers.unwrap_or(50),
                         min_role_peers: r.min_role_peers.or(r.min_peers).unwrap_or(50),
+                        align: r.align.unwrap_or(Align::Clock),
                     },
                 }
             }
