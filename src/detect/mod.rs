@@ -2232,6 +2232,36 @@ mod tests {
     }
 
     #[test]
+    fn an_activity_day_keeps_a_walk_across_midnight_in_one_bucket() {
+        let daily = BASELINE
+            .replace("bucket: 1h", "bucket: 1d")
+            .replace("floor: 10", "floor: 20");
+        let mut lines = routine(&CROWD, 72, 2, 0);
+        // its own record on the first morning, then one stranger every 20
+        // minutes from 20:00 on the second day until 04:00: twelve each side
+        lines.push((10 * 3600, "10.7.7.7", "w", "GET", "/c/99999".into(), 200));
+        for i in 0..24 {
+            let t = 86_400 + 20 * 3600 + i * 1200;
+            lines.push((t, "10.7.7.7", "w", "GET", format!("/c/{}", 80_000 + i), 200));
+        }
+        lines.sort_by_key(|l| l.0);
+        let walker = |yaml: &str| -> Vec<Alert> {
+            run(yaml, &lines)
+                .into_iter()
+                .filter(|a| a.entities[0].value == "w")
+                .collect()
+        };
+        // on the calendar the halves stay under the floor, and the first
+        // becomes the norm the second is held to
+        assert!(walker(&daily).is_empty());
+        let a = walker(&daily.replace("bucket: 1d", "bucket: 1d\n    align: activity"));
+        assert_eq!(a.len(), 1, "{a:#?}");
+        assert_eq!(a[0].start.unix_secs(), 86_400 + 20 * 3600);
+        assert_eq!(a[0].detected_at.unix_secs(), 86_400 + 20 * 3600 + 19 * 1200);
+        assert_eq!(a[0].subjects, 24);
+    }
+
+    #[test]
     fn a_nightly_job_is_judged_by_its_own_last_night() {
         // min_history 24 hourly buckets; the job is busy one hour a night
         let yaml = BASELINE.replace("min_history: 1", "min_history: 24");
