@@ -724,3 +724,45 @@ fn rows_an_injection_pulled_from_a_catalog_endpoint_count_as_subjects() {
     assert_eq!(w.len(), 1, "{a:#?}");
     assert_eq!(w[0]["subjects"], 400, "{a:#?}");
 }
+
+#[test]
+fn a_few_strangers_every_evening_while_a_family_plan_rereads_its_members() {
+    let mut log = Log::new();
+    crowd(&mut log, 72);
+    for day in 0..3 {
+        let evening = day * 86_400 + 19 * 3600 + 1800;
+        // member20 reads six customers it never read before, ten minutes apart
+        for i in 0..6 {
+            log.add(
+                evening + i * 600,
+                "member20",
+                "198.18.0.21",
+                "GET",
+                &format!("/api/customers/{}", 7000 + day * 10 + i),
+                200,
+            );
+        }
+        // member30 is on a family plan: eight of the same twelve members each evening
+        for k in (0..12).filter(|k| (k + day) % 3 != 0) {
+            log.add(
+                evening + 100 + k * 30,
+                "member30",
+                "198.18.0.31",
+                "GET",
+                &format!("/api/customers/{}", 4040 + k),
+                200,
+            );
+        }
+    }
+    let a = alerts(&log);
+    let h = fired(&a, "slow_harvest");
+    assert_eq!(h.len(), 1, "{a:#?}");
+    assert_eq!(names(h[0]), vec!["member20"]);
+    // eighteen strangers; its own record, read while the alert is open, may count once
+    let n = h[0]["subjects"].as_u64().unwrap();
+    assert!((18..=19).contains(&n), "{n}");
+    assert!(
+        a.iter().all(|x| names(x) == vec!["member20"]),
+        "the family plan is no harvest: {a:#?}"
+    );
+}

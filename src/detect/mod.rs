@@ -24,7 +24,7 @@ use std::hash::BuildHasher;
 use crate::classify::{Categories, Class, Kind};
 use crate::parse::{Event, EventTime, Outcome};
 use alert::{Alert, Entity, EntityType};
-use rules::{Detector, KeyPart, Measure, Peers, Rule};
+use rules::{Align, Detector, KeyPart, Measure, Peers, Rule};
 
 /// Default cap on keys per rule.
 pub const DEFAULT_MAX_KEYS: usize = 200_000;
@@ -63,6 +63,8 @@ struct KeyState {
     categories: Categories,
     /// Buckets of a `baseline` rule.
     base: Option<Box<BaseState>>,
+    /// Visits and subjects read of a `harvest` rule.
+    harvest: Option<Box<Harvest>>,
     /// Matching events seen, and when the first was (novelty), or when the
     /// running chain began.
     events: u64,
@@ -84,6 +86,8 @@ struct BaseState {
     bucket: i64,
     /// First matching event in the current bucket.
     first: i64,
+    /// Last matching event in the current bucket.
+    last: i64,
     value: f64,
     /// Subjects seen in the current bucket (distinct-subject measure).
     distinct: HashSet<u64>,
@@ -134,6 +138,99 @@ impl BaseState {
         self.listed = false;
     }
 }
+
+/// Whether an activity-aligned bucket is over at `t`: a bucket's length
+/// after it began, or idle for a sixth of that (a working day ends overnight,
+/// a nightly job's run before the next night's).
+fn activity_ended(b: &BaseState, bucket: i64, t: i64) -> bool {
+    t >= b.bucket.saturating_add(bucket) || t >= b.last.saturating_add(bucket / 6)
+}
+
+/// One principal's reading for a `harvest` rule: the subjects it read (up to
+/// the rule's memory), by visit, and how many were new on return visits.
+#[derive(Debug, Default)]
+struct Harvest {
+    reads: Vec<Read>,
+    /// Current visit (0-based), when it began and its last matching event.
+    visit: u32,
+    last: i64,
+    /// The first visit that read more than one subject: what it reads is the
+    /// working set's start, not news; later visits are return visits.
+    base: Option<u32>,
+    /// New subjects in the current visit, and the most in any visit.
+    visit_new: u32,
+    max_new: u32,
+    /// Subjects new on return visits, and how many return visits had one.
+    fresh: u32,
+    fresh_visits: u32,
+    visit_had_fresh: bool,
+    /// Subjects read again on a later visit: the working set.
+    working: u32,
+    /// Read more than `max_per_visit` new subjects in a visit: the volume
+    /// rules' to judge; nothing more is remembered.
+    heavy: bool,
+}
+
+/// A subject a principal read (or tried to).
+#[derive(Debug, Clone, Copy)]
+struct Read {
+    subject: u64,
+    first: i64,
+    /// The visit it was last read on, [`Read::WORKING`] once it was read again on a later one.
+    visit: u32,
+    /// A read of it succeeded (an exposure, not only an attempt).
+    exposed: bool,
+}
+
+impl Read {
+    const WORKING: u32 = u32::MAX;
+}
+
+impl Harvest {
+    /// Records one read (or refused attempt) of `subject` at `t`.
+    fn read(&mut self, subject: u64, t: i64, exposed: bool, memory: usize) {
+        let visit = self.visit;
+        if let Some(r) = self.reads.iter_mut().find(|r| r.subject == subject) {
+            r.exposed |= exposed;
+            if r.visit != visit && r.visit != Read::WORKING {
+                r.visit = Read::WORKING;
+                self.working += 1;
+            }
+            return;
+        }
+        if self.reads.len() >= memory {
+            return;
+        }
+        self.reads.push(Read {
+            subject,
+            first: t,
+            visit,
+            exposed,
+        });
+        self.visit_new += 1;
+        self.max_new = self.max_new.max(self.visit_new);
+        if self.base.is_none() && self.reads.len() > 1 {
+            self.base = Some(visit);
+        } else if self.base.is_some_and(|b| visit > b) {
+            self.fresh += 1;
+            if !self.visit_had_fresh {
+                self.visit_had_fresh = true;
+                self.fresh_visits += 1;
+            }
+        }
+    }
+
+    /// Subjects read outside the working set: what the harvest exposed.
+    fn harvested(&self) -> impl Iterator<Item = &Read> {
+        self.reads
+            .iter()
+            .filter(|r| r.visit != Read::WORKING && r.exposed)
+    }
+}
+
+/// Return visits with new subjects a harvest needs: one could be a long
+/// visit cut by a pause, two are a habit.
+const HARVEST_VISITS: u32 = 2;
 
 /// What one account has logged in from, shared by every rule that asks
 /// whether a login is new for it: hashes of its networks (/24, /48) and its
@@ -287,9 +384,12 @@ pub struct Engine {
     active: Vec<Vec<Box<str>>>,
     /// Per rule: when idle keys are next expired.
     next_expire: Vec<i64>,
+    /// Per rule: when activity-aligned buckets are next checked for their end.
+    next_roll: Vec<i64>,
     /// Per rule: whole buckets seen since the engine started.
     whole_buckets: Vec<u32>,
-    /// Per rule: the UTC offset of the latest event (local bucket alignment).
+    /// Per rule: the UTC offset of the latest event (local bucket alignment),
+    /// `i64::MIN` before the rule's first event.
     offset: Vec<i64>,
     closed: Vec<Alert>,
     hasher: Fast,
@@ -321,11 +421,12 @@ impl Engine {
             rolled: vec![i64::MIN; n],
             whole_buckets: vec![0; n],
             next_expire: vec![i64::MIN; n],
+            next_roll: vec![i64::MIN; n],
             profiles: None,
             newness: None,
             next_profile_expiry: i64::MIN,
             active: vec![Vec::new(); n],
-            offset: vec![0; n],
+            offset: vec![i64::MIN; n],
             closed: Vec::new(),
             hasher: Default::default(),
             max_keys,
@@ -387,6 +488,11 @@ impl Engine {
     /// Feeds one classified event.
     pub fn observe(&mut self, ev: &Event<'_>, c: &Class<'_>) {
         let t = ev.time.unix_micros;
+        if self.now == i64::MIN {
+            // the first event sets the log's clock for every rule's buckets
+            let off = ev.time.offset_secs as i64 * 1_000_000;
+            self.offset.iter_mut().for_each(|o| *o = off);
+        }
         if t > self.now {
             self.now = t;
         }
@@ -793,12 +899,61 @@ impl Engine {
                 }
                 done
             }
+            Detector::Harvest {
+                threshold,
+                gap,
+                fresh_share,
+                max_per_visit,
+                memory,
+                ..
+            } => {
+                // a list or an export is the volume rules' business
+                if c.kind == Some(Kind::Bulk) {
+                    return;
+                }
+                let h = st.harvest.get_or_insert_with(Default::default);
+                if h.heavy {
+                    return;
+                }
+                if h.last != 0 && t.saturating_sub(h.last) > *gap {
+                    h.visit += 1;
+                    h.visit_new = 0;
+                    h.visit_had_fresh = false;
+                }
+                h.last = h.last.max(t);
+                let exposed = ev.outcome == Outcome::Success;
+                let hasher = &self.hasher;
+                if ev.subjects.is_empty() || !exposed {
+                    if let Some(s) = c.subject {
+                        h.read(tagged(hasher.hash_one(s), false), t, exposed, *memory);
+                    }
+                } else {
+                    for s in &ev.subjects {
+                        h.read(tagged(hasher.hash_one(&**s), false), t, exposed, *memory);
+                    }
+                }
+                if h.max_new > *max_per_visit {
+                    h.heavy = true;
+                    h.reads = Vec::new();
+                    return;
+                }
+                let (fresh, working) = (h.fresh as f64, h.working as f64);
+                h.fresh as u64 >= *threshold
+                    && h.fresh_visits >= HARVEST_VISITS
+                    && fresh >= fresh_share * (fresh + working)
+            }
             Detector::Baseline { spec, .. } => {
                 let b = st.base.get_or_insert_with(Default::default);
                 let peers = &mut self.peers[ri];
                 // buckets follow the log's local day, not UTC's
                 let off = ev.time.offset_secs as i64 * 1_000_000;
-                let bucket = t.saturating_sub(t.saturating_add(off).rem_euclid(spec.bucket));
+                let bucket = match spec.align {
+                    Align::Clock => t.saturating_sub(t.saturating_add(off).rem_euclid(spec.bucket)),
+                    // a bucket begins with the entity's first event after the
+                    // last ended: a bucket's length later, or idle for a sixth of it
+                    Align::Activity if b.listed && !activity_ended(b, spec.bucket, t) => b.bucket,
+                    Align::Activity => t.max(b.bucket.saturating_add(1)),
+                };
                 self.offset[ri] = off;
                 if bucket > b.bucket {
                     b.roll(peers, bucket);
@@ -806,6 +961,7 @@ impl Engine {
                 if b.since == 0 {
                     b.since = bucket;
                 }
+                b.last = b.last.max(t);
                 if !b.listed {
                     b.listed = true;
                     b.first = t;
@@ -907,6 +1063,11 @@ impl Engine {
             Detector::Baseline { .. } => st.base.as_ref().map_or(t, |b| b.first),
             Detector::Novelty { .. } => t,
             Detector::Chain { .. } => st.first_seen,
+            Detector::Harvest { .. } => st
+                .harvest
+                .as_ref()
+                .and_then(|h| h.harvested().map(|r| r.first).min())
+                .unwrap_or(t),
             _ => st.times.front().copied().unwrap_or(t),
         };
         // what the key exposed before the alert (not for a campaign's shared key)
@@ -915,6 +1076,14 @@ impl Engine {
             _ if rule.report_values > 0 => (HashSet::default(), 0),
             // a baseline over every exposed subject: its bucket's subjects
             (d, Some(b)) if counts_exposures(d) => (b.distinct.clone(), b.unlisted),
+            // a harvest: what it read outside its working set
+            (Detector::Harvest { .. }, _) => (
+                st.harvest
+                    .as_ref()
+                    .map(|h| h.harvested().map(|r| r.subject).collect())
+                    .unwrap_or_default(),
+                0,
+            ),
             _ => {
                 let unlisted = std::mem::take(&mut st.unlisted);
                 (
@@ -942,7 +1111,10 @@ impl Engine {
             }
             Detector::Sequence { .. } => st.times.len(),
             Detector::Distinct { .. } => st.seen.len().saturating_sub(1),
-            Detector::Baseline { .. } | Detector::Novelty { .. } | Detector::Chain { .. } => 0,
+            Detector::Baseline { .. }
+            | Detector::Novelty { .. }
+            | Detector::Chain { .. }
+            | Detector::Harvest { .. } => 0,
         } as u64;
         if completes {
             st.times.clear();
@@ -1047,19 +1219,44 @@ impl Engine {
         for (ri, rule) in self.rules.iter().enumerate() {
             let window = rule.detector.window();
             min_window = min_window.min(window);
-            if let Detector::Baseline { spec, .. } = &rule.detector {
+            // before the rule's first event the log's clock (and so its day) is
+            // unknown, and a first bucket aligned on UTC would count as whole
+            let off = self.offset[ri];
+            if let (Detector::Baseline { spec, .. }, false) = (&rule.detector, off == i64::MIN) {
                 // Close every entity's finished bucket, so peer norms include
                 // the entities that did not come back.
-                let off = self.offset[ri];
                 let current = now.saturating_sub(now.saturating_add(off).rem_euclid(spec.bucket));
+                if spec.align == Align::Activity && now >= self.next_roll[ri] {
+                    // each entity's bucket ends a bucket after its own start
+                    self.next_roll[ri] = now.saturating_add((spec.bucket / 24).max(60_000_000));
+                    let (peers, states) = (&mut self.peers[ri], &mut self.state[ri]);
+                    self.active[ri].retain(|key| {
+                        let Some(b) = states.get_mut(key).and_then(|st| st.base.as_mut()) else {
+                            return false;
+                        };
+                        if !activity_ended(b, spec.bucket, now) {
+                            return true;
+                        }
+                        let start = b.bucket;
+                        b.roll(peers, start);
+                        false
+                    });
+                }
                 if self.rolled[ri] < current {
                     if self.rolled[ri] != i64::MIN {
                         self.whole_buckets[ri] += 1;
                     }
                     self.rolled[ri] = current;
                     let peers = &mut self.peers[ri];
-                    // only entities active since the last roll have a bucket to close
-                    for key in std::mem::take(&mut self.active[ri]) {
+                    // only entities active since the last roll have a bucket to
+                    // close (activity-aligned buckets close on their own time)
+                    let clock = spec.align == Align::Clock;
+                    let ended = if clock {
+                        std::mem::take(&mut self.active[ri])
+                    } else {
+                        Vec::new()
+                    };
+                    for key in ended {
                         let st = self.state[ri].get_mut(&key);
                         if let Some(b) = st
                             .and_then(|st| st.base.as_mut())
@@ -1193,6 +1390,7 @@ fn extend(
 fn counts_exposures(d: &Detector) -> bool {
     matches!(d, Detector::Baseline { spec, .. }
         if spec.measure == Measure::DistinctSubjects && spec.measure_filter.is_none())
+        || matches!(d, Detector::Harvest { .. })
 }
 
 /// For rules that name what they count (a distributed attack's addresses),
@@ -1679,6 +1877,87 @@ mod tests {
         "u26", "u27", "u28", "u29",
     ];
 
+    const HARVEST: &str = "rules:\n  - name: harvest\n    detector: harvest\n    match: {has_subject: true, min_sensitivity: medium}\n    key: [user]\n    window: 30d\n    gap: 1h\n    threshold: 10\n    fresh_share: 0.85\n    max_per_visit: 25\n    quiet: 1d\n    severity: high\n";
+
+    /// One evening visit per day by `user`: its own record, then `ids(day)`.
+    fn evenings(
+        user: &'static str,
+        own: i64,
+        days: i64,
+        ids: impl Fn(i64) -> Vec<i64>,
+    ) -> Vec<Line> {
+        let mut out = Vec::new();
+        for d in 0..days {
+            let mut t = d * 86_400 + 19 * 3600;
+            out.push((t, "10.1.1.1", user, "GET", format!("/c/{own}"), 200));
+            for id in ids(d) {
+                t += 300;
+                out.push((t, "10.1.1.1", user, "GET", format!("/c/{id}"), 200));
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn harvest_fires_on_new_subjects_every_visit_and_counts_them() {
+        // seven strangers an evening, never the same twice
+        let lines = evenings("h", 1, 3, |d| (0..7).map(|k| 100 + d * 10 + k).collect());
+        let a = run(HARVEST, &lines);
+        assert_eq!(a.len(), 1, "{a:?}");
+        // the first evening's strangers count, the account's own record does not
+        assert_eq!(a[0].subjects, 21);
+        // it fires on the third evening, once ten are new on return visits
+        assert_eq!(
+            a[0].detected_at.unix_micros / 1_000_000,
+            2 * 86_400 + 19 * 3600 + 3 * 300
+        );
+        assert_eq!(a[0].start.unix_micros / 1_000_000, 19 * 3600 + 300);
+    }
+
+    #[test]
+    fn harvest_leaves_a_working_set_read_again_alone() {
+        // a family plan: the same twelve members, a different half each evening
+        let lines = evenings("f", 1, 5, |d| {
+            (0..12)
+                .filter(|k| (k + d) % 2 == 0 || k % 3 == 0)
+                .map(|k| 500 + k)
+                .collect()
+        });
+        assert!(run(HARVEST, &lines).is_empty());
+    }
+
+    #[test]
+    fn harvest_leaves_heavy_readers_to_the_volume_rules() {
+        // an agent: forty new customers every day
+        let lines = evenings("agent", 1, 4, |d| {
+            (0..40).map(|k| 1000 + d * 100 + k).collect()
+        });
+        assert!(run(HARVEST, &lines).is_empty());
+    }
+
+    #[test]
+    fn harvest_counts_refused_attempts_as_new_but_not_as_exposed() {
+        let mut lines = evenings("p", 1, 3, |d| (0..4).map(|k| 100 + d * 10 + k).collect());
+        // ids that are not there, tried on the second and third evenings
+        for d in 1..3 {
+            for k in 0..3 {
+                let t = d * 86_400 + 21 * 3600 + k * 60;
+                lines.push((
+                    t,
+                    "10.1.1.1",
+                    "p",
+                    "GET",
+                    format!("/c/{}", 9000 + d * 10 + k),
+                    404,
+                ));
+            }
+        }
+        lines.sort_by_key(|l| l.0);
+        let a = run(HARVEST, &lines);
+        assert_eq!(a.len(), 1, "{a:?}");
+        assert_eq!(a[0].subjects, 12);
+    }
+
     #[test]
     fn baseline_judges_a_newcomer_by_its_peers_and_a_regular_by_itself() {
         let mut lines = routine(&CROWD, 4, 2, 0);
@@ -1950,6 +2229,36 @@ mod tests {
             a[0].subjects, 50,
             "two pages of 25; a search without a size counts none"
         );
+    }
+
+    #[test]
+    fn an_activity_day_keeps_a_walk_across_midnight_in_one_bucket() {
+        let daily = BASELINE
+            .replace("bucket: 1h", "bucket: 1d")
+            .replace("floor: 10", "floor: 20");
+        let mut lines = routine(&CROWD, 72, 2, 0);
+        // its own record on the first morning, then one stranger every 20
+        // minutes from 20:00 on the second day until 04:00: twelve each side
+        lines.push((10 * 3600, "10.7.7.7", "w", "GET", "/c/99999".into(), 200));
+        for i in 0..24 {
+            let t = 86_400 + 20 * 3600 + i * 1200;
+            lines.push((t, "10.7.7.7", "w", "GET", format!("/c/{}", 80_000 + i), 200));
+        }
+        lines.sort_by_key(|l| l.0);
+        let walker = |yaml: &str| -> Vec<Alert> {
+            run(yaml, &lines)
+                .into_iter()
+                .filter(|a| a.entities[0].value == "w")
+                .collect()
+        };
+        // on the calendar the halves stay under the floor, and the first
+        // becomes the norm the second is held to
+        assert!(walker(&daily).is_empty());
+        let a = walker(&daily.replace("bucket: 1d", "bucket: 1d\n    align: activity"));
+        assert_eq!(a.len(), 1, "{a:#?}");
+        assert_eq!(a[0].start.unix_secs(), 86_400 + 20 * 3600);
+        assert_eq!(a[0].detected_at.unix_secs(), 86_400 + 20 * 3600 + 19 * 1200);
+        assert_eq!(a[0].subjects, 24);
     }
 
     #[test]

@@ -112,6 +112,11 @@ struct RuleFile {
     /// mixed crowd of a log without roles.
     #[serde(default)]
     min_role_peers: Option<u64>,
+    /// For `baseline`: where an entity's buckets begin (`clock`: on the
+    /// log's local clock, midnight for `1d`; `activity`: at the entity's first
+    /// event after its last bucket ended, so a night's work is one bucket).
+    #[serde(default)]
+    align: Option<Align>,
     /// For `baseline`: the events the measure counts, among those `match`
     /// lets in; the others still make the entity active in the bucket, so a
     /// peer group that never does something has a norm of zero.
@@ -140,6 +145,21 @@ struct RuleFile {
     /// in are the login rules' to judge, and they roam.
     #[serde(default)]
     without_login: Option<bool>,
+    /// For `harvest`: event time without a matching event that ends a visit.
+    #[serde(default)]
+    gap: Option<String>,
+    /// For `harvest`: the least share of the subjects read on return visits
+    /// that must be new to the principal (the rest is its working set).
+    #[serde(default)]
+    fresh_share: Option<f64>,
+    /// For `harvest`: a principal reading more new subjects than this in one
+    /// visit is the volume rules' to judge (against its own history); this
+    /// rule watches the few-a-visit pace that volume never shows.
+    #[serde(default)]
+    max_per_visit: Option<u32>,
+    /// For `harvest`: subjects remembered per principal.
+    #[serde(default)]
+    memory: Option<usize>,
 }
 
 /// What a `baseline` rule measures per entity and bucket.
@@ -159,6 +179,18 @@ pub enum Measure {
     /// Distinct addresses whose attempts in the bucket failed and did not
     /// (yet) succeed: users who mistype and then get in do not count.
     FailingIps,
+}
+
+/// Where a baseline entity's buckets begin.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Align {
+    /// On the log's local clock (midnight for a day).
+    Clock,
+    /// At the entity's first event after its previous bucket ended: a slow
+    /// walk from evening into the night is one bucket, not two halves each
+    /// under the line.
+    Activity,
 }
 
 /// Whom an entity is compared with.
@@ -187,6 +219,7 @@ pub struct BaselineSpec {
     pub min_history: u32,
     pub min_peers: u64,
     pub min_role_peers: u64,
+    pub align: Align,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -199,6 +232,7 @@ enum DetectorFile {
     Baseline,
     Novelty,
     Chain,
+    Harvest,
 }
 
 /// Which events a rule looks at. Every condition given must hold.
@@ -399,6 +433,20 @@ pub enum Detector {
     /// within `window` of the first: a login from a new network, then a change
     /// of contact details and a read of card data.
     Chain { window: i64, steps: Vec<Filter> },
+    /// A principal that, visit after visit, reads data subjects it never read
+    /// before, a few at a time, where a genuine user re-reads a stable working
+    /// set (its own record, a family's or a client's members): at least
+    /// `threshold` subjects new on return visits, spread over at least two of
+    /// them, making at least `fresh_share` of what those visits read.
+    Harvest {
+        window: i64,
+        threshold: u64,
+        /// Microseconds without a matching event that end a visit.
+        gap: i64,
+        fresh_share: f64,
+        max_per_visit: u32,
+        memory: usize,
+    },
 }
 
 impl Detector {
@@ -411,7 +459,8 @@ impl Detector {
             | Detector::Signature { window, .. }
             | Detector::Baseline { window, .. }
             | Detector::Novelty { window, .. }
-            | Detector::Chain { window, .. } => *window,
+            | Detector::Chain { window, .. }
+            | Detector::Harvest { window, .. } => *window,
         }
     }
 }
@@ -519,6 +568,7 @@ pub fn compile(text: &str, file: &str) -> Result<Vec<Rule>, Vec<RuleError>> {
         let threshold = match (r.threshold, r.detector) {
             (Some(t), _) => t,
             (None, DetectorFile::Baseline | DetectorFile::Novelty | DetectorFile::Chain) => 1,
+            (None, DetectorFile::Harvest) => 10,
             (None, _) => {
                 err(
                     "threshold",
@@ -619,6 +669,32 @@ pub fn compile(text: &str, file: &str) -> Result<Vec<Rule>, Vec<RuleError>> {
                     }
                 }
             },
+            DetectorFile::Harvest => {
+                let gap = match r.gap.as_deref().map(crate::config::parse_duration) {
+                    Some(Ok(d)) if d.as_secs() >= 60 => micros(d),
+                    Some(Ok(_)) => {
+                        err("gap", "a visit gap is at least `1m`".into());
+                        3_600_000_000
+                    }
+                    Some(Err(m)) => {
+                        err("gap", m);
+                        3_600_000_000
+                    }
+                    None => 3_600_000_000,
+                };
+                let fresh_share = r.fresh_share.unwrap_or(0.8);
+                if !(0.5..=1.0).contains(&fresh_share) {
+                    err("fresh_share", "must be in [0.5, 1]".into());
+                }
+                Detector::Harvest {
+                    window,
+                    threshold,
+                    gap,
+                    fresh_share,
+                    max_per_visit: r.max_per_visit.unwrap_or(25).max(1),
+                    memory: r.memory.unwrap_or(512).clamp(16, 65_536),
+                }
+            }
             DetectorFile::Signature => {
                 let min_level = match r.min_level.as_deref().unwrap_or("medium") {
                     "informational" => Level::Informational,
@@ -675,6 +751,7 @@ pub fn compile(text: &str, file: &str) -> Result<Vec<Rule>, Vec<RuleError>> {
                         min_history: r.min_history.unwrap_or(24),
                         min_peers: r.min_peers.unwrap_or(50),
                         min_role_peers: r.min_role_peers.or(r.min_peers).unwrap_or(50),
+                        align: r.align.unwrap_or(Align::Clock),
                     },
                 }
             }
