@@ -755,7 +755,11 @@ impl Engine {
                     if st.times.len() == 1 {
                         st.aim = Aim::Unknown;
                     }
-                    match ev.user.as_deref().filter(|u| !u.is_empty()) {
+                    // only the application's own logins (the inventory's
+                    // login resource) name a customer's account; `root` on
+                    // sshd is every botnet's target, no victim's name
+                    let user = ev.user.as_deref().filter(|u| !u.is_empty());
+                    match user.filter(|_| c.kind == Some(Kind::Login)) {
                         Some(u) => st.aim.add(self.hasher.hash_one(u)),
                         None => st.aim = Aim::Several,
                     }
@@ -1389,7 +1393,8 @@ fn surge(rule: &Rule) -> bool {
 }
 
 /// Whether a threshold rule names the account its key's run went for: one
-/// keyed on addresses (or anything but the account) counting logins.
+/// keyed on addresses (or anything but the account) counting logins (of
+/// the application's login resource: see `step`).
 fn names_account(rule: &Rule) -> bool {
     matches!(rule.detector, Detector::Threshold { .. }) && !rule.key.contains(&KeyPart::User)
 }
