@@ -1406,8 +1406,7 @@ fn names_account(rule: &Rule) -> bool {
 /// alerts report, not members of the campaign. Where the log names no
 /// account (an access log), an address failing far more often than the
 /// crowd's members (`LOUD_FAILURES` and three times their mean) is taken
-/// out alike. An address that got in meanwhile (people behind a shared
-/// address) is no guesser. When guessers are not a small minority (a
+/// out alike, unless it got in meanwhile (people behind a shared address). When guessers are not a small minority (a
 /// tenth) the crowd itself is guessing, and all stay.
 ///
 /// The guessers taken out are reported together, one alert per account
@@ -1421,13 +1420,11 @@ fn unname_guessers(open: &mut Open, rule: &Rule, hasher: &impl BuildHasher) -> V
     // every named address failed once before its tally began
     let named = open.named.len().max(1) as f64;
     let mean = (open.aims.values().map(|t| t.fails as f64).sum::<f64>() + named) / named;
-    let guesser = |t: &Tries| {
-        t.wins == 0
-            && match t.aim {
-                Aim::One(_) => t.fails >= GUESSES_ON_ONE_ACCOUNT,
-                Aim::Unknown => t.fails >= LOUD_FAILURES && t.fails as f64 > 3.0 * mean,
-                Aim::Several => false,
-            }
+    let guesser = |t: &Tries| match t.aim {
+        // its success, if any, is the guess that worked (the takeover)
+        Aim::One(_) => t.fails >= GUESSES_ON_ONE_ACCOUNT,
+        Aim::Unknown => t.wins == 0 && t.fails >= LOUD_FAILURES && t.fails as f64 > 3.0 * mean,
+        Aim::Several => false,
     };
     let count = open.aims.values().filter(|t| guesser(t)).count();
     if count == 0 || count * 10 > open.named.len() {
