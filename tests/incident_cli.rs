@@ -33,7 +33,7 @@ fn line(out: &mut String, t: i64, user: &str, ip: &str, path: &str, status: u16)
 }
 
 /// Three hours of customers, and two brute-force attacks from two addresses
-/// six hours apart.
+/// on two accounts, six hours apart.
 fn scenario(dir: &Path) {
     let mut s = String::new();
     let mut lines: Vec<(i64, String)> = Vec::new();
@@ -52,10 +52,13 @@ fn scenario(dir: &Path) {
             lines.push((t, l));
         }
     }
-    for (start, ip) in [(3600, "203.0.113.66"), (7 * 3600, "192.0.2.77")] {
+    for (start, ip, account) in [
+        (3600, "203.0.113.66", "victim"),
+        (7 * 3600, "192.0.2.77", "other"),
+    ] {
         for i in 0..30 {
             let mut l = String::new();
-            line(&mut l, start + i * 10, "victim", ip, "/login", 401);
+            line(&mut l, start + i * 10, account, ip, "/login", 401);
             lines.push((start + i * 10, l));
         }
     }
@@ -686,4 +689,117 @@ fn a_read_only_store_can_be_read_and_refuses_changes_with_the_reason() {
         r.stdout.is_empty(),
         "no alert line without its incident stored"
     );
+}
+
+#[test]
+fn list_filters_by_status_severity_and_event_time() {
+    let dir = tempfile::tempdir().unwrap();
+    scenario(dir.path());
+    let d = dir.path();
+    replay_into(d, "s.db");
+    let ids = |v: &serde_json::Value| -> Vec<String> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let all = ok_json(d, &["incident", "--store", "s.db", "list", "--all"]);
+    assert_eq!(ids(&all).len(), 2, "{all:#}");
+    // the second attack began at 07:00 UTC, the first ended before 02:00
+    let late = ok_json(
+        d,
+        &[
+            "incident",
+            "--store",
+            "s.db",
+            "list",
+            "--since",
+            "2026-03-10T05:00:00Z",
+        ],
+    );
+    let late_ids = ids(&late);
+    assert_eq!(late_ids.len(), 1, "{late:#}");
+    assert!(
+        late[0]["start"].as_str().unwrap() >= "2026-03-10T07:00:00",
+        "{late:#}"
+    );
+    breachd(d, &["incident", "--store", "s.db", "ack", &late_ids[0]]);
+    let acked = ok_json(
+        d,
+        &[
+            "incident",
+            "--store",
+            "s.db",
+            "list",
+            "--status",
+            "acknowledged",
+        ],
+    );
+    assert_eq!(ids(&acked), late_ids);
+    let open_late = ok_json(
+        d,
+        &[
+            "incident",
+            "--store",
+            "s.db",
+            "list",
+            "--status",
+            "open",
+            "--since",
+            "2026-03-10T05:00:00Z",
+        ],
+    );
+    assert!(ids(&open_late).is_empty(), "{open_late:#}");
+    // the severity filter keeps the bands at or above the one asked for
+    let order = ["low", "medium", "high", "very_high"];
+    let rank = |b: &str| order.iter().position(|x| *x == b).unwrap();
+    for (i, want) in order.iter().enumerate() {
+        let got = ok_json(
+            d,
+            &[
+                "incident",
+                "--store",
+                "s.db",
+                "list",
+                "--all",
+                "--severity",
+                want,
+            ],
+        );
+        let expect: Vec<String> = all
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|x| rank(x["enisa"]["band"].as_str().unwrap()) >= i)
+            .map(|x| x["id"].as_str().unwrap().to_string())
+            .collect();
+        assert_eq!(ids(&got), expect, "--severity {want}");
+    }
+    let bad = breachd(
+        d,
+        &[
+            "incident",
+            "--store",
+            "s.db",
+            "list",
+            "--since",
+            "yesterday",
+        ],
+    );
+    assert!(!bad.status.success());
+    assert!(stderr(&bad).contains("RFC 3339"), "{}", stderr(&bad));
+    let bad = breachd(
+        d,
+        &[
+            "incident",
+            "--store",
+            "s.db",
+            "list",
+            "--severity",
+            "critical",
+        ],
+    );
+    assert!(!bad.status.success());
+    assert!(stderr(&bad).contains("very_high"), "{}", stderr(&bad));
 }

@@ -149,7 +149,8 @@ fn brute_force_from_one_address() {
     let a = alerts(&log);
     let bf = fired(&a, "brute_force");
     assert_eq!(bf.len(), 1, "{a:#?}");
-    assert_eq!(names(bf[0]), vec!["203.0.113.66"]);
+    // the address, and the one account its failures went for
+    assert_eq!(names(bf[0]), vec!["203.0.113.66", "victim"]);
     assert_eq!(bf[0]["subjects"], 0, "nobody got in");
 }
 
@@ -622,7 +623,8 @@ fn one_address_guessing_for_hours_without_getting_in() {
     let a = alerts(&log);
     let g = fired(&a, "password_guessing_run");
     assert_eq!(g.len(), 1, "{a:#?}");
-    assert_eq!(names(g[0]), vec!["203.0.113.70"]);
+    // the address, and the one account its failures went for
+    assert_eq!(names(g[0]), vec!["203.0.113.70", "victim"]);
     assert_eq!(g[0]["subjects"], 0, "nobody got in");
 }
 

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
 
-use crate::incident::severity::Overrides;
+use crate::incident::severity::{Band, Overrides};
 use crate::incident::{
     Change, Correlation, Incident, IncidentDetail, IncidentId, IncidentStore, ListFilter, Status,
     StoreError,
@@ -48,6 +48,13 @@ enum IncidentCommand {
         /// Only these statuses (repeatable): open, acknowledged, contained, resolved, false_positive.
         #[arg(long)]
         status: Vec<String>,
+        /// Only incidents whose ENISA band is at least this: low, medium, high, very_high.
+        #[arg(long)]
+        severity: Option<String>,
+        /// Only incidents active since then: an RFC 3339 time
+        /// (2026-03-10T05:00:00Z) or a span back from now (90m, 24h, 7d, 2w).
+        #[arg(long)]
+        since: Option<String>,
     },
     /// One incident: impact, severity with its inputs, evidence, notes, trail.
     Show { id: String },
@@ -185,7 +192,12 @@ pub fn incident(args: IncidentArgs) -> anyhow::Result<ExitCode> {
 fn run_incident(o: &mut Opened, cmd: IncidentCommand) -> Result<(), StoreError> {
     let status_change = |to: Status, reason: Option<String>| Change::Status { to, reason };
     let (target, change) = match cmd {
-        IncidentCommand::List { all, status } => {
+        IncidentCommand::List {
+            all,
+            status,
+            severity,
+            since,
+        } => {
             let mut statuses = Vec::new();
             for s in &status {
                 let name = s.replace('-', "_");
@@ -195,7 +207,17 @@ fn run_incident(o: &mut Opened, cmd: IncidentCommand) -> Result<(), StoreError> 
                     ))
                 })?);
             }
-            let list = o.store.list(&ListFilter { statuses, all })?;
+            let min_band = severity.as_deref().map(band).transpose()?;
+            let since_us = since
+                .as_deref()
+                .map(|s| since_micros(s, jiff::Timestamp::now()))
+                .transpose()?;
+            let list = o.store.list(&ListFilter {
+                statuses,
+                all,
+                min_band,
+                since_us,
+            })?;
             return print_list(&list, o.json).map_err(io_err);
         }
         IncidentCommand::Show { id: i } => {
@@ -305,6 +327,44 @@ fn incident_json(i: &Incident) -> serde_json::Value {
     let mut v = serde_json::to_value(i).unwrap_or_default();
     v["enisa"] = serde_json::to_value(i.assessment()).unwrap_or_default();
     v
+}
+
+fn band(s: &str) -> Result<Band, StoreError> {
+    let name = s.replace('-', "_").to_ascii_lowercase();
+    [Band::Low, Band::Medium, Band::High, Band::VeryHigh]
+        .into_iter()
+        .find(|b| b.as_str() == name)
+        .ok_or_else(|| {
+            StoreError::Refused(format!(
+                "unknown severity `{s}` for --severity; use one of: low, medium, high, very_high (the ENISA band)"
+            ))
+        })
+}
+
+/// `--since`: an RFC 3339 time, or a span back from `now` (`90m`, `24h`,
+/// `7d`, `2w`), as event time in microseconds.
+fn since_micros(s: &str, now: jiff::Timestamp) -> Result<i64, StoreError> {
+    if let Ok(t) = s.parse::<jiff::Timestamp>() {
+        return Ok(t.as_microsecond());
+    }
+    let bad = || {
+        StoreError::Refused(format!(
+            "`{s}` is no time for --since; give an RFC 3339 time (2026-03-10T05:00:00Z) or a span back from now (90m, 24h, 7d, 2w)"
+        ))
+    };
+    let unit = s.chars().last().ok_or_else(bad)?;
+    let secs: i64 = match unit {
+        'm' => 60,
+        'h' => 3600,
+        'd' => 86_400,
+        'w' => 7 * 86_400,
+        _ => return Err(bad()),
+    };
+    let n: i64 = s[..s.len() - 1].parse().map_err(|_| bad())?;
+    n.checked_mul(secs * 1_000_000)
+        .map(|back| now.as_microsecond().saturating_sub(back))
+        .filter(|_| n >= 0)
+        .ok_or_else(bad)
 }
 
 fn print_list(list: &[Incident], json: bool) -> io::Result<()> {
@@ -747,5 +807,37 @@ fn start_name(s: crate::playbook::Start) -> String {
     match s {
         crate::playbook::Start::Clock(c) => c.as_str().to_string(),
         crate::playbook::Start::After(r) => format!("the {} deadline", r.as_str()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn since_takes_a_time_or_a_span_back_from_now() {
+        let now: jiff::Timestamp = "2026-03-10T12:00:00Z".parse().unwrap();
+        let at = |s: &str| s.parse::<jiff::Timestamp>().unwrap().as_microsecond();
+        for (arg, want) in [
+            ("2026-03-10T05:00:00Z", at("2026-03-10T05:00:00Z")),
+            ("90m", at("2026-03-10T10:30:00Z")),
+            ("24h", at("2026-03-09T12:00:00Z")),
+            ("7d", at("2026-03-03T12:00:00Z")),
+            ("2w", at("2026-02-24T12:00:00Z")),
+        ] {
+            assert_eq!(since_micros(arg, now).unwrap(), want, "{arg}");
+        }
+        for bad in ["", "h", "7", "7y", "-3d", "yesterday", "1.5h"] {
+            let e = since_micros(bad, now).unwrap_err().to_string();
+            assert!(e.contains("RFC 3339") && e.contains("7d"), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn severity_names_the_enisa_bands() {
+        assert_eq!(band("very-high").unwrap(), Band::VeryHigh);
+        assert_eq!(band("HIGH").unwrap(), Band::High);
+        let e = band("critical").unwrap_err().to_string();
+        assert!(e.contains("low, medium, high, very_high"), "{e}");
     }
 }

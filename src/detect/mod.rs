@@ -76,8 +76,56 @@ struct KeyState {
     /// The counted values themselves (those still in `seen`), for rules
     /// that name them in the alert.
     values: Vec<Box<str>>,
+    /// For a threshold rule not keyed on the account: the account every
+    /// failure of the current run went for (`Several` once two differed,
+    /// or one named none).
+    aim: Aim,
     last: i64,
 }
+
+/// Which account a run of failures went for.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+enum Aim {
+    #[default]
+    Unknown,
+    One(u64),
+    Several,
+}
+
+impl Aim {
+    fn add(&mut self, account: u64) {
+        *self = match *self {
+            Aim::Unknown => Aim::One(account),
+            Aim::One(a) if a == account => Aim::One(a),
+            _ => Aim::Several,
+        };
+    }
+}
+
+/// Failures on one account, and on no other, that make a campaign's
+/// address a guesser of that account's password: a stuffing list tries each
+/// leaked pair once or twice, a person who mistyped gets in or resets.
+const GUESSES_ON_ONE_ACCOUNT: u32 = 5;
+
+/// What a surge's named address tried since it was named.
+#[derive(Debug, Default)]
+struct Tries {
+    aim: Aim,
+    /// The account's name, while it is one.
+    account: Option<Box<str>>,
+    fails: u32,
+    /// Successful logins (a guesser has none).
+    wins: u32,
+    first: Option<EventTime>,
+    last: Option<EventTime>,
+    /// When its failures reached the count that can make it a guesser.
+    loud_at: Option<EventTime>,
+}
+
+/// Failures that make an address loud among a campaign's crowd when the
+/// log does not say which account they went for (the guessing rule's own
+/// threshold).
+const LOUD_FAILURES: u32 = 6;
 
 /// One entity's buckets for a `baseline` rule.
 #[derive(Debug, Default)]
@@ -95,6 +143,8 @@ struct BaseState {
     unlisted: u64,
     /// Addresses of the current bucket an alert names (`report_values`).
     named: Vec<Box<str>>,
+    /// How many of `named` the open alert names already.
+    synced: usize,
     /// Addresses that succeeded in the current bucket (failing-address measure).
     succeeded: HashSet<u64>,
     /// The entity is on its rule's list of entities active in this bucket.
@@ -134,6 +184,7 @@ impl BaseState {
         self.distinct.clear();
         self.unlisted = 0;
         self.named.clear();
+        self.synced = 0;
         self.succeeded.clear();
         self.listed = false;
     }
@@ -349,6 +400,9 @@ struct Open {
     /// A campaign's named addresses: their failed and successful logins
     /// since the alert opened (bounded by the names).
     tally: HashMap<u64, (u32, u32)>,
+    /// A failing-address surge's named addresses: the account their failed
+    /// logins went for and how many (bounded by the names).
+    aims: HashMap<u64, Tries>,
     /// For a novelty alert: only events showing this value of this part
     /// (the new network) expose anyone; the principal's usual work does not.
     only: Option<(KeyPart, u64)>,
@@ -538,6 +592,38 @@ impl Engine {
                     // named before this event: it failed at least once already
                     let known_name = ip.is_some_and(|h| open.named.contains(&h));
                     name_values(&self.rules[ri], open, ev, c, &self.hasher);
+                    // which account a named address's failures go for
+                    let failed = matches!(ev.outcome, Outcome::Failure | Outcome::Denied);
+                    let won = ev.outcome == Outcome::Success;
+                    if known_name && c.kind == Some(Kind::Login) && surge(&self.rules[ri]) {
+                        if let Some(h) = ip.filter(|_| won) {
+                            // got in: a customer behind the address, no guesser
+                            open.aims.entry(h).or_default().wins += 1;
+                        }
+                    }
+                    if known_name && failed && c.kind == Some(Kind::Login) && surge(&self.rules[ri])
+                    {
+                        if let Some(h) = ip {
+                            let tries = open.aims.entry(h).or_default();
+                            // an access log names no account: only the count is known
+                            if let Some(user) = ev.user.as_deref().filter(|u| !u.is_empty()) {
+                                tries.aim.add(self.hasher.hash_one(user));
+                                if tries.account.is_none() {
+                                    tries.account = Some(user.into());
+                                }
+                            }
+                            tries.fails = tries.fails.saturating_add(1);
+                            tries.first.get_or_insert(ev.time);
+                            tries.last = Some(ev.time);
+                            let enough = match tries.aim {
+                                Aim::One(_) => GUESSES_ON_ONE_ACCOUNT,
+                                _ => LOUD_FAILURES,
+                            };
+                            if tries.fails >= enough && tries.loud_at.is_none() {
+                                tries.loud_at = Some(ev.time);
+                            }
+                        }
+                    }
                     // A campaign's key (a login page, a service) is shared with
                     // everyone: only logins by its named addresses that mostly
                     // fail (guessing), into accounts that never used their
@@ -770,6 +856,20 @@ impl Engine {
                 window, threshold, ..
             } => {
                 push_time(&mut st.times, t, *window, *threshold);
+                if names_account(rule) {
+                    // a run starts afresh after a reset or a quiet window
+                    if st.times.len() == 1 {
+                        st.aim = Aim::Unknown;
+                    }
+                    // only the application's own logins (the inventory's
+                    // login resource) name a customer's account; `root` on
+                    // sshd is every botnet's target, no victim's name
+                    let user = ev.user.as_deref().filter(|u| !u.is_empty());
+                    match user.filter(|_| c.kind == Some(Kind::Login)) {
+                        Some(u) => st.aim.add(self.hasher.hash_one(u)),
+                        None => st.aim = Aim::Several,
+                    }
+                }
                 st.times.len() as u64 >= *threshold
             }
             Detector::Sequence {
@@ -1125,6 +1225,27 @@ impl Engine {
             // grows only while its bucket stays over the line
             if matches!(self.rules[ri].detector, Detector::Baseline { .. }) {
                 extend_span(open, ev);
+                let cap = self.rules[ri].report_values;
+                if let Some(b) = st.base.as_mut() {
+                    name_bucket(open, b, cap, &self.hasher);
+                }
+                // an address that got into one account and fails at others
+                // is no customer who mistyped: the measure does not count
+                // it, the campaign names it
+                let failed = matches!(ev.outcome, Outcome::Failure | Outcome::Denied);
+                if let Some(ip) = ev.ip.filter(|_| failed && open.named.len() < cap) {
+                    self.scratch.clear();
+                    push_ip(&mut self.scratch, ip);
+                    if open
+                        .named
+                        .insert(self.hasher.hash_one(self.scratch.as_str()))
+                    {
+                        open.alert.entities.push(Entity {
+                            kind: EntityType::Ip,
+                            value: self.scratch.clone(),
+                        });
+                    }
+                }
             }
             return;
         }
@@ -1139,8 +1260,20 @@ impl Engine {
             // the address that showed the new network
             named.extend(entities(&[KeyPart::Ip], ev));
         }
+        // an address-keyed run that went for one account names it: the
+        // addresses of a brute force spread over a botnet share their victim
+        if names_account(rule) {
+            if let Some(u) = ev.user.as_deref().filter(|u| !u.is_empty()) {
+                if st.aim == Aim::One(self.hasher.hash_one(u)) {
+                    named.push(Entity {
+                        kind: EntityType::User,
+                        value: u.to_string(),
+                    });
+                }
+            }
+        }
         let mut named_hashes = HashSet::default();
-        if let Some(b) = st.base.as_ref() {
+        if let Some(b) = st.base.as_mut() {
             for ip in &b.named {
                 if named_hashes.insert(self.hasher.hash_one(&**ip)) {
                     named.push(Entity {
@@ -1149,6 +1282,7 @@ impl Engine {
                     });
                 }
             }
+            b.synced = b.named.len();
         }
         if let Detector::Distinct { of, .. } = rule.detector {
             if let Some(kind) = entity_type(of) {
@@ -1197,6 +1331,7 @@ impl Engine {
             unlisted: unlisted_before,
             named: named_hashes,
             tally: HashMap::default(),
+            aims: HashMap::default(),
             only: match rule.detector {
                 Detector::Novelty { of, .. } => Some((of, novel)),
                 _ => None,
@@ -1280,9 +1415,12 @@ impl Engine {
                 .map(|(k, _)| k.clone())
                 .collect();
             for k in closing {
-                if let Some(o) = self.open[ri].remove(&k) {
+                if let Some(mut o) = self.open[ri].remove(&k) {
                     self.stats.alerts += 1;
+                    let guessers = unname_guessers(&mut o, &self.rules[ri], &self.hasher);
                     self.closed.push(o.alert);
+                    self.stats.alerts += guessers.len() as u64;
+                    self.closed.extend(guessers);
                 }
             }
         }
@@ -1332,10 +1470,13 @@ impl Engine {
 
     /// Closes every open alert (end of input, or shutdown).
     pub fn finish(&mut self) -> Vec<Alert> {
-        for open in &mut self.open {
-            for (_, o) in open.drain() {
+        for (ri, open) in self.open.iter_mut().enumerate() {
+            for (_, mut o) in open.drain() {
                 self.stats.alerts += 1;
+                let guessers = unname_guessers(&mut o, &self.rules[ri], &self.hasher);
                 self.closed.push(o.alert);
+                self.stats.alerts += guessers.len() as u64;
+                self.closed.extend(guessers);
             }
         }
         let mut out = std::mem::take(&mut self.closed);
@@ -1408,14 +1549,8 @@ fn name_values(
     }
     let of = match &rule.detector {
         Detector::Distinct { of, .. } => *of,
-        Detector::Baseline { spec, .. }
-            if matches!(spec.measure, Measure::DistinctIps | Measure::FailingIps) =>
-        {
-            if spec.measure == Measure::FailingIps && ev.outcome == Outcome::Success {
-                return;
-            }
-            KeyPart::Ip
-        }
+        // a baseline names its bucket's addresses while the bucket is over
+        // the line (`name_bucket`), not those of the quiet hour after it
         _ => return,
     };
     let Some(kind) = entity_type(of) else {
@@ -1429,6 +1564,131 @@ fn name_values(
             });
         }
     });
+}
+
+/// Names the addresses a baseline's bucket counted since the last call,
+/// up to the rule's cap (called while the bucket is over the line).
+fn name_bucket(open: &mut Open, b: &mut BaseState, cap: usize, hasher: &impl BuildHasher) {
+    for ip in b.named.iter().skip(b.synced) {
+        if open.named.len() >= cap {
+            break;
+        }
+        if open.named.insert(hasher.hash_one(&**ip)) {
+            open.alert.entities.push(Entity {
+                kind: EntityType::Ip,
+                value: ip.to_string(),
+            });
+        }
+    }
+    b.synced = b.named.len();
+}
+
+/// Whether a rule is a surge of failing addresses (a campaign counted at a
+/// shared login page), whose named addresses' aims are tallied.
+fn surge(rule: &Rule) -> bool {
+    rule.report_values > 0
+        && matches!(&rule.detector, Detector::Baseline { spec, .. } if spec.measure == Measure::FailingIps)
+}
+
+/// Whether a threshold rule names the account its key's run went for: one
+/// keyed on addresses (or anything but the account) counting logins (of
+/// the application's login resource: see `step`).
+fn names_account(rule: &Rule) -> bool {
+    matches!(rule.detector, Detector::Threshold { .. }) && !rule.key.contains(&KeyPart::User)
+}
+
+/// Takes out of a closing surge alert the addresses that guessed one
+/// account's password (`GUESSES_ON_ONE_ACCOUNT` failures on it and none
+/// elsewhere) while the crowd tried many accounts: they are another attack
+/// going on at the same time (a brute force on one account), which its own
+/// alerts report, not members of the campaign. Where the log names no
+/// account (an access log), an address failing far more often than the
+/// crowd's members (`LOUD_FAILURES` and three times their mean) is taken
+/// out alike, unless it got in meanwhile (people behind a shared address). When guessers are not a small minority (a
+/// tenth) the crowd itself is guessing, and all stay.
+///
+/// The guessers taken out are reported together, one alert per account
+/// they went for (`<rule>_guessers`, naming the account and the addresses;
+/// one alert for the loud addresses of a log without accounts), so the
+/// brute force spread over them is one incident, apart from the campaign's.
+fn unname_guessers(open: &mut Open, rule: &Rule, hasher: &impl BuildHasher) -> Vec<Alert> {
+    if open.aims.is_empty() {
+        return Vec::new();
+    }
+    // every named address failed once before its tally began
+    let named = open.named.len().max(1) as f64;
+    let mean = (open.aims.values().map(|t| t.fails as f64).sum::<f64>() + named) / named;
+    let guesser = |t: &Tries| match t.aim {
+        // its success, if any, is the guess that worked (the takeover)
+        Aim::One(_) => t.fails >= GUESSES_ON_ONE_ACCOUNT,
+        Aim::Unknown => t.wins == 0 && t.fails >= LOUD_FAILURES && t.fails as f64 > 3.0 * mean,
+        Aim::Several => false,
+    };
+    let count = open.aims.values().filter(|t| guesser(t)).count();
+    if count == 0 || count * 10 > open.named.len() {
+        return Vec::new();
+    }
+    // by the account they went for (none: an access log's loud addresses)
+    let mut groups: std::collections::BTreeMap<Option<Box<str>>, Vec<Entity>> = Default::default();
+    let mut spans: HashMap<Option<Box<str>>, (EventTime, EventTime, EventTime, u64)> =
+        HashMap::default();
+    open.alert.entities.retain(|e| {
+        if e.kind != EntityType::Ip {
+            return true;
+        }
+        let Some(t) = open.aims.get(&hasher.hash_one(e.value.as_str())) else {
+            return true;
+        };
+        if !guesser(t) {
+            return true;
+        }
+        let (Some(first), Some(last), Some(loud)) = (t.first, t.last, t.loud_at) else {
+            return true;
+        };
+        let account = match t.aim {
+            Aim::One(_) => t.account.clone(),
+            _ => None,
+        };
+        let span = spans
+            .entry(account.clone())
+            .or_insert((first, last, loud, 0));
+        span.0 = span.0.min(first);
+        span.1 = span.1.max(last);
+        span.2 = span.2.min(loud);
+        span.3 += u64::from(t.fails);
+        groups.entry(account).or_default().push(e.clone());
+        false
+    });
+    groups
+        .into_iter()
+        .filter_map(|(account, ips)| {
+            let (start, end, detected_at, events) = *spans.get(&account)?;
+            let mut entities: Vec<Entity> = account
+                .iter()
+                .map(|a| Entity {
+                    kind: EntityType::User,
+                    value: a.to_string(),
+                })
+                .collect();
+            entities.extend(ips);
+            Some(Alert {
+                detector: format!("{}_guessers", rule.name),
+                entities,
+                start,
+                end,
+                detected_at,
+                severity: rule.severity,
+                incident: None,
+                subjects: 0,
+                categories: Categories::default(),
+                events,
+                summary: match account {
+                    Some(_) => "addresses failing again and again at one account during a surge of failed logins from many addresses: guessing its password, apart from the surge's crowd".into(),
+                    None => "addresses failing far more often than a surge's crowd of failing addresses: guessing, apart from the crowd".into(),
+                },
+            })
+        })
+        .collect()
 }
 
 /// Widens the alert's span to the event and counts it.

@@ -348,6 +348,27 @@ pub struct ListFilter {
     pub statuses: Vec<Status>,
     /// Every status, merged ones included.
     pub all: bool,
+    /// Only incidents whose ENISA band is at least this one.
+    pub min_band: Option<severity::Band>,
+    /// Only incidents whose last event is at or after this event time
+    /// (microseconds since the epoch).
+    pub since_us: Option<i64>,
+}
+
+impl ListFilter {
+    /// Whether `i` is listed.
+    pub fn keeps(&self, i: &Incident) -> bool {
+        let status = if self.all {
+            true
+        } else if self.statuses.is_empty() {
+            i.status.is_active() && i.merged_into.is_none()
+        } else {
+            self.statuses.contains(&i.status) && i.merged_into.is_none()
+        };
+        status
+            && self.since_us.is_none_or(|t| i.end.unix_micros >= t)
+            && self.min_band.is_none_or(|b| i.assessment().band >= b)
+    }
 }
 
 /// Errors of the store, each saying what to do.

