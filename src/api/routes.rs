@@ -367,7 +367,11 @@ pub(crate) fn list_incidents(
             )
         })?);
     }
-    let list = lock(&app.incidents)?.list(&ListFilter { statuses, all })?;
+    let list = lock(&app.incidents)?.list(&ListFilter {
+        statuses,
+        all,
+        ..ListFilter::default()
+    })?;
     let schedule = lock(&app.schedule)?;
     let mut out = Vec::with_capacity(list.len());
     for i in list {
