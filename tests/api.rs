@@ -442,14 +442,22 @@ fn drafts_are_legals_to_edit_and_approve_and_the_outbox_is_on_calls_to_retry() {
     );
     let (status, body) = b.post(&format!("/api/drafts/{d}/approve"), Some(LEGAL), json!({}));
     assert_eq!(status, 400, "an approval needs its reason: {body}");
+    // the marked places are what only people know: legal fills them in
+    let subject = shown["subject"]
+        .as_str()
+        .unwrap()
+        .replace("[to be completed before approval]", "Example Ltd");
     let edited = format!(
         "{}\nContact: dpo@example.org\n",
-        shown["body"].as_str().unwrap()
+        shown["body"]
+            .as_str()
+            .unwrap()
+            .replace("[to be completed before approval]", "not yet known")
     );
     let (status, body) = b.post(
         &format!("/api/drafts/{d}/edit"),
         Some(LEGAL),
-        json!({"body": edited}),
+        json!({"subject": subject, "body": edited}),
     );
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["edited_by"], "lee");

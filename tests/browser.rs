@@ -310,6 +310,14 @@ fn legal_reviews_and_approves_a_draft_and_oncall_acknowledges_in_the_browser() {
     assert!(browser
         .source()
         .contains("None: the text is as breachd generated it."));
+    // legal fills in what only people know (the marked places), then adds a line
+    browser.script(
+        "const b = document.querySelector('#body'); \
+         b.value = b.value.split('[to be completed before approval]').join('not yet known'); \
+         const s = document.querySelector('#subject'); \
+         s.value = s.value.split('[to be completed before approval]').join('Example Ltd'); \
+         return null;",
+    );
     browser.type_into("#body", "\nThe scraper's account was closed on the day.");
     browser.click("form.draft-edit button");
     assert!(

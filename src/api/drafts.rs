@@ -61,19 +61,30 @@ pub(crate) fn drafts_of(
     Ok(notify_lock(app)?.drafts(Some(id))?)
 }
 
-fn edit(app: &App, caller: &Caller, id: i64, body: &str) -> Result<Draft, ApiError> {
+fn edit(
+    app: &App,
+    caller: &Caller,
+    id: i64,
+    subject: Option<&str>,
+    body: &str,
+) -> Result<Draft, ApiError> {
     if body.trim().is_empty() {
         return Err(ApiError::new(
             StatusCode::BAD_REQUEST,
             "give `body`: the new text",
         ));
     }
+    // the draft file's form: a `Subject:` line, a blank line, the text
+    let text = match subject.map(str::trim).filter(|s| !s.is_empty()) {
+        Some(s) => format!("Subject: {s}\n\n{body}"),
+        None => body.to_string(),
+    };
     let mut store = notify_lock(app)?;
     let d = draft::edit(
         &mut *store,
         &app.legal,
         id,
-        body,
+        &text,
         &caller.name,
         crate::cli::now(),
     )?;
@@ -137,6 +148,9 @@ pub(crate) async fn show_draft(
 struct EditBody {
     #[serde(default)]
     body: String,
+    /// The new first line; the current one when absent.
+    #[serde(default)]
+    subject: Option<String>,
 }
 
 pub(crate) async fn edit_draft(
@@ -148,7 +162,7 @@ pub(crate) async fn edit_draft(
     let caller = routes::authorize(&app, &headers, Need::Role(Role::Legal))?;
     let id = draft_id(&id)?;
     let e: EditBody = routes::body(&b)?;
-    let d = blocking(move || edit(&app, &caller, id, &e.body)).await?;
+    let d = blocking(move || edit(&app, &caller, id, e.subject.as_deref(), &e.body)).await?;
     Ok(Json(serde_json::to_value(d).unwrap_or_default()))
 }
 
@@ -320,9 +334,10 @@ pub(crate) async fn review_page(
     if s.caller.role == Role::Legal && pending {
         let _ = write!(
             b,
-            "<form method=\"post\" action=\"/ui/drafts/{id}/edit\" class=\"draft-edit\">{csrf}<label for=\"body\">Text</label><textarea id=\"body\" name=\"body\" class=\"draft\">{body}</textarea><button type=\"submit\" accesskey=\"s\">Save edit</button></form>\
+            "<form method=\"post\" action=\"/ui/drafts/{id}/edit\" class=\"draft-edit\">{csrf}<label for=\"subject\">Subject</label><input id=\"subject\" name=\"subject\" class=\"draft-subject\" value=\"{subject}\"><label for=\"body\">Text</label><textarea id=\"body\" name=\"body\" class=\"draft\">{body}</textarea><button type=\"submit\" accesskey=\"s\">Save edit</button></form>\
 <form method=\"post\" action=\"/ui/drafts/{id}/approve\" class=\"draft-approve\">{csrf}<label>Reason for approving <input name=\"reason\" required></label> <button type=\"submit\" accesskey=\"a\">Approve and send</button></form>",
             csrf = csrf_field(&s),
+            subject = esc(d.subject.as_deref().unwrap_or_default()),
             body = esc(&body),
         );
     } else {
@@ -374,6 +389,8 @@ pub(crate) struct EditForm {
     #[serde(default)]
     csrf: String,
     #[serde(default)]
+    subject: String,
+    #[serde(default)]
     body: String,
 }
 
@@ -417,8 +434,9 @@ pub(crate) async fn review_edit(
     };
     // browsers send CRLF in textareas; the stored text keeps LF
     let body = f.body.replace("\r\n", "\n");
+    let subject = f.subject;
     let a = app.clone();
-    match blocking(move || edit(&a, &caller, id, &body)).await {
+    match blocking(move || edit(&a, &caller, id, Some(&subject), &body)).await {
         Ok(_) => Redirect::to(&format!("/ui/drafts/{id}")).into_response(),
         Err(e) => error_page(e, Some(&s)),
     }
