@@ -325,7 +325,7 @@ async fn incident(
     let _ = write!(
         b,
         "<p class=\"title\">{title}</p><dl class=\"facts\">\
-<dt>Status</dt><dd id=\"status\">{status}</dd><dt>Severity</dt><dd>{sev} (ENISA {score:.2}, {band}: DPC {dpc} × EI {ei} + CB {cb})</dd>\
+<dt>Status</dt><dd id=\"status\">{status}</dd><dt>Severity</dt><dd>ENISA {band}: {score:.2} = DPC {dpc} × EI {ei} + CB {cb} (the detectors rated the attack {sev})</dd>\
 <dt>Assignee</dt><dd>{assignee}</dd><dt>Attack</dt><dd>{start} → {end}</dd><dt>Detected</dt><dd>{detected}</dd>\
 <dt>Aware</dt><dd>{aware}</dd><dt>Categories</dt><dd id=\"categories\">{cats}</dd>\
 <dt>Subjects</dt><dd id=\"subjects\">{subj} (confidence {conf}; at most {upper}) — {basis}</dd><dt>Jurisdictions</dt><dd>{jur}</dd></dl>",
