@@ -36,6 +36,7 @@ fn alert(
         categories: [Category::Identity].into_iter().collect::<Categories>(),
         events: 10,
         summary: format!("{detector} test"),
+        exposed: Default::default(),
     }
 }
 
