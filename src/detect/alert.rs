@@ -156,6 +156,28 @@ mod tests {
     use crate::classify::Category;
 
     #[test]
+    fn the_id_book_keeps_two_generations_at_most() {
+        let mut b = IdBook::default();
+        let n = IdBook::GENERATION as u64;
+        for h in 0..3 * n {
+            b.learn(h, &h.to_string());
+        }
+        assert!(b.young.len() + b.old.len() <= 2 * IdBook::GENERATION);
+        assert_eq!(b.get(3 * n - 1), Some(&*(3 * n - 1).to_string()));
+        assert_eq!(b.get(0), None, "the oldest were dropped");
+    }
+
+    #[test]
+    fn subject_ids_beyond_the_cap_mark_the_list_incomplete() {
+        let mut s = SubjectIds::default();
+        for i in 0..=SubjectIds::CAP {
+            s.push(&i.to_string());
+        }
+        assert_eq!(s.ids.len(), SubjectIds::CAP);
+        assert!(s.incomplete);
+    }
+
+    #[test]
     fn alert_line_follows_the_contract() {
         let t = |s| crate::parse::time::parse_rfc3339(s).unwrap();
         let a = Alert {

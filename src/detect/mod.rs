@@ -2078,6 +2078,11 @@ mod tests {
             "fires at the 10th distinct subject"
         );
         assert_eq!(a[0].subjects, 10, "only served records expose subjects");
+        // the ids read before the alert fired are named too, refused ones not
+        let mut ids: Vec<&str> = a[0].exposed.ids.iter().map(|s| &**s).collect();
+        ids.sort_unstable();
+        assert_eq!(ids, ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"]);
+        assert!(!a[0].exposed.incomplete);
         assert_eq!(a[0].categories.names(), vec!["identity"]);
     }
 
