@@ -84,6 +84,9 @@ pub struct IncidentConfig {
     /// People who may override ENISA inputs; empty means anyone.
     #[serde(default)]
     pub legal: Vec<String>,
+    /// Exposed subject ids kept per incident (default 100000).
+    #[serde(default)]
+    pub max_subject_ids: Option<Spanned<u64>>,
 }
 
 /// `[detect]`: the data inventory and the rules.
@@ -594,6 +597,9 @@ fn build(c: &ConfigFile, doc: &Doc<'_>, base: &Path, errors: &mut Vec<ConfigErro
         jurisdictions: inventory.jurisdictions.clone(),
         ..Default::default()
     };
+    if let Some(m) = &c.incident.max_subject_ids {
+        correlation.max_subject_ids = *m.get_ref();
+    }
     if let Some(a) = &c.incident.aware_at {
         match crate::incident::AwarePolicy::from_name(a.get_ref()) {
             Some(p) => correlation.aware = p,

@@ -55,6 +55,7 @@ fn alert(ip: &str, at: &str, categories: &[Category], subjects: u64) -> Alert {
         categories: categories.iter().copied().collect::<Categories>(),
         events: 500,
         summary: "bulk read of customer records".into(),
+        exposed: Default::default(),
     }
 }
 

@@ -694,3 +694,172 @@ fn the_daemon_finishes_a_campaign_whose_sender_was_killed() {
         "at most the in-flight one twice"
     );
 }
+
+/// An agent (one of 30 who each read a few customers of their own, hour
+/// after hour, for two days) reads 120 customers' records in 40 minutes and
+/// is refused on 10 more; the default rules catch it. A tick a day after
+/// awareness drafts the GDPR data-subject notice. Returns its id.
+fn insider_draft(dir: &Path) -> i64 {
+    let start = Timestamp::now() - 72.hours();
+    let line = |ts: Timestamp, user: &str, customer: u32, status: u16| {
+        format!(
+            r#"{{"ts":"{ts}","user":"{user}","role":"agent","ip":"10.0.0.{}","method":"GET","path":"/api/customers/{customer}","status":{status},"bytes":900,"records":1,"subjects":[],"session":"s-{user}"}}"#,
+            user.len()
+        )
+    };
+    let mut lines = Vec::new();
+    for h in 0..48u32 {
+        for u in 0..30u32 {
+            if (h + u) % 3 == 0 {
+                let ts = start + (h as i64).hours() + ((u * 37 % 60) as i64).minutes();
+                lines.push((ts, line(ts, &format!("u{u}"), 2000 + u * 3 + h % 3, 200)));
+            }
+        }
+    }
+    let attack = start + 58.hours();
+    for i in 0..120u32 {
+        let ts = attack + ((20 * i) as i64).seconds();
+        lines.push((ts, line(ts, "mallory", 1000 + i, 200)));
+    }
+    for i in 0..10u32 {
+        let ts = attack + ((20 * i + 7) as i64).seconds();
+        lines.push((ts, line(ts, "mallory", 3000 + i, 403)));
+    }
+    lines.sort();
+    let mut s = String::new();
+    for (_, l) in lines {
+        let _ = writeln!(s, "{l}");
+    }
+    std::fs::write(dir.join("app.jsonl"), s).unwrap();
+    write_customer_portal(dir);
+    // payment details: a high risk, so GDPR Art. 34 asks for a notice
+    let inventory = std::fs::read_to_string(dir.join("inventory.yaml")).unwrap();
+    std::fs::write(
+        dir.join("inventory.yaml"),
+        inventory.replace("[identity, contact]", "[identity, contact, financial]"),
+    )
+    .unwrap();
+    // the shipped rules, not the fixture's bulk-read rule
+    let alerts = replay_alerts(
+        dir,
+        &[
+            "--inventory",
+            "inventory.yaml",
+            "--store",
+            "s.db",
+            "app.jsonl",
+        ],
+    );
+    assert!(!alerts.is_empty(), "the default rules catch the insider");
+    assert!(
+        alerts
+            .iter()
+            .all(|a| a["incident"] == alerts[0]["incident"]),
+        "{alerts:#?}"
+    );
+    ok(
+        breachd(
+            dir,
+            Some(Timestamp::now() + 25.hours()),
+            &["schedule", "--config", "breachd.toml", "tick"],
+        ),
+        "tick",
+    );
+    let list = ok(
+        breachd(
+            dir,
+            None,
+            &["draft", "list", "--config", "breachd.toml", "--json"],
+        ),
+        "draft list",
+    );
+    list.lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .find(|d| d["template"] == "gdpr_data_subjects")
+        .unwrap_or_else(|| panic!("no data-subject draft in {list}"))["id"]
+        .as_i64()
+        .unwrap()
+}
+
+#[test]
+fn without_a_list_the_subjects_the_incident_exposed_get_one_notice_each() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let sink = SmtpServer::start();
+    write_config(
+        d,
+        sink.port,
+        "kind = \"csv\"\npath = \"subjects.csv\"",
+        1000.0,
+    );
+    // the directory holds the exposed, the refused tries and the agents'
+    // own customers: only the exposed may hear from us
+    let mut csv = String::from("id,email,locale,name\n");
+    for id in (1000..1120).chain(3000..3010).chain(2000..2090) {
+        let _ = writeln!(csv, "{id},c{id}@example.org,en,C{id}");
+    }
+    std::fs::write(d.join("subjects.csv"), csv).unwrap();
+    let draft = insider_draft(d);
+
+    let incident = ok(
+        breachd(
+            d,
+            None,
+            &["incident", "--config", "breachd.toml", "list", "--json"],
+        ),
+        "incident list",
+    );
+    let incident: serde_json::Value = serde_json::from_str(&incident).unwrap();
+    let id = incident[0]["id"].as_str().unwrap().to_string();
+    let listed = ok(
+        breachd(
+            d,
+            None,
+            &[
+                "incident",
+                "--config",
+                "breachd.toml",
+                "subjects",
+                &id,
+                "--json",
+            ],
+        ),
+        "incident subjects",
+    );
+    let listed: serde_json::Value = serde_json::from_str(&listed).unwrap();
+    assert_eq!(listed["count"], 120, "{listed}");
+    assert_eq!(listed["incomplete"], false);
+    let mut ids: Vec<u32> = listed["subjects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["subject"].as_str().unwrap().parse().unwrap())
+        .collect();
+    ids.sort_unstable();
+    assert_eq!(ids, (1000..1120).collect::<Vec<u32>>());
+    let shown = ok(
+        breachd(
+            d,
+            None,
+            &["incident", "--config", "breachd.toml", "show", &id],
+        ),
+        "incident show",
+    );
+    assert!(shown.contains("subject ids  120 stored"), "{shown}");
+    assert!(
+        shown.contains("subjects     120 (confidence high"),
+        "{shown}"
+    );
+
+    approve(d, draft);
+    let out = ok(send(d, draft, None), "send with no list");
+    assert!(out.contains("120 subjects; 120 sent"), "{out}");
+    for i in 1000..1120 {
+        assert_eq!(sink.count_to(&format!("c{i}@example.org")), 1, "{i}");
+    }
+    assert_eq!(sink.mails().len(), 120, "nobody the insider did not read");
+    // a second run sends nothing again
+    let again = ok(send(d, draft, None), "second send");
+    assert!(again.contains("0 in this run"), "{again}");
+    assert_eq!(sink.mails().len(), 120);
+}

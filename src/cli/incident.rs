@@ -58,6 +58,9 @@ enum IncidentCommand {
     },
     /// One incident: impact, severity with its inputs, evidence, notes, trail.
     Show { id: String },
+    /// The data subjects' ids the incident's alerts exposed (for legal to
+    /// check and export), one a line; `--json` adds when and by which alert.
+    Subjects { id: String },
     /// A person has seen it and owns the response.
     Ack {
         id: String,
@@ -225,6 +228,12 @@ fn run_incident(o: &mut Opened, cmd: IncidentCommand) -> Result<(), StoreError> 
             let d = o.store.get(i)?;
             let trail = o.store.audit(Some(i))?;
             return print_show(&d, &trail, o.json).map_err(io_err);
+        }
+        IncidentCommand::Subjects { id: i } => {
+            let i = id(&i)?;
+            let d = o.store.get(i)?;
+            let ids = o.store.subject_ids(i)?;
+            return print_subjects(&d, &ids, o.json).map_err(io_err);
         }
         IncidentCommand::Ack { id: i, reason } => (i, status_change(Status::Acknowledged, reason)),
         IncidentCommand::Contain { id: i, reason } => (i, status_change(Status::Contained, reason)),
@@ -403,6 +412,36 @@ fn print_list(list: &[Incident], json: bool) -> io::Result<()> {
     )
 }
 
+/// The exposed subjects' ids: plain, one a line (to export), or JSON with
+/// whether the list is complete.
+fn print_subjects(
+    d: &IncidentDetail,
+    ids: &[crate::incident::ExposedSubject],
+    json: bool,
+) -> io::Result<()> {
+    let mut out = io::stdout().lock();
+    if json {
+        let v = serde_json::json!({
+            "incident": d.incident.id,
+            "count": ids.len(),
+            "incomplete": d.subject_ids_incomplete,
+            "subjects": ids,
+        });
+        return writeln!(out, "{v}");
+    }
+    for s in ids {
+        writeln!(out, "{}", s.subject)?;
+    }
+    if d.subject_ids_incomplete {
+        eprintln!(
+            "{}: incomplete: more subjects were exposed than the {} ids stored (cap `[incident] max_subject_ids`, or read before the alert and no longer remembered)",
+            d.incident.id,
+            ids.len()
+        );
+    }
+    Ok(())
+}
+
 fn print_show(
     d: &IncidentDetail,
     trail: &[crate::incident::audit::Entry],
@@ -442,6 +481,17 @@ fn print_show(
         out,
         "  subjects     {} (confidence {}; at most {}) — {}",
         i.subjects, i.subjects_confidence, i.subjects_upper, i.subjects_basis
+    )?;
+    writeln!(
+        out,
+        "  subject ids  {} stored{} (`breachd incident subjects {}` lists them)",
+        d.subject_ids,
+        if d.subject_ids_incomplete {
+            "; incomplete: more were exposed than are stored"
+        } else {
+            ""
+        },
+        i.id
     )?;
     if !i.jurisdictions.is_empty() {
         let j: Vec<String> = i

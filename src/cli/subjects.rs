@@ -30,8 +30,9 @@ enum SubjectsCommand {
         /// campaign's, and the text of subjects in no named language).
         #[arg(long, required = true)]
         draft: Vec<i64>,
-        /// The affected subject ids, one per line (needed on the first run;
-        /// later runs add any new ids).
+        /// The affected subject ids, one per line, instead of the ids stored
+        /// with the draft's incident (`breachd incident subjects ID`); later
+        /// runs add any new ids.
         #[arg(long, value_name = "FILE")]
         subjects: Option<PathBuf>,
         /// Config file: its store, `[notify.subjects]` and channels.

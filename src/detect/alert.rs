@@ -76,6 +76,74 @@ pub struct Alert {
     pub events: u64,
     /// One sentence for people.
     pub summary: String,
+    /// The data subjects' ids its reads exposed, as the logs name them.
+    /// Never in the alert line: it is personal data, kept in the store only.
+    #[serde(skip)]
+    pub exposed: SubjectIds,
+}
+
+/// Subject ids an alert exposed, bounded per alert.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SubjectIds {
+    /// Distinct ids, in the order they were read.
+    pub ids: Vec<Box<str>>,
+    /// Some exposed subjects are missing from `ids`: the cap bit, or they
+    /// were read before the alert and their ids were no longer remembered.
+    pub incomplete: bool,
+}
+
+impl SubjectIds {
+    /// Ids kept per alert; beyond this the list is marked incomplete.
+    pub const CAP: usize = 100_000;
+
+    /// Adds an id known to be new to this alert.
+    pub fn push(&mut self, id: &str) {
+        if self.ids.len() < Self::CAP {
+            self.ids.push(id.into());
+        } else {
+            self.incomplete = true;
+        }
+    }
+}
+
+/// The engine's memory of recently exposed subject ids by hash, so an alert
+/// can name the subjects its key exposed before it fired, while the rules'
+/// per-key state keeps only hashes. One book for all keys and rules (a
+/// subject read by many keys is kept once), in two generations: when the
+/// young one is full the old one is dropped, so memory stays bounded and the
+/// ids read most recently are the ones kept.
+#[derive(Debug, Default)]
+pub struct IdBook {
+    young: std::collections::HashMap<u64, Box<str>, foldhash::fast::RandomState>,
+    old: std::collections::HashMap<u64, Box<str>, foldhash::fast::RandomState>,
+}
+
+impl IdBook {
+    /// Ids per generation.
+    const GENERATION: usize = 200_000;
+
+    /// Remembers `id` under its (tagged) hash.
+    pub fn learn(&mut self, hash: u64, id: &str) {
+        if self.young.contains_key(&hash) {
+            return;
+        }
+        if let Some(v) = self.old.remove(&hash) {
+            self.young.insert(hash, v);
+        } else {
+            self.young.insert(hash, id.into());
+        }
+        if self.young.len() >= Self::GENERATION {
+            self.old = std::mem::take(&mut self.young);
+        }
+    }
+
+    /// The id behind `hash`, if still remembered.
+    pub fn get(&self, hash: u64) -> Option<&str> {
+        self.young
+            .get(&hash)
+            .or_else(|| self.old.get(&hash))
+            .map(|s| &**s)
+    }
 }
 
 fn category_names<S: Serializer>(c: &Categories, s: S) -> Result<S::Ok, S::Error> {
@@ -86,6 +154,28 @@ fn category_names<S: Serializer>(c: &Categories, s: S) -> Result<S::Ok, S::Error
 mod tests {
     use super::*;
     use crate::classify::Category;
+
+    #[test]
+    fn the_id_book_keeps_two_generations_at_most() {
+        let mut b = IdBook::default();
+        let n = IdBook::GENERATION as u64;
+        for h in 0..3 * n {
+            b.learn(h, &h.to_string());
+        }
+        assert!(b.young.len() + b.old.len() <= 2 * IdBook::GENERATION);
+        assert_eq!(b.get(3 * n - 1), Some(&*(3 * n - 1).to_string()));
+        assert_eq!(b.get(0), None, "the oldest were dropped");
+    }
+
+    #[test]
+    fn subject_ids_beyond_the_cap_mark_the_list_incomplete() {
+        let mut s = SubjectIds::default();
+        for i in 0..=SubjectIds::CAP {
+            s.push(&i.to_string());
+        }
+        assert_eq!(s.ids.len(), SubjectIds::CAP);
+        assert!(s.incomplete);
+    }
 
     #[test]
     fn alert_line_follows_the_contract() {
@@ -113,6 +203,10 @@ mod tests {
                 .collect(),
             events: 12,
             summary: "x".into(),
+            exposed: SubjectIds {
+                ids: vec!["c-1".into()],
+                incomplete: false,
+            },
         };
         let v: serde_json::Value = serde_json::to_value(&a).unwrap();
         assert_eq!(

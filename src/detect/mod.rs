@@ -23,7 +23,7 @@ use std::hash::BuildHasher;
 
 use crate::classify::{Categories, Class, Kind};
 use crate::parse::{Event, EventTime, Outcome};
-use alert::{Alert, Entity, EntityType};
+use alert::{Alert, Entity, EntityType, IdBook};
 use rules::{Align, Detector, KeyPart, Measure, Peers, Rule};
 
 /// Default cap on keys per rule.
@@ -461,6 +461,8 @@ pub struct Engine {
     subjects_total: Option<u64>,
     /// Alerts opened and not yet taken, when asked for.
     opened: Option<Vec<Alert>>,
+    /// Recently exposed subject ids by hash, for alerts to name them.
+    ids: IdBook,
     pub stats: DetectStats,
 }
 
@@ -491,6 +493,7 @@ impl Engine {
             sigma: None,
             subjects_total: None,
             opened: None,
+            ids: IdBook::default(),
             sigma_scratch: sigma::Scratch::default(),
             hits: Vec::new(),
             stats: DetectStats::default(),
@@ -554,6 +557,13 @@ impl Engine {
             self.sweep();
         }
         self.newness = self.profile_login(ev, c);
+        // the ids behind the hashes rules keep, for an alert to name them
+        let (book, hasher) = (&mut self.ids, &self.hasher);
+        exposures(ev, c, |v, account| {
+            if !account {
+                book.learn(tagged(hasher.hash_one(v), false), v);
+            }
+        });
         match &self.sigma {
             Some(set) if ev.action.is_some() || ev.user_agent.is_some() => {
                 set.matches_with(&mut self.sigma_scratch, ev, &mut self.hits);
@@ -1298,6 +1308,13 @@ impl Engine {
                 }
             }
         }
+        let mut exposed = alert::SubjectIds::default();
+        for h in before.iter().filter(|h| *h & 1 == 0) {
+            match self.ids.get(*h) {
+                Some(id) => exposed.push(id),
+                None => exposed.incomplete = true,
+            }
+        }
         let mut open = Open {
             alert: Alert {
                 detector: rule.name.clone(),
@@ -1312,6 +1329,7 @@ impl Engine {
                 incident: None,
                 subjects: 0,
                 categories: categories_before,
+                exposed: Default::default(),
                 events: 0,
                 summary: match &rule.detector {
                     Detector::Signature {
@@ -1338,6 +1356,7 @@ impl Engine {
             },
         };
         // the firing event's exposures are already in `before`
+        open.alert.exposed = exposed;
         open.alert.events = events_before;
         extend_span(&mut open, ev);
         open.alert.subjects = estimate(&open, self.subjects_total);
@@ -1513,12 +1532,16 @@ fn extend(
         open.alert.categories = open.alert.categories.union(c.categories);
     }
     let (subjects, accounts) = (&mut open.subjects, &mut open.accounts);
+    let ids = &mut open.alert.exposed;
     exposures(ev, c, |v, account| {
-        if subjects.len() < MAX_SUBJECTS_PER_ALERT
-            && subjects.insert(tagged(hasher.hash_one(v), account))
-            && account
-        {
-            *accounts += 1;
+        if subjects.len() >= MAX_SUBJECTS_PER_ALERT {
+            ids.incomplete |= !account;
+        } else if subjects.insert(tagged(hasher.hash_one(v), account)) {
+            if account {
+                *accounts += 1;
+            } else {
+                ids.push(v);
+            }
         }
     });
     open.unlisted += exposed_unlisted(ev, c, total);
@@ -1682,6 +1705,7 @@ fn unname_guessers(open: &mut Open, rule: &Rule, hasher: &impl BuildHasher) -> V
                 subjects: 0,
                 categories: Categories::default(),
                 events,
+                exposed: Default::default(),
                 summary: match account {
                     Some(_) => "addresses failing again and again at one account during a surge of failed logins from many addresses: guessing its password, apart from the surge's crowd".into(),
                     None => "addresses failing far more often than a surge's crowd of failing addresses: guessing, apart from the crowd".into(),
@@ -2054,6 +2078,11 @@ mod tests {
             "fires at the 10th distinct subject"
         );
         assert_eq!(a[0].subjects, 10, "only served records expose subjects");
+        // the ids read before the alert fired are named too, refused ones not
+        let mut ids: Vec<&str> = a[0].exposed.ids.iter().map(|s| &**s).collect();
+        ids.sort_unstable();
+        assert_eq!(ids, ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"]);
+        assert!(!a[0].exposed.incomplete);
         assert_eq!(a[0].categories.names(), vec!["identity"]);
     }
 

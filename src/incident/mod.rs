@@ -167,7 +167,13 @@ pub struct Correlation {
     pub aware: AwarePolicy,
     /// Share of data subjects per jurisdiction (inventory), for estimates.
     pub jurisdictions: Vec<(String, f64)>,
+    /// Exposed subject ids kept per incident (`[incident] max_subject_ids`);
+    /// beyond it the list is marked incomplete and the count stays an estimate.
+    pub max_subject_ids: u64,
 }
+
+/// Default of `[incident] max_subject_ids`.
+pub const DEFAULT_MAX_SUBJECT_IDS: u64 = 100_000;
 
 impl Default for Correlation {
     fn default() -> Self {
@@ -176,6 +182,7 @@ impl Default for Correlation {
             window_us: 24 * 3600 * 1_000_000,
             aware: AwarePolicy::Detection,
             jurisdictions: Vec::new(),
+            max_subject_ids: DEFAULT_MAX_SUBJECT_IDS,
         }
     }
 }
@@ -313,6 +320,21 @@ pub struct IncidentDetail {
     pub entities_more: u64,
     pub evidence: Vec<AlertRecord>,
     pub notes: Vec<Note>,
+    /// Exposed data subjects' ids stored with the incident.
+    pub subject_ids: u64,
+    /// Some exposed subjects' ids are not stored (a cap bit, or they were
+    /// read before an alert and no longer remembered).
+    pub subject_ids_incomplete: bool,
+}
+
+/// One exposed data subject's id stored with an incident.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ExposedSubject {
+    pub subject: String,
+    /// Event time of the alert record that first named it.
+    pub first_seen: String,
+    /// The alert whose reads exposed it.
+    pub alert: String,
 }
 
 /// What recording an alert did.
@@ -453,6 +475,8 @@ pub trait IncidentStore: Send {
         reason: &str,
         policy: &Correlation,
     ) -> Result<IncidentId, StoreError>;
+    /// The exposed data subjects' ids stored with an incident, by id.
+    fn subject_ids(&self, id: IncidentId) -> Result<Vec<ExposedSubject>, StoreError>;
     /// The incident an alert (by key) belongs to now, after any merges.
     fn incident_of(&self, alert_key: &str) -> Result<Option<IncidentId>, StoreError>;
     /// The audit trail, oldest first, of one incident or of everything.

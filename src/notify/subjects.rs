@@ -524,7 +524,30 @@ pub fn prepare(
     for b in directory.bad_rows().iter().take(20) {
         tracing::warn!(directory = %directory.path(), line = b.line, field = b.field, reason = %b.reason, "subject directory row skipped");
     }
-    let incident = incidents.get(draft.incident)?.incident;
+    let detail = incidents.get(draft.incident)?;
+    // Without a list from the person, the subjects are those whose ids the
+    // incident's alerts exposed (stored with the incident).
+    let stored: Vec<String>;
+    let ids = match ids {
+        Some(ids) => Some(ids),
+        None => {
+            stored = incidents
+                .subject_ids(draft.incident)?
+                .into_iter()
+                .map(|s| s.subject)
+                .collect();
+            if detail.subject_ids_incomplete && !stored.is_empty() {
+                tracing::warn!(
+                    incident = %draft.incident,
+                    stored = stored.len(),
+                    estimate = detail.incident.subjects,
+                    "the incident's stored subject ids are incomplete: more subjects were exposed; name the rest with --subjects FILE"
+                );
+            }
+            (!stored.is_empty()).then_some(stored.as_slice())
+        }
+    };
+    let incident = detail.incident;
     let mut texts = Texts::new(&drafts, &incident, settings, now)?;
     let campaign = match (store.campaign(draft_id)?, ids) {
         (_, Some(ids)) => {
@@ -535,7 +558,8 @@ pub fn prepare(
         (Some(c), None) => c,
         (None, None) => {
             return Err(CampaignError::Refused(format!(
-                "draft {draft_id} has no campaign yet: name the affected subjects with --subjects FILE (one id per line)"
+                "draft {draft_id} has no campaign yet and incident {} has no stored subject ids (the logs named none): name the affected subjects with --subjects FILE (one id per line)",
+                draft.incident
             )))
         }
     };

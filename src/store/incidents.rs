@@ -10,8 +10,8 @@ use crate::incident::audit::{self, Entry};
 use crate::incident::severity::Overrides;
 use crate::incident::{
     alert_key, by_jurisdiction, entity_type_name, AlertRecord, Aware, AwarePolicy, Change,
-    Correlation, Incident, IncidentDetail, IncidentId, IncidentStore, ListFilter, Note, Recorded,
-    Status, StoreError,
+    Correlation, ExposedSubject, Incident, IncidentDetail, IncidentId, IncidentStore, ListFilter,
+    Note, Recorded, Status, StoreError,
 };
 use crate::parse::EventTime;
 use crate::source::checkpoint::Checkpoint;
@@ -401,10 +401,12 @@ fn record(c: &Connection, now: &str, a: &Alert, closed: bool, p: &Correlation) -
                     "UPDATE alerts SET incident = ?2 WHERE key = ?1",
                     params![k, target.0],
                 )?;
+                move_subject_ids(c, Some(k), inc, target)?;
                 full = true;
             }
         }
     }
+    keep_subject_ids(c, home, own, a, p)?;
     if unnamed {
         rebuild_entities(c, home, p)?;
     } else {
@@ -437,6 +439,80 @@ fn record(c: &Connection, now: &str, a: &Alert, closed: bool, p: &Correlation) -
         opened,
         new_alert: known.is_none(),
     })
+}
+
+/// Stores the subject ids `a` exposed under its incident, up to the cap;
+/// marks the incident's list incomplete when the cap bites or the alert's
+/// own list is incomplete.
+fn keep_subject_ids(
+    c: &Connection,
+    id: IncidentId,
+    alert: &str,
+    a: &Alert,
+    p: &Correlation,
+) -> R<()> {
+    if a.exposed.ids.is_empty() && !a.exposed.incomplete {
+        return Ok(());
+    }
+    let mut have: u64 = c.query_row(
+        "SELECT COUNT(*) FROM incident_subjects WHERE incident = ?1",
+        [id.0],
+        |r| r.get::<_, i64>(0),
+    )? as u64;
+    let mut incomplete = a.exposed.incomplete;
+    let seen = a.end.to_string();
+    let mut ins = c.prepare_cached(
+        "INSERT OR IGNORE INTO incident_subjects (incident, subject, first_seen, alert)
+         VALUES (?1, ?2, ?3, ?4)",
+    )?;
+    let mut has =
+        c.prepare_cached("SELECT 1 FROM incident_subjects WHERE incident = ?1 AND subject = ?2")?;
+    for s in &a.exposed.ids {
+        if have >= p.max_subject_ids {
+            // only a new id is lost to the cap
+            if !has.exists(params![id.0, &**s])? {
+                incomplete = true;
+                break;
+            }
+            continue;
+        }
+        have += ins.execute(params![id.0, &**s, seen, alert])? as u64;
+    }
+    if incomplete {
+        c.execute(
+            "UPDATE incidents SET subject_ids_incomplete = 1 WHERE id = ?1",
+            [id.0],
+        )?;
+    }
+    Ok(())
+}
+
+/// Moves the subject ids of one alert (or all of them) from one incident to
+/// another (a merge, a split, an alert that joined another incident).
+fn move_subject_ids(
+    c: &Connection,
+    alert: Option<&str>,
+    from: IncidentId,
+    to: IncidentId,
+) -> R<()> {
+    c.execute(
+        "INSERT OR IGNORE INTO incident_subjects (incident, subject, first_seen, alert)
+         SELECT ?2, subject, first_seen, alert FROM incident_subjects
+         WHERE incident = ?1 AND (?3 IS NULL OR alert = ?3)",
+        params![from.0, to.0, alert],
+    )?;
+    c.execute(
+        "DELETE FROM incident_subjects WHERE incident = ?1 AND (?2 IS NULL OR alert = ?2)",
+        params![from.0, alert],
+    )?;
+    if alert.is_none() {
+        c.execute(
+            "UPDATE incidents SET subject_ids_incomplete = 1 WHERE id = ?2
+               AND (SELECT subject_ids_incomplete FROM incidents WHERE id = ?1) = 1",
+            params![from.0, to.0],
+        )?;
+    }
+    Ok(())
 }
 
 /// Active incidents an alert is linked to: by a shared entity of a linking
@@ -520,6 +596,7 @@ fn merge_rows(
         "DELETE FROM incident_entities WHERE incident = ?1",
         [from.0],
     )?;
+    move_subject_ids(c, None, from, into)?;
     c.execute(
         "UPDATE incidents SET merged_into = ?2, updated_at = ?3 WHERE id = ?1",
         params![from.0, into.0, now],
@@ -729,6 +806,25 @@ impl Agg {
             (format!(
                 "distinct subjects of the largest of {n} alerts; at most {sum_subj} if the alerts exposed different people"
             ), "medium")
+        };
+        // Where the logs named the subjects, the ids stored are the count.
+        let (ids, incomplete): (i64, bool) = c.query_row(
+            "SELECT (SELECT COUNT(*) FROM incident_subjects WHERE incident = ?1),
+                    subject_ids_incomplete FROM incidents WHERE id = ?1",
+            [id.0],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        let (ids, mut max_subj, mut sum_subj) = (ids as u64, max_subj, sum_subj);
+        let (basis, confidence) = if ids > 0 && !incomplete && ids >= max_subj {
+            (max_subj, sum_subj) = (ids, ids);
+            (
+                format!(
+                    "counted: {ids} distinct subject ids the logs named, stored with the incident"
+                ),
+                "high",
+            )
+        } else {
+            (basis, confidence)
         };
         let juris = serde_json::to_string(&by_jurisdiction(max_subj, &p.jurisdictions))
             .unwrap_or_else(|_| "[]".into());
@@ -1005,7 +1101,15 @@ impl IncidentStore for SqliteStore {
                     })
                 })?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
+            let (subject_ids, subject_ids_incomplete): (i64, bool) = c.query_row(
+                "SELECT (SELECT COUNT(*) FROM incident_subjects WHERE incident = ?1),
+                        subject_ids_incomplete FROM incidents WHERE id = ?1",
+                [id.0],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?;
             Ok(IncidentDetail {
+                subject_ids: subject_ids.max(0) as u64,
+                subject_ids_incomplete,
                 incident,
                 entities_more: (total - entities.len() as i64).max(0) as u64,
                 entities,
@@ -1204,6 +1308,7 @@ impl IncidentStore for SqliteStore {
                     "UPDATE alerts SET incident = ?2 WHERE key = ?1",
                     params![k, new.0],
                 )?;
+                move_subject_ids(c, Some(k), id, new)?;
             }
             for inc in [id, new] {
                 rebuild_entities(c, inc, policy)?;
@@ -1226,6 +1331,26 @@ impl IncidentStore for SqliteStore {
                 serde_json::json!({"from": id.to_string(), "alerts": alert_keys, "reason": reason}),
             )?;
             Ok(new)
+        })
+    }
+
+    fn subject_ids(&self, id: IncidentId) -> Result<Vec<ExposedSubject>, StoreError> {
+        self.read(|c| {
+            load(c, id)?;
+            let mut q = c.prepare(
+                "SELECT subject, first_seen, alert FROM incident_subjects
+                 WHERE incident = ?1 ORDER BY subject",
+            )?;
+            let rows = q
+                .query_map([id.0], |r| {
+                    Ok(ExposedSubject {
+                        subject: r.get(0)?,
+                        first_seen: r.get(1)?,
+                        alert: r.get(2)?,
+                    })
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(rows)
         })
     }
 

@@ -248,6 +248,20 @@ CREATE TABLE campaign_subjects (
     PRIMARY KEY (draft, subject)
 ) WITHOUT ROWID;
 "#,
+    // 5: the data subjects' ids an incident's alerts exposed (the alert that
+    // first named each, so a split can take its ids along), and whether the
+    // list is incomplete (a cap bit, or ids read before an alert were no
+    // longer remembered).
+    r#"
+CREATE TABLE incident_subjects (
+    incident INTEGER NOT NULL REFERENCES incidents(id),
+    subject TEXT NOT NULL,
+    first_seen TEXT NOT NULL,
+    alert TEXT NOT NULL,
+    PRIMARY KEY (incident, subject)
+) WITHOUT ROWID;
+ALTER TABLE incidents ADD COLUMN subject_ids_incomplete INTEGER NOT NULL DEFAULT 0;
+"#,
 ];
 
 /// The file name of the store inside the data directory.

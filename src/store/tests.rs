@@ -36,6 +36,7 @@ fn alert(
         categories: [Category::Identity].into_iter().collect::<Categories>(),
         events: 10,
         summary: format!("{detector} test"),
+        exposed: Default::default(),
     }
 }
 
@@ -468,4 +469,98 @@ fn a_campaign_of_thousands_of_alerts_is_recorded_consistently() {
     assert_eq!(list.len(), 1);
     assert_eq!(list[0].alerts, 3000);
     assert_aggregates_consistent(&mut s, &p);
+}
+
+/// `alert(...)` exposing these subject ids.
+fn exposing(mut a: Alert, ids: &[&str]) -> Alert {
+    a.subjects = ids.len() as u64;
+    a.exposed.ids = ids.iter().map(|s| (*s).into()).collect();
+    a
+}
+
+fn stored_ids(s: &SqliteStore, id: IncidentId) -> Vec<String> {
+    s.subject_ids(id)
+        .unwrap()
+        .into_iter()
+        .map(|e| e.subject)
+        .collect()
+}
+
+#[test]
+fn exposed_subject_ids_follow_their_alerts_through_merge_and_split() {
+    let mut s = SqliteStore::in_memory();
+    let p = Correlation::default();
+    let a = exposing(
+        alert(
+            "mass_access",
+            &[(User, "mallory")],
+            "2026-03-02T10:00:00Z",
+            "2026-03-02T10:05:00Z",
+            0,
+        ),
+        &["c-1", "c-2", "c-3"],
+    );
+    let b = exposing(
+        alert(
+            "mass_access",
+            &[(User, "trudy")],
+            "2026-03-02T10:01:00Z",
+            "2026-03-02T10:06:00Z",
+            0,
+        ),
+        &["c-3", "c-4"],
+    );
+    let ia = s.record_alert(&a, true, &p).unwrap().incident;
+    let ib = s.record_alert(&b, true, &p).unwrap().incident;
+    assert_ne!(ia, ib);
+    let d = s.get(ia).unwrap();
+    assert_eq!((d.subject_ids, d.subject_ids_incomplete), (3, false));
+    assert_eq!(d.incident.subjects, 3);
+    assert!(d.incident.subjects_basis.starts_with("counted"));
+
+    s.merge(ia, ib, "carol", "same actor", &p).unwrap();
+    assert_eq!(stored_ids(&s, ia), ["c-1", "c-2", "c-3", "c-4"]);
+    assert!(stored_ids(&s, ib).is_empty());
+    let d = s.get(ia).unwrap().incident;
+    assert_eq!(
+        (d.subjects, d.subjects_upper, d.subjects_confidence.as_str()),
+        (4, 4, "high"),
+        "the union of the ids, not the largest alert's 3 nor the sum's 5"
+    );
+
+    let ic = s
+        .split(ia, &[crate::incident::alert_key(&b)], "carol", "apart", &p)
+        .unwrap();
+    // c-3 was first named by mallory's alert, so it stays with it
+    assert_eq!(stored_ids(&s, ia), ["c-1", "c-2", "c-3"]);
+    assert_eq!(stored_ids(&s, ic), ["c-4"]);
+    assert_eq!(s.get(ia).unwrap().incident.subjects, 3);
+    assert!(s.verify_audit().unwrap().ok);
+}
+
+#[test]
+fn the_id_cap_marks_the_list_incomplete_and_keeps_the_estimate() {
+    let mut s = SqliteStore::in_memory();
+    let p = Correlation {
+        max_subject_ids: 2,
+        ..Correlation::default()
+    };
+    let a = exposing(
+        alert(
+            "mass_access",
+            &[(User, "mallory")],
+            "2026-03-02T10:00:00Z",
+            "2026-03-02T10:05:00Z",
+            0,
+        ),
+        &["c-1", "c-2", "c-3"],
+    );
+    let i = s.record_alert(&a, true, &p).unwrap().incident;
+    let d = s.get(i).unwrap();
+    assert_eq!((d.subject_ids, d.subject_ids_incomplete), (2, true));
+    assert_eq!(
+        d.incident.subjects, 3,
+        "the alert's count, not the 2 stored"
+    );
+    assert!(!d.incident.subjects_basis.starts_with("counted"));
 }
