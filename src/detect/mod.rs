@@ -8,6 +8,7 @@
 //! one key is one alert, extended while it goes on, closed after `quiet`.
 
 pub mod alert;
+pub mod reload;
 pub mod rules;
 pub mod sigma;
 
@@ -672,6 +673,16 @@ impl Engine {
         }
     }
 
+    /// Whether a rule asks what is new for an account (its login profile).
+    fn wants_profiles(&self) -> bool {
+        self.rules.iter().any(|r| match &r.detector {
+            Detector::Sequence { then_new, .. } => then_new.is_some(),
+            Detector::Chain { steps, .. } => steps[0].new.is_some(),
+            Detector::Novelty { without_login, .. } => *without_login,
+            _ => false,
+        })
+    }
+
     /// For a successful login of a named account, how it compares with the
     /// account's profile (then learns it). None for other events, or when no
     /// rule asks.
@@ -681,13 +692,7 @@ impl Engine {
         }
         let user = ev.user.as_deref().filter(|u| !u.is_empty())?;
         if self.profiles.is_none() {
-            let wanted = self.rules.iter().any(|r| match &r.detector {
-                Detector::Sequence { then_new, .. } => then_new.is_some(),
-                Detector::Chain { steps, .. } => steps[0].new.is_some(),
-                Detector::Novelty { without_login, .. } => *without_login,
-                _ => false,
-            });
-            if !wanted {
+            if !self.wants_profiles() {
                 return None;
             }
             self.profiles = Some(HashMap::default());
