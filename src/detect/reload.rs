@@ -117,6 +117,7 @@ impl Engine {
             next.open[ni] = std::mem::take(&mut old.open[oi]);
             next.peers[ni] = std::mem::take(&mut old.peers[oi]);
             next.active[ni] = std::mem::take(&mut old.active[oi]);
+            next.first_reads[ni] = std::mem::take(&mut old.first_reads[oi]);
             next.rolled[ni] = old.rolled[oi];
             next.next_expire[ni] = old.next_expire[oi];
             next.next_roll[ni] = old.next_roll[oi];
