@@ -21,7 +21,8 @@ import sys
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCEN = os.path.join(ROOT, "..", "shared", "scenarios")
 OUT = os.path.join(ROOT, "bench-out")
-BIN = os.path.join(ROOT, "target", "release", "breachd")
+# BREACHD_BIN scores another build (e.g. the previous one, for a before/after)
+BIN = os.environ.get("BREACHD_BIN") or os.path.join(ROOT, "target", "release", "breachd")
 VIEWS = {"app": ["app.jsonl", "auth.log"], "nginx": ["access.log", "auth.log"]}
 COLUMNS = ["recall", "precision", "false_per_100k_lines", "median_ttd_fast_s",
            "subjects_within_25pct", "alerts_per_detected_attack", "incidents_per_detected_attack",
@@ -67,7 +68,8 @@ def main():
     ap.add_argument("--scale", type=float, default=1)
     ap.add_argument("--extra", nargs=argparse.REMAINDER, default=[], help="more replay arguments")
     args = ap.parse_args()
-    subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=ROOT, check=True)
+    if not os.environ.get("BREACHD_BIN"):
+        subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=ROOT, check=True)
     results = []
     for difficulty in args.difficulties.split(","):
         print(f"\n## {difficulty} ({args.variant}, scale {args.scale:g})")

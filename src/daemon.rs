@@ -567,15 +567,23 @@ fn apply_reload(
     downstream.inventory = new.inventory.clone();
     let rules_changed = format!("{:?}", new.rules) != format!("{:?}", current.rules);
     if rules_changed {
-        downstream.announce();
-        let open = downstream.engine.finish();
-        downstream
-            .pending
-            .extend(open.into_iter().map(|a| (a, false)));
-        downstream.engine = Engine::new(new.rules.clone(), new.max_keys)
-            .with_sigma(new.sigma.clone())
-            .with_subjects_total(new.inventory.subjects_total)
-            .with_opened_queue();
+        // Each rule keeps what it learned unless its state changed meaning
+        // (detect::reload); alerts of restarted or removed rules close.
+        let carried = downstream.engine.reload(
+            Engine::new(new.rules.clone(), new.max_keys)
+                .with_sigma(new.sigma.clone())
+                .with_subjects_total(new.inventory.subjects_total)
+                .with_opened_queue(),
+        );
+        tracing::info!(
+            kept = carried.kept.len(),
+            retuned = ?carried.retuned,
+            restarted = ?carried.restarted,
+            added = ?carried.added,
+            removed = ?carried.removed,
+            closed_alerts = carried.closed_alerts,
+            "rules reloaded: detector state carried over"
+        );
     }
     scheduler.reload(new.playbooks.clone());
     // Templates and channels live in the delivery thread: start a new one on

@@ -8,6 +8,7 @@
 //! one key is one alert, extended while it goes on, closed after `quiet`.
 
 pub mod alert;
+pub mod reload;
 pub mod rules;
 pub mod sigma;
 
@@ -283,6 +284,62 @@ impl Harvest {
 /// visit cut by a pause, two are a habit.
 const HARVEST_VISITS: u32 = 2;
 
+/// A `harvest` rule's principal that has read one subject so far (most of
+/// them: a customer reading their own record). It cannot fire yet, so it is
+/// kept this small until a second subject makes it a full [`KeyState`],
+/// which then holds exactly what it would have held from the start.
+#[derive(Debug, Clone, Copy, Default)]
+struct FirstRead {
+    /// The key's last matching event (expiry).
+    last: i64,
+    categories: Categories,
+    /// Whether a non-bulk event started the reading (a [`Harvest`] exists).
+    harvest: bool,
+    /// The reading's current visit and its last event ([`Harvest::visit`], [`Harvest::last`]).
+    visit: u32,
+    visit_last: i64,
+    /// The subject read, when, on which visit first, and on which visit last
+    /// ([`Read::WORKING`] once read again on a later one).
+    subject: Option<u64>,
+    first: i64,
+    first_visit: u32,
+    read_visit: u32,
+    exposed: bool,
+}
+
+impl FirstRead {
+    /// The full state this reading would have built.
+    fn promote(self) -> KeyState {
+        let harvest = self.harvest.then(|| {
+            let reads: Vec<Read> = self
+                .subject
+                .map(|subject| Read {
+                    subject,
+                    first: self.first,
+                    visit: self.read_visit,
+                    exposed: self.exposed,
+                })
+                .into_iter()
+                .collect();
+            Box::new(Harvest {
+                visit: self.visit,
+                last: self.visit_last,
+                visit_new: u32::from(self.subject.is_some() && self.first_visit == self.visit),
+                max_new: u32::from(self.subject.is_some()),
+                working: u32::from(self.read_visit == Read::WORKING),
+                reads,
+                ..Harvest::default()
+            })
+        });
+        KeyState {
+            last: self.last,
+            categories: self.categories,
+            harvest,
+            ..KeyState::default()
+        }
+    }
+}
+
 /// What one account has logged in from, shared by every rule that asks
 /// whether a login is new for it: hashes of its networks (/24, /48) and its
 /// browsers, the most recent few of each.
@@ -436,6 +493,10 @@ pub struct Engine {
     next_profile_expiry: i64,
     /// Per rule: keys whose current bucket has a value (to roll them).
     active: Vec<Vec<Box<str>>>,
+    /// Per `harvest` rule: principals that read one subject so far, by key hash.
+    first_reads: Vec<HashMap<u64, FirstRead>>,
+    /// Reused buffer for an event's subject hashes.
+    subjects_buf: Vec<u64>,
     /// Per rule: when idle keys are next expired.
     next_expire: Vec<i64>,
     /// Per rule: when activity-aligned buckets are next checked for their end.
@@ -482,6 +543,8 @@ impl Engine {
             newness: None,
             next_profile_expiry: i64::MIN,
             active: vec![Vec::new(); n],
+            first_reads: (0..n).map(|_| HashMap::default()).collect(),
+            subjects_buf: Vec::new(),
             offset: vec![i64::MIN; n],
             closed: Vec::new(),
             hasher: Default::default(),
@@ -532,14 +595,15 @@ impl Engine {
     pub fn keys_by_rule(&self) -> Vec<(&str, usize)> {
         self.rules
             .iter()
-            .zip(&self.state)
-            .map(|(r, s)| (r.name.as_str(), s.len()))
+            .zip(self.state.iter().zip(&self.first_reads))
+            .map(|(r, (s, f))| (r.name.as_str(), s.len() + f.len()))
             .collect()
     }
 
     /// Keys held now over all rules.
     pub fn keys(&self) -> usize {
-        self.state.iter().map(HashMap::len).sum()
+        self.state.iter().map(HashMap::len).sum::<usize>()
+            + self.first_reads.iter().map(HashMap::len).sum::<usize>()
     }
 
     /// Feeds one classified event.
@@ -682,6 +746,87 @@ impl Engine {
         }
     }
 
+    /// Records a matching event of a `harvest` key with no full state yet in
+    /// its [`FirstRead`]; once the key reads a second subject, moves it to a
+    /// full [`KeyState`] and returns true (the event is then stepped as usual).
+    fn first_read(&mut self, ri: usize, ev: &Event<'_>, c: &Class<'_>, gap: i64) -> bool {
+        let t = ev.time.unix_micros;
+        let exposed = ev.outcome == Outcome::Success;
+        let bulk = c.kind == Some(Kind::Bulk);
+        // the subjects the harvest detector would read from this event
+        let buf = &mut self.subjects_buf;
+        buf.clear();
+        if !bulk {
+            if ev.subjects.is_empty() || !exposed {
+                if let Some(s) = c.subject {
+                    buf.push(tagged(self.hasher.hash_one(s), false));
+                }
+            } else {
+                for s in &ev.subjects {
+                    buf.push(tagged(self.hasher.hash_one(&**s), false));
+                }
+            }
+        }
+        let key = self.hasher.hash_one(self.key_buf.as_str());
+        let firsts = &mut self.first_reads[ri];
+        let known = firsts.get(&key).and_then(|f| f.subject);
+        let one = known.or(buf.first().copied());
+        if buf.iter().any(|&s| Some(s) != one) {
+            let st = firsts
+                .remove(&key)
+                .map(FirstRead::promote)
+                .unwrap_or_default();
+            if self.state[ri].len() >= self.max_keys {
+                self.stats.cap_hits += 1;
+                return false;
+            }
+            self.state[ri].insert(self.key_buf.as_str().into(), st);
+            return true;
+        }
+        if !firsts.contains_key(&key) && firsts.len() >= self.max_keys {
+            self.stats.cap_hits += 1;
+            return false;
+        }
+        let f = firsts.entry(key).or_default();
+        f.last = t;
+        if exposed {
+            f.categories = f.categories.union(c.categories);
+        }
+        if bulk {
+            return false;
+        }
+        f.harvest = true;
+        if f.visit_last != 0 && t.saturating_sub(f.visit_last) > gap {
+            f.visit += 1;
+        }
+        f.visit_last = f.visit_last.max(t);
+        for &s in buf.iter() {
+            if f.subject.is_none() {
+                f.subject = Some(s);
+                f.first = t;
+                f.first_visit = f.visit;
+                f.read_visit = f.visit;
+                f.exposed = exposed;
+            } else {
+                f.exposed |= exposed;
+                if f.read_visit != f.visit && f.read_visit != Read::WORKING {
+                    f.read_visit = Read::WORKING;
+                }
+            }
+        }
+        false
+    }
+
+    /// Whether a rule asks what is new for an account (its login profile).
+    fn wants_profiles(&self) -> bool {
+        self.rules.iter().any(|r| match &r.detector {
+            Detector::Sequence { then_new, .. } => then_new.is_some(),
+            Detector::Chain { steps, .. } => steps[0].new.is_some(),
+            Detector::Novelty { without_login, .. } => *without_login,
+            _ => false,
+        })
+    }
+
     /// For a successful login of a named account, how it compares with the
     /// account's profile (then learns it). None for other events, or when no
     /// rule asks.
@@ -691,13 +836,7 @@ impl Engine {
         }
         let user = ev.user.as_deref().filter(|u| !u.is_empty())?;
         if self.profiles.is_none() {
-            let wanted = self.rules.iter().any(|r| match &r.detector {
-                Detector::Sequence { then_new, .. } => then_new.is_some(),
-                Detector::Chain { steps, .. } => steps[0].new.is_some(),
-                Detector::Novelty { without_login, .. } => *without_login,
-                _ => false,
-            });
-            if !wanted {
+            if !self.wants_profiles() {
                 return None;
             }
             self.profiles = Some(HashMap::default());
@@ -785,6 +924,23 @@ impl Engine {
             }
             return;
         }
+        if let Detector::Harvest {
+            gap,
+            max_per_visit,
+            memory,
+            ..
+        } = &rule.detector
+        {
+            // one subject read cannot be a harvest: keep it small until a second
+            if *max_per_visit >= 1
+                && *memory >= 2
+                && !self.state[ri].contains_key(self.key_buf.as_str())
+                && !self.first_read(ri, ev, c, *gap)
+            {
+                return;
+            }
+        }
+        let rule = &self.rules[ri];
         let states = &mut self.state[ri];
         if !states.contains_key(self.key_buf.as_str()) {
             // a key starts with a matching event
@@ -1425,6 +1581,7 @@ impl Engine {
             // pass over every key of a month-long baseline is not free).
             if now >= self.next_expire[ri] {
                 self.state[ri].retain(|_, s| s.last >= now.saturating_sub(window));
+                self.first_reads[ri].retain(|_, f| f.last >= now.saturating_sub(window));
                 self.next_expire[ri] = now.saturating_add((window / 4).max(60_000_000));
             }
             let quiet = rule.quiet;
@@ -2201,6 +2358,86 @@ mod tests {
             2 * 86_400 + 19 * 3600 + 3 * 300
         );
         assert_eq!(a[0].start.unix_micros / 1_000_000, 19 * 3600 + 300);
+    }
+
+    /// Feeds `lines` to an engine on `HARVEST` seeded with `hasher`; with
+    /// `full`, the key `user` has a full state from the start (as before
+    /// [`FirstRead`]).
+    fn harvest_engine(lines: &[Line], full: bool, hasher: &Fast) -> Engine {
+        let inv = Inventory::from_str(INV, "inv").unwrap();
+        let mut e = Engine::new(rules(HARVEST), 1000);
+        e.hasher = hasher.clone();
+        if full {
+            e.state[0].insert("user".into(), KeyState::default());
+        }
+        for (t, ip, user, m, path, status) in lines {
+            let ev = Event {
+                time: EventTime::from_unix_secs(*t, 0),
+                ip: ip.parse().ok(),
+                user: (!user.is_empty()).then_some(Cow::Borrowed(*user)),
+                action: Some(Cow::Borrowed(*m)),
+                resource: Some(Cow::Borrowed(path.as_str())),
+                status: Some(*status),
+                outcome: Outcome::from_http_status(*status),
+                ..Event::default()
+            };
+            e.observe(&ev, &inv.classify(&ev));
+        }
+        e
+    }
+
+    #[test]
+    fn harvest_keeps_one_subject_readers_small_and_promotes_them_unchanged() {
+        // a thousand customers reading their own record, evening after evening
+        let mut own = Vec::new();
+        for d in 0..3 {
+            for u in 0..1000 {
+                let user: &'static str = Box::leak(format!("u{u}").into_boxed_str());
+                own.push((
+                    d * 86_400 + 19 * 3600 + u,
+                    "10.1.1.1",
+                    user,
+                    "GET",
+                    format!("/c/{u}"),
+                    200,
+                ));
+            }
+        }
+        let e = harvest_engine(&own, false, &Fast::default());
+        assert_eq!(e.state[0].len(), 0, "no full state for one subject");
+        assert_eq!(e.first_reads[0].len(), 1000);
+        // a reader's second subject builds the state it would have had all
+        // along: its own record alone (evening 0), again (evening 1, refused
+        // once), a stranger (evening 2)
+        let at = |d: i64, k: i64| d * 86_400 + 19 * 3600 + k * 60;
+        let table: Vec<Vec<Line>> = vec![
+            vec![
+                (at(0, 0), "10.1.1.1", "user", "GET", "/c/1".into(), 200),
+                (at(1, 0), "10.1.1.1", "user", "GET", "/c/1".into(), 403),
+                (at(1, 1), "10.1.1.1", "user", "GET", "/c/1".into(), 200),
+                (at(2, 0), "10.1.1.1", "user", "GET", "/c/7".into(), 200),
+            ],
+            vec![
+                (at(0, 0), "10.1.1.1", "user", "GET", "/c/1".into(), 403),
+                (at(0, 1), "10.1.1.1", "user", "GET", "/c/1".into(), 403),
+                (at(3, 0), "10.1.1.1", "user", "GET", "/c/2".into(), 200),
+            ],
+            vec![
+                (at(0, 0), "10.1.1.1", "user", "GET", "/c/1".into(), 200),
+                (at(0, 1), "10.1.1.1", "user", "GET", "/c/2".into(), 200),
+            ],
+        ];
+        for lines in table {
+            let hasher = Fast::default();
+            let compact = harvest_engine(&lines, false, &hasher);
+            let full = harvest_engine(&lines, true, &hasher);
+            assert_eq!(
+                format!("{:?}", compact.state[0].get("user")),
+                format!("{:?}", full.state[0].get("user")),
+                "{lines:?}"
+            );
+            assert!(compact.first_reads[0].is_empty());
+        }
     }
 
     #[test]
