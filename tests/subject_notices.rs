@@ -716,7 +716,12 @@ fn insider_draft(dir: &Path) -> i64 {
             }
         }
     }
+    // within one clock hour: the baseline's hourly bucket holds the whole
+    // run (a run across the hour loses the earlier bucket's ids: a known
+    // undercount of baseline alerts, written down in the notes)
     let attack = start + 58.hours();
+    let attack =
+        Timestamp::from_second(attack.as_second() - attack.as_second() % 3600 + 300).unwrap();
     for i in 0..120u32 {
         let ts = attack + ((20 * i) as i64).seconds();
         lines.push((ts, line(ts, "mallory", 1000 + i, 200)));
