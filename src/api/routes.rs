@@ -42,13 +42,25 @@ fn api_table() -> Vec<Route> {
         ("get", "/metrics", get(metrics)),
         ("get", "/api/incidents", get(list)),
         ("get", "/api/incidents/{id}", get(show)),
-        ("post", "/api/incidents/{id}/ack", post(ack)),
-        ("post", "/api/incidents/{id}/contain", post(contain)),
-        ("post", "/api/incidents/{id}/resolve", post(resolve)),
+        (
+            "post",
+            "/api/incidents/{id}/ack",
+            status_route(Status::Acknowledged),
+        ),
+        (
+            "post",
+            "/api/incidents/{id}/contain",
+            status_route(Status::Contained),
+        ),
+        (
+            "post",
+            "/api/incidents/{id}/resolve",
+            status_route(Status::Resolved),
+        ),
         (
             "post",
             "/api/incidents/{id}/false-positive",
-            post(false_positive),
+            status_route(Status::FalsePositive),
         ),
         ("post", "/api/incidents/{id}/notes", post(note)),
         ("post", "/api/incidents/{id}/assign", post(assign)),
@@ -524,76 +536,22 @@ async fn act(
     ))
 }
 
+/// An on-call status action (ack, contain, resolve, false-positive): one
+/// handler, the status it moves to fixed per route.
+fn status_route(to: Status) -> MethodRouter<Arc<App>> {
+    post(
+        move |State(app): State<Arc<App>>, headers: HeaderMap, Path(id): Path<String>, b: Bytes| async move {
+            act(app, headers, id, Role::Oncall, status_change(to, &b)).await
+        },
+    )
+}
+
 fn status_change(to: Status, b: &Bytes) -> Result<Change, ApiError> {
     let r: Reason = body(b)?;
     Ok(Change::Status {
         to,
         reason: r.reason,
     })
-}
-
-async fn ack(
-    State(app): State<Arc<App>>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-    b: Bytes,
-) -> Result<Json<Value>, ApiError> {
-    act(
-        app,
-        headers,
-        id,
-        Role::Oncall,
-        status_change(Status::Acknowledged, &b),
-    )
-    .await
-}
-
-async fn contain(
-    State(app): State<Arc<App>>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-    b: Bytes,
-) -> Result<Json<Value>, ApiError> {
-    act(
-        app,
-        headers,
-        id,
-        Role::Oncall,
-        status_change(Status::Contained, &b),
-    )
-    .await
-}
-
-async fn resolve(
-    State(app): State<Arc<App>>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-    b: Bytes,
-) -> Result<Json<Value>, ApiError> {
-    act(
-        app,
-        headers,
-        id,
-        Role::Oncall,
-        status_change(Status::Resolved, &b),
-    )
-    .await
-}
-
-async fn false_positive(
-    State(app): State<Arc<App>>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-    b: Bytes,
-) -> Result<Json<Value>, ApiError> {
-    act(
-        app,
-        headers,
-        id,
-        Role::Oncall,
-        status_change(Status::FalsePositive, &b),
-    )
-    .await
 }
 
 async fn note(
