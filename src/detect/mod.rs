@@ -17,10 +17,51 @@ use std::collections::VecDeque;
 /// State keys are attacker-controlled (addresses, user names), so maps are
 /// seeded per process; foldhash is that and several times faster than SipHash.
 type Fast = foldhash::fast::RandomState;
-type HashMap<K, V> = std::collections::HashMap<K, V, Fast>;
-type HashSet<K> = std::collections::HashSet<K, Fast>;
+/// Maps keyed by text (peer groups): seeded hashing.
+type TextMap<K, V> = std::collections::HashMap<K, V, Fast>;
+/// Every other map is keyed by a value `Fast` already hashed (state keys,
+/// subjects, addresses, accounts): it only needs spreading, not a second
+/// keyed hash, and no seed stored per map (there is one per key state).
+type HashMap<K, V> = std::collections::HashMap<K, V, Prehashed>;
+type HashSet<K> = std::collections::HashSet<K, Prehashed>;
 use std::fmt::Write as _;
-use std::hash::BuildHasher;
+use std::hash::{BuildHasher, Hasher};
+
+/// Hashing for keys that are already seeded 64-bit hashes.
+#[derive(Debug, Clone, Copy, Default)]
+struct Prehashed;
+
+impl BuildHasher for Prehashed {
+    type Hasher = PrehashedHasher;
+    fn build_hasher(&self) -> PrehashedHasher {
+        PrehashedHasher(0)
+    }
+}
+
+#[derive(Debug, Default)]
+struct PrehashedHasher(u64);
+
+impl Hasher for PrehashedHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    /// Not used by our maps (their keys are `u64`); mixes like FxHash so a
+    /// key of another type still spreads.
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 =
+                (self.0.rotate_left(5) ^ u64::from(*b)).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+        }
+    }
+
+    /// The table picks buckets by the low bits and tags by the top seven:
+    /// the low bit of a subject hash is its account tag ([`tagged`]), so the
+    /// halves are swapped to give both ends random bits.
+    fn write_u64(&mut self, v: u64) {
+        self.0 = v.rotate_left(32);
+    }
+}
 
 use crate::classify::{Categories, Class, Kind};
 use crate::parse::{Event, EventTime, Outcome};
@@ -82,6 +123,25 @@ struct KeyState {
     /// or one named none).
     aim: Aim,
     last: i64,
+}
+
+/// Per rule, the index of its key shape among the rules' distinct shapes,
+/// and how many shapes there are.
+fn key_shapes(rules: &[Rule]) -> (Vec<usize>, usize) {
+    let mut shapes: Vec<&[KeyPart]> = Vec::new();
+    let of = rules
+        .iter()
+        .map(
+            |r| match shapes.iter().position(|s| *s == r.key.as_slice()) {
+                Some(i) => i,
+                None => {
+                    shapes.push(&r.key);
+                    shapes.len() - 1
+                }
+            },
+        )
+        .collect();
+    (of, shapes.len())
 }
 
 /// Which account a run of failures went for.
@@ -166,7 +226,7 @@ struct BaseState {
 impl BaseState {
     /// Closes the current bucket into the entity's history and its peer
     /// groups' histograms, and starts `bucket`.
-    fn roll(&mut self, peers: &mut HashMap<Box<str>, Hist>, bucket: i64) {
+    fn roll(&mut self, peers: &mut TextMap<Box<str>, Hist>, bucket: i64) {
         // An active bucket counts even at zero: "peers never do this" is a
         // norm. A bucket that rose over the entity's own line is no norm (an
         // attack going on for hours must not become the line its next hours
@@ -479,10 +539,14 @@ pub struct DetectStats {
 #[derive(Debug)]
 pub struct Engine {
     rules: Vec<Rule>,
-    state: Vec<HashMap<Box<str>, KeyState>>,
-    open: Vec<HashMap<Box<str>, Open>>,
+    /// Per rule: key → state. A key is the seeded 64-bit hash of its text
+    /// (see [`Engine::key_of`]): no string per key, one hash per event.
+    /// Boxed: the tables stay dense (a key is 16 bytes of table), and a
+    /// table's growth copies pointers, not states.
+    state: Vec<HashMap<u64, Box<KeyState>>>,
+    open: Vec<HashMap<u64, Open>>,
     /// Per rule: peer group (role, or `*` for everyone) → completed buckets.
-    peers: Vec<HashMap<Box<str>, Hist>>,
+    peers: Vec<TextMap<Box<str>, Hist>>,
     /// Per rule: the bucket up to which every entity has been rolled.
     rolled: Vec<i64>,
     /// Accounts' login profiles, when a rule asks what is new for an account.
@@ -492,7 +556,7 @@ pub struct Engine {
     /// When idle profiles are next expired.
     next_profile_expiry: i64,
     /// Per rule: keys whose current bucket has a value (to roll them).
-    active: Vec<Vec<Box<str>>>,
+    active: Vec<Vec<u64>>,
     /// Per `harvest` rule: principals that read one subject so far, by key hash.
     first_reads: Vec<HashMap<u64, FirstRead>>,
     /// Reused buffer for an event's subject hashes.
@@ -512,6 +576,11 @@ pub struct Engine {
     now: i64,
     next_sweep: i64,
     key_buf: String,
+    /// Per rule: which distinct key shape (`rule.key`) it uses.
+    key_shape: Vec<usize>,
+    /// Per key shape: the current event's key, `None` until computed and
+    /// `Some(None)` when the event has no value for it.
+    key_cache: Vec<Option<Option<u64>>>,
     /// Reused text buffer for addresses and prefixes (no allocation per event).
     scratch: String,
     /// Signatures for `signature` rules, matched once per event.
@@ -530,11 +599,12 @@ pub struct Engine {
 impl Engine {
     pub fn new(rules: Vec<Rule>, max_keys: usize) -> Engine {
         let n = rules.len();
+        let (key_shape, shapes) = key_shapes(&rules);
         Engine {
             rules,
             state: (0..n).map(|_| HashMap::default()).collect(),
             open: (0..n).map(|_| HashMap::default()).collect(),
-            peers: (0..n).map(|_| HashMap::default()).collect(),
+            peers: (0..n).map(|_| TextMap::default()).collect(),
             rolled: vec![i64::MIN; n],
             whole_buckets: vec![0; n],
             next_expire: vec![i64::MIN; n],
@@ -552,6 +622,8 @@ impl Engine {
             now: i64::MIN,
             next_sweep: i64::MIN,
             key_buf: String::new(),
+            key_shape,
+            key_cache: vec![None; shapes],
             scratch: String::new(),
             sigma: None,
             subjects_total: None,
@@ -620,6 +692,7 @@ impl Engine {
         if self.now >= self.next_sweep {
             self.sweep();
         }
+        self.key_cache.iter_mut().for_each(|k| *k = None);
         self.newness = self.profile_login(ev, c);
         // the ids behind the hashes rules keep, for an alert to name them
         let (book, hasher) = (&mut self.ids, &self.hasher);
@@ -637,27 +710,29 @@ impl Engine {
         for ri in 0..self.rules.len() {
             // most rules ignore most events: decide that before building a key
             let rule = &self.rules[ri];
+            let filtered = rule.filter.matches(ev, c);
             let relevant = !self.open[ri].is_empty()
                 || match &rule.detector {
                     Detector::Chain { steps, .. } => steps.iter().any(|f| f.matches(ev, c)),
-                    Detector::Sequence { then, .. } => {
-                        rule.filter.matches(ev, c) || then.matches(ev, c)
-                    }
+                    Detector::Sequence { then, .. } => filtered || then.matches(ev, c),
                     Detector::Threshold {
                         reset: Some(reset), ..
-                    } => rule.filter.matches(ev, c) || reset.matches(ev, c),
-                    _ => rule.filter.matches(ev, c),
+                    } => filtered || reset.matches(ev, c),
+                    _ => filtered,
                 };
-            if !relevant || !build_key(&rule.key, ev, c, &mut self.key_buf) {
+            if !relevant {
                 continue;
             }
+            let Some(key) = self.key_of(ri, ev, c) else {
+                continue;
+            };
             // An open alert on this key: its span grows with what the rule
             // looks for; what the key exposes meanwhile counts whatever it is.
-            if self.open[ri].contains_key(self.key_buf.as_str()) {
-                let grows = self.grows(ri, ev, c);
+            if self.open[ri].contains_key(&key) {
+                let grows = self.grows(ri, filtered, ev, c);
                 let campaign = self.rules[ri].report_values > 0;
                 let signature = matches!(self.rules[ri].detector, Detector::Signature { .. });
-                if let Some(open) = self.open[ri].get_mut(self.key_buf.as_str()) {
+                if let Some(open) = self.open[ri].get_mut(&key) {
                     let ip = ev.ip.filter(|_| campaign).map(|ip| {
                         self.scratch.clear();
                         push_ip(&mut self.scratch, ip);
@@ -742,14 +817,30 @@ impl Engine {
                     }
                 }
             }
-            self.step(ri, ev, c);
+            self.step(ri, key, filtered, ev, c);
         }
+    }
+
+    /// The current event's key for rule `ri`, computed once per key shape
+    /// per event (most rules share a shape: the account, the address).
+    /// A 64-bit seeded hash stands for the key text: two keys collide with
+    /// odds of about n²/2⁶⁴ (10⁻⁸ for a million keys), and an attacker
+    /// cannot aim at a collision without the per-process seed.
+    fn key_of(&mut self, ri: usize, ev: &Event<'_>, c: &Class<'_>) -> Option<u64> {
+        let shape = self.key_shape[ri];
+        if let Some(k) = self.key_cache[shape] {
+            return k;
+        }
+        let k = build_key(&self.rules[ri].key, ev, c, &mut self.key_buf)
+            .then(|| self.hasher.hash_one(self.key_buf.as_str()));
+        self.key_cache[shape] = Some(k);
+        k
     }
 
     /// Records a matching event of a `harvest` key with no full state yet in
     /// its [`FirstRead`]; once the key reads a second subject, moves it to a
     /// full [`KeyState`] and returns true (the event is then stepped as usual).
-    fn first_read(&mut self, ri: usize, ev: &Event<'_>, c: &Class<'_>, gap: i64) -> bool {
+    fn first_read(&mut self, ri: usize, key: u64, ev: &Event<'_>, c: &Class<'_>, gap: i64) -> bool {
         let t = ev.time.unix_micros;
         let exposed = ev.outcome == Outcome::Success;
         let bulk = c.kind == Some(Kind::Bulk);
@@ -767,7 +858,6 @@ impl Engine {
                 }
             }
         }
-        let key = self.hasher.hash_one(self.key_buf.as_str());
         let firsts = &mut self.first_reads[ri];
         let known = firsts.get(&key).and_then(|f| f.subject);
         let one = known.or(buf.first().copied());
@@ -780,7 +870,7 @@ impl Engine {
                 self.stats.cap_hits += 1;
                 return false;
             }
-            self.state[ri].insert(self.key_buf.as_str().into(), st);
+            self.state[ri].insert(key, Box::new(st));
             return true;
         }
         if !firsts.contains_key(&key) && firsts.len() >= self.max_keys {
@@ -874,9 +964,11 @@ impl Engine {
 
     /// Whether the event is part of what the rule detects (so it extends an
     /// open alert's span), not merely something its key did.
-    fn grows(&self, ri: usize, ev: &Event<'_>, c: &Class<'_>) -> bool {
+    /// Whether the event grows rule `ri`'s open alert (`filtered`: the
+    /// rule's filter passes it).
+    fn grows(&self, ri: usize, filtered: bool, ev: &Event<'_>, c: &Class<'_>) -> bool {
         let rule = &self.rules[ri];
-        if !rule.filter.matches(ev, c) {
+        if !filtered {
             return matches!(&rule.detector, Detector::Sequence { then, .. } if then.matches(ev, c));
         }
         match &rule.detector {
@@ -892,12 +984,14 @@ impl Engine {
         }
     }
 
-    fn step(&mut self, ri: usize, ev: &Event<'_>, c: &Class<'_>) {
+    /// Steps rule `ri`'s state for `key` (`filtered`: the rule's filter
+    /// passes the event).
+    fn step(&mut self, ri: usize, key: u64, filtered: bool, ev: &Event<'_>, c: &Class<'_>) {
         let rule = &self.rules[ri];
         let t = ev.time.unix_micros;
         let matched = match &rule.detector {
             Detector::Chain { steps, .. } => steps.iter().any(|f| f.matches(ev, c)),
-            _ => rule.filter.matches(ev, c),
+            _ => filtered,
         } && match &rule.detector {
             Detector::Signature {
                 min_level,
@@ -917,7 +1011,7 @@ impl Engine {
             } = &rule.detector
             {
                 if reset.matches(ev, c) {
-                    if let Some(st) = self.state[ri].get_mut(self.key_buf.as_str()) {
+                    if let Some(st) = self.state[ri].get_mut(&key) {
                         st.times.clear();
                     }
                 }
@@ -934,15 +1028,15 @@ impl Engine {
             // one subject read cannot be a harvest: keep it small until a second
             if *max_per_visit >= 1
                 && *memory >= 2
-                && !self.state[ri].contains_key(self.key_buf.as_str())
-                && !self.first_read(ri, ev, c, *gap)
+                && !self.state[ri].contains_key(&key)
+                && !self.first_read(ri, key, ev, c, *gap)
             {
                 return;
             }
         }
         let rule = &self.rules[ri];
         let states = &mut self.state[ri];
-        if !states.contains_key(self.key_buf.as_str()) {
+        if !states.contains_key(&key) {
             // a key starts with a matching event
             if !matched {
                 return;
@@ -972,11 +1066,11 @@ impl Engine {
                 self.stats.cap_hits += 1;
                 return;
             }
-            states.insert(self.key_buf.as_str().into(), KeyState::default());
+            states.insert(key, Box::default());
             let total: usize = self.state.iter().map(HashMap::len).sum();
             self.stats.peak_keys = self.stats.peak_keys.max(total);
         }
-        let Some(st) = self.state[ri].get_mut(self.key_buf.as_str()) else {
+        let Some(st) = self.state[ri].get_mut(&key) else {
             return;
         };
         st.last = t;
@@ -1231,7 +1325,7 @@ impl Engine {
                 if !b.listed {
                     b.listed = true;
                     b.first = t;
-                    self.active[ri].push(self.key_buf.as_str().into());
+                    self.active[ri].push(key);
                 }
                 let counts = spec
                     .measure_filter
@@ -1312,7 +1406,7 @@ impl Engine {
                     counts && reference.is_some_and(|r| b.value >= spec.floor.max(spec.factor * r));
                 // one alert per bucket over the line: once it has closed, later
                 // events of the same bucket do not open another
-                let open = self.open[ri].contains_key(self.key_buf.as_str());
+                let open = self.open[ri].contains_key(&key);
                 let fired = over && (open || b.alerted != Some(b.bucket));
                 if fired {
                     b.alerted = Some(b.bucket);
@@ -1385,8 +1479,7 @@ impl Engine {
         if completes {
             st.times.clear();
         }
-        let key = self.key_buf.as_str();
-        if let Some(open) = self.open[ri].get_mut(key) {
+        if let Some(open) = self.open[ri].get_mut(&key) {
             // already open: `observe` extended it, except a baseline's, which
             // grows only while its bucket stays over the line
             if matches!(self.rules[ri].detector, Detector::Baseline { .. }) {
@@ -1519,7 +1612,7 @@ impl Engine {
         if let Some(q) = &mut self.opened {
             q.push(open.alert.clone());
         }
-        self.open[ri].insert(key.into(), open);
+        self.open[ri].insert(key, open);
     }
 
     /// Drops expired key state and closes quiet alerts.
@@ -1585,10 +1678,10 @@ impl Engine {
                 self.next_expire[ri] = now.saturating_add((window / 4).max(60_000_000));
             }
             let quiet = rule.quiet;
-            let closing: Vec<Box<str>> = self.open[ri]
+            let closing: Vec<u64> = self.open[ri]
                 .iter()
                 .filter(|(_, o)| o.last < now.saturating_sub(quiet))
-                .map(|(k, _)| k.clone())
+                .map(|(k, _)| *k)
                 .collect();
             for k in closing {
                 if let Some(mut o) = self.open[ri].remove(&k) {
@@ -1810,8 +1903,8 @@ fn unname_guessers(open: &mut Open, rule: &Rule, hasher: &impl BuildHasher) -> V
     }
     // by the account they went for (none: an access log's loud addresses)
     let mut groups: std::collections::BTreeMap<Option<Box<str>>, Vec<Entity>> = Default::default();
-    let mut spans: HashMap<Option<Box<str>>, (EventTime, EventTime, EventTime, u64)> =
-        HashMap::default();
+    let mut spans: TextMap<Option<Box<str>>, (EventTime, EventTime, EventTime, u64)> =
+        TextMap::default();
     open.alert.entities.retain(|e| {
         if e.kind != EntityType::Ip {
             return true;
@@ -2368,7 +2461,8 @@ mod tests {
         let mut e = Engine::new(rules(HARVEST), 1000);
         e.hasher = hasher.clone();
         if full {
-            e.state[0].insert("user".into(), KeyState::default());
+            let key = e.hasher.hash_one("user");
+            e.state[0].insert(key, Box::default());
         }
         for (t, ip, user, m, path, status) in lines {
             let ev = Event {
@@ -2431,9 +2525,10 @@ mod tests {
             let hasher = Fast::default();
             let compact = harvest_engine(&lines, false, &hasher);
             let full = harvest_engine(&lines, true, &hasher);
+            let key = hasher.hash_one("user");
             assert_eq!(
-                format!("{:?}", compact.state[0].get("user")),
-                format!("{:?}", full.state[0].get("user")),
+                format!("{:?}", compact.state[0].get(&key)),
+                format!("{:?}", full.state[0].get(&key)),
                 "{lines:?}"
             );
             assert!(compact.first_reads[0].is_empty());
