@@ -2,7 +2,8 @@
 """Why a scenario scored as it did: each alert with the label it matches (or
 FALSE), then each attack with its time-to-detect and subjects estimate.
 
-Reads the alerts bench/score.py left in bench-out/scen/<name>/alerts-<view>.jsonl.
+Reads the alerts bench/score.py left in bench-out/scen/<name>/alerts-<view>.jsonl
+(a run with --tag NAME: pass `<view>-NAME`).
 
 With --wrong: only the detected attacks whose subjects estimate is wrong
 (outside 25% or 5 of the truth), each with the alerts it matched and whether
