@@ -1076,6 +1076,25 @@ subjects:
         );
     }
 
+    proptest::proptest! {
+        /// Any request target: no panic, and a defaulted subject is a value
+        /// of the query with the subjects' id shape.
+        #[test]
+        fn any_target_classifies_and_a_default_subject_has_the_id_shape(
+            target in "(/api/orders|/api/products|/x)?(\\?((customer|user_id|q)=[0-9a-z%_-]{0,12}&?){0,3})?|\\PC{0,40}",
+        ) {
+            for f in ["integer", "uuid", "token"] {
+                let inv = shop(f);
+                let e = ev("GET", &target);
+                let c = inv.classify(&e);
+                if let Some(s) = c.subject {
+                    proptest::prop_assert!(inv.id_shape.matches(s), "{f} {target} {s}");
+                    proptest::prop_assert!(target.split_once('?').is_some_and(|(_, q)| q.contains(s)));
+                }
+            }
+        }
+    }
+
     #[test]
     fn fixed_offset_and_iana_zones() {
         assert!(parse_zone("UTC+05:30").is_some());
