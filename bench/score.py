@@ -8,8 +8,11 @@ nginx: access.log + auth.log) and scores it with score.py --view. Prints one
 table per difficulty (per-seed rows and the mean), and writes
 bench-out/score.json.
 
+--tag NAME keeps this run's alerts apart (alerts-<view>-NAME.jsonl; read them
+with `bench/explain.py DIR <view>-NAME`), for a before/after with BREACHD_BIN.
+
 usage: python3 bench/score.py [--seeds 1,2,3] [--difficulties normal,hard]
-                              [--views app,nginx] [--extra ARGS...]
+                              [--views app,nginx] [--tag NAME] [--extra ARGS...]
 """
 import argparse
 import json
@@ -40,9 +43,9 @@ def scenario(seed, difficulty, variant, scale):
     return d
 
 
-def run_view(d, view, extra):
+def run_view(d, view, extra, tag=""):
     files = [os.path.join(d, f) for f in VIEWS[view]]
-    alerts = os.path.join(d, f"alerts-{view}.jsonl")
+    alerts = os.path.join(d, f"alerts-{view}{'-' + tag if tag else ''}.jsonl")
     with open(alerts, "w") as out:
         subprocess.run([BIN, "replay", "--inventory", os.path.join(d, "inventory.yaml"), "--output", "jsonl",
                         *extra, *files], check=True, stdout=out, stderr=subprocess.DEVNULL)
@@ -66,6 +69,7 @@ def main():
     ap.add_argument("--views", default="app,nginx")
     ap.add_argument("--variant", default="v1")
     ap.add_argument("--scale", type=float, default=1)
+    ap.add_argument("--tag", default="", help="name this run's alert files alerts-<view>-TAG.jsonl")
     ap.add_argument("--extra", nargs=argparse.REMAINDER, default=[], help="more replay arguments")
     args = ap.parse_args()
     if not os.environ.get("BREACHD_BIN"):
@@ -79,7 +83,7 @@ def main():
         for seed in [int(s) for s in args.seeds.split(",")]:
             d = scenario(seed, difficulty, args.variant, args.scale)
             for view in args.views.split(","):
-                r = run_view(d, view, args.extra)
+                r = run_view(d, view, args.extra, args.tag)
                 rows.append(r)
                 results.append({"seed": seed, "difficulty": difficulty, "view": view, **r})
                 print(f"| {seed} | {view} | " + " | ".join(fmt(r.get(c)) for c in COLUMNS) +

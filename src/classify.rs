@@ -7,6 +7,19 @@
 //!
 //! Patterns compile into a segment trie, so classifying costs one walk over
 //! the path's segments — no regex, no loop over patterns, no allocation.
+//!
+//! Where a read names its data subject:
+//! - `subject_param: id` — the `{id}` path parameter of the pattern (on a
+//!   pattern without parameters, a query parameter of that name);
+//! - `subject_query: [customer]` — query parameters that name the subject
+//!   (`/api/orders?customer=42`); `subject_query: []` says none does;
+//! - neither declared, on a resource that holds personal data: the first
+//!   query parameter whose name is a common subject reference
+//!   ([`DEFAULT_SUBJECT_QUERY`], or the inventory's own list in
+//!   `subjects.query_params`; `[]` turns this off) and whose value has the
+//!   shape of `subjects.id_format` (integer or uuid when it is not said).
+//!   Inventories are written from the routes' path templates and rarely
+//!   list query parameters, yet `?customer=42` reads that customer's data.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -165,6 +178,9 @@ struct ResourceFile {
     sensitivity: Sensitivity,
     #[serde(default)]
     subject_param: Option<String>,
+    /// `None`: the default names apply; `Some([])`: no query parameter does.
+    #[serde(default)]
+    subject_query: Option<Vec<String>>,
     #[serde(default)]
     kind: Option<Kind>,
 }
@@ -176,6 +192,9 @@ struct SubjectsFile {
     total: Option<u64>,
     #[serde(default)]
     id_format: Option<String>,
+    /// Replaces [`DEFAULT_SUBJECT_QUERY`]; `[]` turns the default off.
+    #[serde(default)]
+    query_params: Option<Vec<String>>,
     #[serde(default)]
     jurisdictions: BTreeMap<String, f64>,
 }
@@ -200,7 +219,115 @@ pub struct Resource {
     pub subject_segment: Option<usize>,
     /// The parameter name, also looked up in the query string.
     pub subject_param: Option<String>,
+    /// Query parameters that name the subject, declared or defaulted (names
+    /// folded: lower case, without `_` and `-`).
+    pub subject_query: SubjectQuery,
     pub kind: Option<Kind>,
+}
+
+/// Which query parameters of a resource name its data subject.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub enum SubjectQuery {
+    /// None does (no personal data, a path subject, or turned off).
+    #[default]
+    None,
+    /// The inventory names them: any value is taken.
+    Declared(Vec<String>),
+    /// The built-in (or the inventory's `subjects.query_params`) names: only
+    /// a value with the shape of the inventory's subject ids is taken.
+    Default(Vec<String>),
+}
+
+/// Query parameter names that common web APIs use for a reference to a
+/// person (`?customer=`, `?user_id=`, `?patientId=`), compared without case,
+/// `_` or `-`. Left out on purpose: `id` (any object's id), `client_id`
+/// (OAuth's application id), `q`/`query`/`search` (free text).
+pub const DEFAULT_SUBJECT_QUERY: &[&str] = &[
+    "customer",
+    "customerid",
+    "user",
+    "userid",
+    "account",
+    "accountid",
+    "member",
+    "memberid",
+    "patient",
+    "patientid",
+    "person",
+    "personid",
+    "subject",
+    "subjectid",
+    "owner",
+    "ownerid",
+    "employee",
+    "employeeid",
+    "student",
+    "studentid",
+    "uid",
+];
+
+/// The shape of a data-subject id (`subjects.id_format`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum IdFormat {
+    /// Not declared: an integer or a uuid.
+    #[default]
+    Unknown,
+    /// Decimal digits.
+    Integer,
+    /// `8-4-4-4-12` hex digits.
+    Uuid,
+    /// Hex digits (hashes, Mongo object ids).
+    Hex,
+    /// `local@domain`.
+    Email,
+    /// Letters, digits, `-`, `_` and `.` (prefixed ids such as `cus_8f3a`).
+    Token,
+}
+
+impl IdFormat {
+    /// The names `subjects.id_format` accepts.
+    pub const NAMES: [&'static str; 5] = ["integer", "uuid", "hex", "email", "token"];
+
+    fn from_name(s: &str) -> Option<IdFormat> {
+        Some(match s {
+            "integer" => IdFormat::Integer,
+            "uuid" => IdFormat::Uuid,
+            "hex" => IdFormat::Hex,
+            "email" => IdFormat::Email,
+            "token" => IdFormat::Token,
+            _ => return None,
+        })
+    }
+
+    /// Whether `v` (as it stands in a URL) has this shape.
+    pub fn matches(self, v: &str) -> bool {
+        let b = v.as_bytes();
+        let hex = |b: &[u8]| !b.is_empty() && b.iter().all(u8::is_ascii_hexdigit);
+        let integer = !b.is_empty() && b.len() <= 20 && b.iter().all(u8::is_ascii_digit);
+        let uuid = b.len() == 36
+            && b.iter().enumerate().all(|(i, c)| match i {
+                8 | 13 | 18 | 23 => *c == b'-',
+                _ => c.is_ascii_hexdigit(),
+            });
+        match self {
+            IdFormat::Unknown => integer || uuid,
+            IdFormat::Integer => integer,
+            IdFormat::Uuid => uuid,
+            IdFormat::Hex => b.len() <= 64 && hex(b),
+            IdFormat::Email => {
+                v.len() <= 254
+                    && v.split_once('@')
+                        .or_else(|| v.split_once("%40"))
+                        .is_some_and(|(l, d)| !l.is_empty() && d.contains('.') && !d.contains('@'))
+            }
+            IdFormat::Token => {
+                !b.is_empty()
+                    && b.len() <= 64
+                    && b.iter()
+                        .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.'))
+            }
+        }
+    }
 }
 
 /// The built inventory.
@@ -211,6 +338,8 @@ pub struct Inventory {
     /// How many data subjects the organisation holds, when known.
     pub subjects_total: Option<u64>,
     pub id_format: Option<String>,
+    /// `id_format`, parsed.
+    pub id_shape: IdFormat,
     /// Share of subjects per jurisdiction code (`EU`, `US-CA`...).
     pub jurisdictions: Vec<(String, f64)>,
     pub roles: Vec<String>,
@@ -303,6 +432,38 @@ impl Inventory {
                 .map_or(0, |i| i + 1)
         };
         let mut inv = Inventory::default();
+        let defaults: Vec<String> =
+            match raw.subjects.as_ref().and_then(|s| s.query_params.as_ref()) {
+                Some(names) => names.iter().map(|n| fold_name(n)).collect(),
+                None => DEFAULT_SUBJECT_QUERY
+                    .iter()
+                    .map(|n| n.to_string())
+                    .collect(),
+            };
+        if let Some(f) = raw.subjects.as_ref().and_then(|s| s.id_format.as_deref()) {
+            match IdFormat::from_name(f) {
+                Some(shape) => inv.id_shape = shape,
+                None => errors.push(InventoryError {
+                    file: file.to_string(),
+                    line: line_of("id_format"),
+                    field: "subjects.id_format".into(),
+                    message: format!(
+                        "unknown id format `{f}`; use one of: {}",
+                        IdFormat::NAMES.join(", ")
+                    ),
+                }),
+            }
+        }
+        if let Some(names) = raw.subjects.as_ref().and_then(|s| s.query_params.as_ref()) {
+            if names.iter().any(|n| fold_name(n).is_empty()) {
+                errors.push(InventoryError {
+                    file: file.to_string(),
+                    line: line_of("query_params"),
+                    field: "subjects.query_params".into(),
+                    message: "a name is empty; list query parameter names, or `[]` for none".into(),
+                });
+            }
+        }
         for (i, r) in raw.resources.iter().enumerate() {
             let at = line_of(&format!("\"{}\"", r.pattern)).max(line_of(&r.pattern));
             let mut err = |field: &str, message: String| {
@@ -343,6 +504,32 @@ impl Inventory {
                     ),
                 );
             }
+            if r.subject_query
+                .iter()
+                .flatten()
+                .any(|n| fold_name(n).is_empty())
+            {
+                err(
+                    "subject_query",
+                    "a name is empty; list query parameter names, or `[]` for none".into(),
+                );
+            }
+            let subject_query = match &r.subject_query {
+                Some(names) if !names.is_empty() => {
+                    SubjectQuery::Declared(names.iter().map(|n| fold_name(n)).collect())
+                }
+                Some(_) => SubjectQuery::None,
+                // a path subject is the subject; a resource without personal
+                // data names nobody, whatever its parameters are called
+                None if subject_segment.is_some()
+                    || r.subject_param.is_some()
+                    || categories.is_empty()
+                    || defaults.is_empty() =>
+                {
+                    SubjectQuery::None
+                }
+                None => SubjectQuery::Default(defaults.clone()),
+            };
             inv.resources.push(Resource {
                 pattern: r.pattern.clone(),
                 methods: r.methods.iter().map(|m| m.to_ascii_uppercase()).collect(),
@@ -350,6 +537,7 @@ impl Inventory {
                 sensitivity: r.sensitivity,
                 subject_segment,
                 subject_param: r.subject_param.clone(),
+                subject_query,
                 kind: r.kind,
             });
         }
@@ -463,7 +651,7 @@ impl Inventory {
         let subject = match (r.subject_segment, &r.subject_param) {
             (Some(i), _) => path.split('/').filter(|s| !s.is_empty()).nth(i),
             (None, Some(name)) => query.and_then(|q| query_param(q, name)),
-            _ => None,
+            (None, None) => query.and_then(|q| self.query_subject(&r.subject_query, q)),
         };
         Class {
             resource: Some(ri),
@@ -472,6 +660,49 @@ impl Inventory {
             // a GET of the login page is not a login attempt
             kind: if method_ok { r.kind } else { None },
             subject,
+        }
+    }
+}
+
+impl Inventory {
+    /// The subject a query string names under a resource's subject query
+    /// parameters: the first such parameter with a value (of the subjects'
+    /// id shape, for the default names).
+    fn query_subject<'q>(&self, names: &SubjectQuery, query: &'q str) -> Option<&'q str> {
+        let (names, shape) = match names {
+            SubjectQuery::None => return None,
+            SubjectQuery::Declared(n) => (n, None),
+            SubjectQuery::Default(n) => (n, Some(self.id_shape)),
+        };
+        query.split('&').find_map(|kv| {
+            let (k, v) = kv.split_once('=')?;
+            let named = !v.is_empty() && names.iter().any(|n| folded_eq(k, n));
+            (named && shape.is_none_or(|s| s.matches(v))).then_some(v)
+        })
+    }
+}
+
+/// A parameter name compared without case, `_` or `-` (`customerId`,
+/// `customer_id` and `customer-id` are one name).
+fn fold_name(n: &str) -> String {
+    n.chars()
+        .filter(|c| !matches!(c, '_' | '-'))
+        .map(|c| c.to_ascii_lowercase())
+        .collect()
+}
+
+/// `fold_name(key) == folded`, without allocating.
+fn folded_eq(key: &str, folded: &str) -> bool {
+    let mut k = key
+        .bytes()
+        .filter(|b| !matches!(b, b'_' | b'-'))
+        .map(|b| b.to_ascii_lowercase());
+    let mut f = folded.bytes();
+    loop {
+        match (k.next(), f.next()) {
+            (None, None) => return true,
+            (Some(a), Some(b)) if a == b => {}
+            _ => return false,
         }
     }
 }
@@ -683,6 +914,185 @@ roles:
         .to_string();
         assert!(e.starts_with("inv.yaml:3:"), "{e}");
         assert!(e.contains("unknown field `sensitiv`"), "{e}");
+    }
+
+    /// An inventory written from path templates only, as most are.
+    const SHOP: &str = r#"
+resources:
+  - pattern: "/api/customers/{id}"
+    categories: [identity]
+    sensitivity: high
+    subject_param: id
+  - pattern: "/api/orders"
+    categories: [financial]
+    sensitivity: medium
+  - pattern: "/api/orders/{id}"
+    categories: [financial]
+    sensitivity: medium
+  - pattern: "/api/invoices"
+    categories: [financial]
+    subject_query: [buyer]
+  - pattern: "/api/tickets"
+    categories: [contact]
+    subject_query: []
+  - pattern: "/api/products"
+    categories: []
+subjects:
+  id_format: ID_FORMAT
+"#;
+
+    fn shop(id_format: &str) -> Inventory {
+        Inventory::from_str(&SHOP.replace("ID_FORMAT", id_format), "inv.yaml").unwrap()
+    }
+
+    fn subject_of<'e>(inv: &Inventory, e: &'e Event<'_>) -> Option<&'e str> {
+        inv.classify(e).subject
+    }
+
+    #[test]
+    fn a_declared_query_parameter_names_the_subject() {
+        let inv = shop("integer");
+        // (target, subject)
+        let rows: &[(&str, Option<&str>)] = &[
+            ("/api/invoices?buyer=42", Some("42")),
+            ("/api/invoices?page=2&buyer=42", Some("42")),
+            ("/api/invoices?Buyer=42", Some("42")),
+            // declared: taken whatever its shape
+            ("/api/invoices?buyer=ACME-7", Some("ACME-7")),
+            ("/api/invoices?buyer=", None),
+            // declared names replace the default ones
+            ("/api/invoices?customer=42", None),
+            // `[]` turns the default off
+            ("/api/tickets?customer=42", None),
+        ];
+        for &(t, want) in rows {
+            assert_eq!(subject_of(&inv, &ev("GET", t)), want, "{t}");
+        }
+    }
+
+    #[test]
+    fn a_common_subject_query_parameter_is_the_subject_by_default() {
+        let inv = shop("integer");
+        let rows: &[(&str, Option<&str>)] = &[
+            ("/api/orders?customer=77", Some("77")),
+            ("/api/orders?customer_id=77&page=2", Some("77")),
+            ("/api/orders?page=2&customerId=77", Some("77")),
+            ("/api/orders?USER-ID=77", Some("77")),
+            ("/api/orders?patient_id=77", Some("77")),
+            // not a name for a person
+            ("/api/orders?id=77", None),
+            ("/api/orders?client_id=77", None),
+            ("/api/orders?customers=77", None),
+            ("/api/orders", None),
+            // a path subject is the resource's subject; none declared here
+            ("/api/orders/12345?customer=77", Some("77")),
+        ];
+        for &(t, want) in rows {
+            assert_eq!(subject_of(&inv, &ev("GET", t)), want, "{t}");
+        }
+        // the path parameter wins on a resource that declares one
+        let e = ev("GET", "/api/customers/5?customer=77");
+        assert_eq!(subject_of(&inv, &e), Some("5"));
+    }
+
+    #[test]
+    fn a_default_subject_parameter_must_have_the_id_format() {
+        let uuid = "3f2b9c1e-0a4d-4e5f-8a6b-7c8d9e0f1a2b";
+        // (id_format, value, taken)
+        let rows: &[(&str, &str, bool)] = &[
+            ("integer", "77", true),
+            ("integer", uuid, false),
+            ("integer", "me", false),
+            ("integer", "77%27%20OR%201=1", false),
+            ("uuid", uuid, true),
+            ("uuid", "77", false),
+            ("uuid", "3f2b9c1e-0a4d-4e5f-8a6b-7c8d9e0f1a2", false),
+            ("hex", "5f1d7a3b9c", true),
+            ("hex", "xyz", false),
+            ("email", "ann%40example.org", true),
+            ("email", "ann", false),
+            ("token", "cus_8F3a", true),
+            ("token", "a%20b", false),
+        ];
+        for &(f, v, taken) in rows {
+            let inv = shop(f);
+            let t = format!("/api/orders?customer={v}");
+            let e = ev("GET", &t);
+            assert_eq!(subject_of(&inv, &e), taken.then_some(v), "{f} {v}");
+        }
+        // without an id format: an integer or a uuid
+        let inv = Inventory::from_str(&SHOP.replace("  id_format: ID_FORMAT\n", ""), "i").unwrap();
+        for (v, taken) in [("77", true), (uuid, true), ("smith", false)] {
+            let t = format!("/api/orders?user={v}");
+            let e = ev("GET", &t);
+            assert_eq!(subject_of(&inv, &e), taken.then_some(v), "{v}");
+        }
+    }
+
+    #[test]
+    fn a_resource_without_personal_data_names_no_subject() {
+        let inv = shop("integer");
+        let e = ev("GET", "/api/products?customer=77");
+        let c = inv.classify(&e);
+        assert!(c.resource.is_some());
+        assert_eq!(c.subject, None);
+    }
+
+    #[test]
+    fn the_inventory_replaces_or_turns_off_the_default_names() {
+        let own = SHOP.replace("ID_FORMAT", "integer\n  query_params: [shopper]");
+        let inv = Inventory::from_str(&own, "inv.yaml").unwrap();
+        assert_eq!(
+            subject_of(&inv, &ev("GET", "/api/orders?shopper=9")),
+            Some("9")
+        );
+        assert_eq!(subject_of(&inv, &ev("GET", "/api/orders?customer=9")), None);
+        let off = SHOP.replace("ID_FORMAT", "integer\n  query_params: []");
+        let inv = Inventory::from_str(&off, "inv.yaml").unwrap();
+        assert_eq!(subject_of(&inv, &ev("GET", "/api/orders?customer=9")), None);
+        assert_eq!(
+            subject_of(&inv, &ev("GET", "/api/invoices?buyer=9")),
+            Some("9")
+        );
+    }
+
+    #[test]
+    fn bad_subject_query_settings_are_named() {
+        let e = Inventory::from_str(&SHOP.replace("ID_FORMAT", "guid"), "inv.yaml")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("inv.yaml:22: subjects.id_format: unknown id format `guid`; use one of: integer, uuid"),
+            "{e}"
+        );
+        let bad =
+            "resources:\n  - pattern: /a\n    categories: [identity]\n    subject_query: [\"\"]\n";
+        let e = Inventory::from_str(bad, "inv.yaml")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("inv.yaml:2: resources[0].subject_query: a name is empty"),
+            "{e}"
+        );
+    }
+
+    proptest::proptest! {
+        /// Any request target: no panic, and a defaulted subject is a value
+        /// of the query with the subjects' id shape.
+        #[test]
+        fn any_target_classifies_and_a_default_subject_has_the_id_shape(
+            target in "(/api/orders|/api/products|/x)?(\\?((customer|user_id|q)=[0-9a-z%_-]{0,12}&?){0,3})?|\\PC{0,40}",
+        ) {
+            for f in ["integer", "uuid", "token"] {
+                let inv = shop(f);
+                let e = ev("GET", &target);
+                let c = inv.classify(&e);
+                if let Some(s) = c.subject {
+                    proptest::prop_assert!(inv.id_shape.matches(s), "{f} {target} {s}");
+                    proptest::prop_assert!(target.split_once('?').is_some_and(|(_, q)| q.contains(s)));
+                }
+            }
+        }
     }
 
     #[test]
