@@ -104,7 +104,7 @@ struct KeyState {
     /// Data categories the key's successful matching events touched.
     categories: Categories,
     /// Buckets of a `baseline` rule.
-    base: Option<Box<BaseState>>,
+    base: Option<BaseState>,
     /// Visits and subjects read of a `harvest` rule.
     harvest: Option<Box<Harvest>>,
     /// Matching events seen, and when the first was (novelty), or when the
