@@ -575,7 +575,6 @@ pub struct Engine {
     max_keys: usize,
     now: i64,
     next_sweep: i64,
-    key_buf: String,
     /// Per rule: which distinct key shape (`rule.key`) it uses.
     key_shape: Vec<usize>,
     /// Per key shape: the current event's key, `None` until computed and
@@ -621,7 +620,6 @@ impl Engine {
             max_keys,
             now: i64::MIN,
             next_sweep: i64::MIN,
-            key_buf: String::new(),
             key_shape,
             key_cache: vec![None; shapes],
             scratch: String::new(),
@@ -831,8 +829,7 @@ impl Engine {
         if let Some(k) = self.key_cache[shape] {
             return k;
         }
-        let k = build_key(&self.rules[ri].key, ev, c, &mut self.key_buf)
-            .then(|| self.hasher.hash_one(self.key_buf.as_str()));
+        let k = hash_key(&self.rules[ri].key, ev, c, &self.hasher);
         self.key_cache[shape] = Some(k);
         k
     }
@@ -2074,6 +2071,47 @@ fn page_size(query: &str) -> Option<u64> {
 }
 
 /// Writes the key for `parts` into `buf`; false when the event lacks a part.
+/// A state key: the seeded hash of the key's parts, each tagged and in its
+/// binary form (an address's octets, not its text), or `None` when the
+/// event lacks one of them.
+fn hash_key(parts: &[KeyPart], ev: &Event<'_>, c: &Class<'_>, hasher: &Fast) -> Option<u64> {
+    let mut h = hasher.build_hasher();
+    for p in parts {
+        h.write_u8(*p as u8);
+        let text = match p {
+            KeyPart::Ip | KeyPart::IpPrefix => {
+                let prefix = *p == KeyPart::IpPrefix;
+                match ev.ip? {
+                    std::net::IpAddr::V4(v) => {
+                        let o = v.octets();
+                        h.write(if prefix { &o[..3] } else { &o });
+                    }
+                    std::net::IpAddr::V6(v) => {
+                        let o = v.octets();
+                        h.write(if prefix { &o[..6] } else { &o });
+                    }
+                }
+                continue;
+            }
+            KeyPart::User => ev.user.as_deref(),
+            KeyPart::Session => ev.session.as_deref(),
+            KeyPart::UserAgent => ev.user_agent.as_deref(),
+            KeyPart::Subject => ev.subjects.first().map(|s| s.as_ref()).or(c.subject),
+            KeyPart::Host => ev.host.as_deref(),
+            KeyPart::Resource => ev.resource.as_deref(),
+        };
+        match text {
+            Some(s) if !s.is_empty() => {
+                h.write(s.as_bytes());
+                // a terminator, so parts cannot run into each other
+                h.write_u8(0xff);
+            }
+            _ => return None,
+        }
+    }
+    Some(h.finish())
+}
+
 fn build_key(parts: &[KeyPart], ev: &Event<'_>, c: &Class<'_>, buf: &mut String) -> bool {
     buf.clear();
     for (i, p) in parts.iter().enumerate() {
@@ -2453,6 +2491,15 @@ mod tests {
         assert_eq!(a[0].start.unix_micros / 1_000_000, 19 * 3600 + 300);
     }
 
+    /// The state key of the account `user` (a rule keyed on `[user]`).
+    fn user_key(hasher: &Fast) -> u64 {
+        let ev = Event {
+            user: Some(Cow::Borrowed("user")),
+            ..Default::default()
+        };
+        hash_key(&[KeyPart::User], &ev, &Class::default(), hasher).unwrap()
+    }
+
     /// Feeds `lines` to an engine on `HARVEST` seeded with `hasher`; with
     /// `full`, the key `user` has a full state from the start (as before
     /// [`FirstRead`]).
@@ -2461,7 +2508,7 @@ mod tests {
         let mut e = Engine::new(rules(HARVEST), 1000);
         e.hasher = hasher.clone();
         if full {
-            let key = e.hasher.hash_one("user");
+            let key = user_key(&e.hasher);
             e.state[0].insert(key, Box::default());
         }
         for (t, ip, user, m, path, status) in lines {
@@ -2525,7 +2572,7 @@ mod tests {
             let hasher = Fast::default();
             let compact = harvest_engine(&lines, false, &hasher);
             let full = harvest_engine(&lines, true, &hasher);
-            let key = hasher.hash_one("user");
+            let key = user_key(&hasher);
             assert_eq!(
                 format!("{:?}", compact.state[0].get(&key)),
                 format!("{:?}", full.state[0].get(&key)),
