@@ -267,3 +267,32 @@ fn malformed_lines_are_counted_and_skipped_while_tailing() {
         "{log}"
     );
 }
+
+#[test]
+fn a_half_written_event_line_left_by_kill_9_is_cut_not_joined_to_the_next() {
+    let dir = setup(CONFIG);
+    let root = dir.path();
+    let events = root.join("out/events.jsonl");
+    // what a kill -9 in the middle of writing out a full buffer leaves
+    fs::create_dir_all(root.join("out")).unwrap();
+    let whole = "{\"time\":\"2026-03-10T10:00:00+00:00\",\"resource\":\"/n/7\"}\n";
+    fs::write(&events, format!("{whole}{{\"time\":\"2026-03-10T10:00")).unwrap();
+    let mut f = append(&root.join("logs/app.log"));
+    for n in 0..10 {
+        f.write_all(numbered_line(n).as_bytes()).unwrap();
+    }
+    let d = spawn_daemon(root, "breachd.toml");
+    assert!(wait_for(20, || emitted_numbers(&events).len() >= 11));
+    terminate(d);
+    let text = fs::read_to_string(&events).unwrap();
+    for line in text.lines() {
+        assert!(
+            serde_json::from_str::<serde_json::Value>(line).is_ok(),
+            "damaged line: {line}"
+        );
+    }
+    let mut expected = vec![7];
+    expected.extend(0..10);
+    assert_eq!(emitted_numbers(&events), expected);
+    assert!(daemon_log(root).contains("cut a half-written last line"));
+}
