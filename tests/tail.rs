@@ -77,9 +77,11 @@ fn rotation_truncation_and_kill_9_lose_no_line() {
                 }
                 out = append(&log);
             }
-            // copytruncate: copy, then truncate in place (lines not yet read
-            // when the truncate happens are lost to any tailer, so wait until
-            // breachd has caught up, as it normally has).
+            // copytruncate: copy, then truncate in place. Wait until the
+            // daemon restarted at 1500 has caught up: the file is deleted at
+            // 3000, and a file deleted while breachd is down is gone with its
+            // unread lines. (Lines unread at a copytruncate are read from the
+            // copy: `tests/tail_kill.rs`.)
             2000 => {
                 assert!(
                     wait_for(20, || emitted_numbers(&events).contains(&n)),

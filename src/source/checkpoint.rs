@@ -76,6 +76,11 @@ pub struct Checkpoint {
     /// does not read them again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub closed_at: Option<i64>,
+    /// Unix milliseconds when the glob scan this record comes from started. A
+    /// file it did not know that was written to after it (a file that appeared
+    /// and was rotated away between two checkpoints) may hold lines never read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scanned_at: Option<i64>,
 }
 
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -169,6 +174,7 @@ mod tests {
             fingerprint: Fingerprint { len: 10, hash: 3 },
             offset: 4,
             closed_at: None,
+            scanned_at: Some(5),
         };
         store.save(std::slice::from_ref(&cp)).unwrap();
         assert_eq!(store.load().unwrap(), vec![cp]);
