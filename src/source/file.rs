@@ -375,11 +375,12 @@ impl FileSource {
             .closed
             .iter()
             .any(|c| c.dev == dev && c.ino == ino && same_start(&c.fingerprint));
-        // a copy of a file still followed: its lines are read there
+        // a copy of a file still followed: its lines are read there (a
+        // short start, such as one header line, proves no copy)
         let copy = self
             .followed
             .iter()
-            .any(|f| f.fingerprint.len > 0 && same_start(&f.fingerprint));
+            .any(|f| f.fingerprint.is_full() && same_start(&f.fingerprint));
         if known || copy {
             return Ok(());
         }
@@ -427,7 +428,7 @@ impl FileSource {
                     }
                 },
                 None => {
-                    tracing::warn!(source = %self.cfg.name, path = %cp.path.display(), "a checkpointed file is gone; lines written to it after the checkpoint are lost")
+                    tracing::warn!(source = %self.cfg.name, path = %cp.path.display(), "a checkpointed file is gone (deleted, or compressed while breachd was down); lines written to it after the checkpoint are lost")
                 }
             }
         }
