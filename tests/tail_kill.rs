@@ -270,3 +270,39 @@ fn files_created_and_rotated_while_the_daemon_stalls_are_read() {
     let dups = assert_all_read_once_or_more(root, d, &expected, 0);
     eprintln!("{dups} lines read twice");
 }
+
+#[test]
+fn a_rotated_file_gzipped_while_breachd_is_down_is_read_from_the_checkpoint() {
+    let dir = setup(RARE_CHECKPOINTS);
+    let root = dir.path();
+    let log = root.join("logs/app.log");
+    let events = root.join("out/events.jsonl");
+    let mut out = append(&log);
+    write_lines(&mut out, 0..100);
+    let d = spawn_daemon(root, "breachd.toml");
+    assert!(wait_for(20, || emitted_numbers(&events).len() >= 100));
+    write_lines(&mut append(&root.join("logs/other.log")), 900..901);
+    assert!(
+        wait_for(20, || times_following(root) >= 2),
+        "other.log followed"
+    );
+    write_lines(&mut out, 100..150);
+    kill_9(d);
+    // logrotate with `compress` (no delaycompress) while breachd is down
+    let rotated = root.join("logs/app.log.1");
+    fs::rename(&log, &rotated).unwrap();
+    write_lines(&mut out, 150..155);
+    let mut gz = flate2::write::GzEncoder::new(
+        fs::File::create(root.join("logs/app.log.1.gz")).unwrap(),
+        flate2::Compression::default(),
+    );
+    gz.write_all(&fs::read(&rotated).unwrap()).unwrap();
+    gz.finish().unwrap();
+    fs::remove_file(&rotated).unwrap();
+    write_lines(&mut append(&log), 200..210);
+    let d = spawn_daemon(root, "breachd.toml");
+    let expected: Vec<u64> = (0..155).chain(200..210).chain(900..901).collect();
+    let dups = assert_all_read_once_or_more(root, d, &expected, 1);
+    eprintln!("{dups} lines read twice");
+    assert!(daemon_log(root).contains("compressed while breachd was down"));
+}

@@ -45,6 +45,17 @@ impl Fingerprint {
         })
     }
 
+    /// The fingerprint of a file whose first bytes are `start` (at most
+    /// [`FINGERPRINT_BYTES`] of them are used): for content read through a
+    /// decompressor.
+    pub fn of_bytes(start: &[u8]) -> Fingerprint {
+        let start = &start[..start.len().min(FINGERPRINT_BYTES as usize)];
+        Fingerprint {
+            len: start.len() as u64,
+            hash: fnv1a(start),
+        }
+    }
+
     /// Whether this fingerprint is complete (no need to recompute as the file grows).
     pub fn is_full(&self) -> bool {
         self.len >= FINGERPRINT_BYTES
@@ -199,5 +210,6 @@ mod tests {
         assert_eq!(fp.len, FINGERPRINT_BYTES);
         assert_eq!(Fingerprint::of(&f, 10).unwrap().len, 10);
         assert_ne!(Fingerprint::of(&f, 10).unwrap().hash, fp.hash);
+        assert_eq!(Fingerprint::of_bytes(&[b'a'; 1000]), fp);
     }
 }

@@ -19,8 +19,14 @@
 //! (for a restart: the last checkpointed scan). A copy whose first bytes are
 //! those of a file that was truncated (copytruncate) is read from the offset
 //! the truncated file had reached; a copy of a file still followed is
-//! skipped; any other such file is read from its beginning. Compressed files
-//! (`.gz`, ...) are not read: with `compress`, use `delaycompress`.
+//! skipped; any other such file is read from its beginning.
+//!
+//! Compression (logrotate `compress`): while breachd runs it drains a rotated
+//! file through its open descriptor, so compressing it loses nothing. A file
+//! checkpointed before a restart and gzipped while breachd was down is found
+//! as `NAME*.gz` by its decompressed first bytes and read from its offset.
+//! Other compressed files (`.bz2`, `.xz`, ..., or a `.gz` no checkpoint
+//! knows) are not read: with `compress`, use `delaycompress`.
 //!
 //! `read_from = end` applies only on a first start (no checkpoints yet for the
 //! source); after that every file breachd has not seen is new and is read
@@ -28,11 +34,13 @@
 
 use std::ffi::OsStr;
 use std::fs::{self, File};
-use std::io::{self, Seek, SeekFrom};
+use std::io::{self, Read, Seek, SeekFrom};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
+
+use flate2::read::MultiGzDecoder;
 
 use crate::config::{ReadFrom, Source};
 use crate::parse::LocalTime;
@@ -120,6 +128,9 @@ pub struct FileSource {
     rotated: bool,
     /// Truncated or rewritten files whose copy may still be found.
     rewritten: Vec<Rewritten>,
+    /// Checkpointed files gzipped while breachd was down, to read from their
+    /// checkpoint on (kept in the checkpoints until read).
+    compressed: Vec<(PathBuf, Checkpoint)>,
 }
 
 impl FileSource {
@@ -149,6 +160,7 @@ impl FileSource {
             last_scan,
             rotated: false,
             rewritten: Vec::new(),
+            compressed: Vec::new(),
         }
     }
 
@@ -183,6 +195,7 @@ impl FileSource {
         out.extend(self.closed.iter().cloned());
         // Not found yet this run (e.g. a directory not mounted): keep them.
         out.extend(self.unmatched.iter().cloned());
+        out.extend(self.compressed.iter().map(|(_, c)| c.clone()));
         for c in &mut out {
             c.scanned_at = self.last_scan;
         }
@@ -195,6 +208,16 @@ impl FileSource {
         let previous_scan = self.last_scan;
         self.scan();
         let mut consumed = 0;
+        // older than anything in the files still there: read first
+        for (path, cp) in std::mem::take(&mut self.compressed) {
+            match self.read_compressed(&path, cp.offset, sink) {
+                Ok(n) => consumed += n,
+                Err(e) => {
+                    tracing::warn!(source = %self.cfg.name, path = %path.display(), error = %e, "cannot read a compressed rotated file; will retry after a restart");
+                    self.unmatched.push(cp);
+                }
+            }
+        }
         let mut read = 0;
         loop {
             let upto = self.followed.len();
@@ -427,11 +450,61 @@ impl FileSource {
                         tracing::warn!(source = %self.cfg.name, path = %path.display(), error = %e, "cannot reopen a rotated file")
                     }
                 },
-                None => {
-                    tracing::warn!(source = %self.cfg.name, path = %cp.path.display(), "a checkpointed file is gone (deleted, or compressed while breachd was down); lines written to it after the checkpoint are lost")
-                }
+                None => match find_compressed(&cp) {
+                    Some(gz) => {
+                        tracing::info!(source = %self.cfg.name, path = %cp.path.display(), compressed = %gz.display(), offset = cp.offset, "a checkpointed file was compressed while breachd was down; reading the rest of it");
+                        self.compressed.push((gz, cp));
+                    }
+                    None => {
+                        tracing::warn!(source = %self.cfg.name, path = %cp.path.display(), "a checkpointed file is gone; lines written to it after the checkpoint are lost")
+                    }
+                },
             }
         }
+    }
+
+    /// Reads a gzipped rotated file from `offset` (in its decompressed
+    /// bytes) to its end. Returns the bytes consumed.
+    fn read_compressed(
+        &mut self,
+        path: &Path,
+        offset: u64,
+        sink: &mut dyn EventSink,
+    ) -> io::Result<u64> {
+        let file = File::open(path)?;
+        let meta = file.metadata()?;
+        let mut gz = MultiGzDecoder::new(io::BufReader::with_capacity(256 * 1024, file));
+        io::copy(&mut (&mut gz).take(offset), &mut io::sink())?;
+        let mut framer = Framer::new(self.max_line);
+        framer.reset(offset);
+        let mut decoder = self.decoder_for(path, &meta);
+        loop {
+            let n = framer.fill(&mut gz)?;
+            while let Some(frame) = framer.next_frame() {
+                decoder.frame(frame, sink)?;
+            }
+            if n == 0 {
+                break;
+            }
+        }
+        if let Some(crate::source::framer::Frame::Line(raw)) = framer.take_rest() {
+            decoder.truncated(raw);
+        }
+        tracing::info!(source = %self.cfg.name, path = %path.display(), lines = decoder.stats.lines, "finished a compressed rotated file");
+        self.closed_stats.add(&decoder.stats);
+        Ok(framer.consumed().saturating_sub(offset))
+    }
+
+    /// A decoder for the lines of `path`; zoneless times take its mtime's year.
+    fn decoder_for(&self, path: &Path, meta: &fs::Metadata) -> Decoder {
+        let reference = meta
+            .modified()
+            .ok()
+            .and_then(|m| jiff::Timestamp::try_from(m).ok())
+            .unwrap_or_else(jiff::Timestamp::now);
+        let local = LocalTime::new(self.cfg.timezone.clone(), reference);
+        let name = format!("{}:{}", self.cfg.name, path.display());
+        Decoder::for_format(&self.cfg.format, &local, self.index, name)
     }
 
     fn open(&mut self, path: &Path, meta: &fs::Metadata) -> io::Result<()> {
@@ -481,13 +554,7 @@ impl FileSource {
         file.seek(SeekFrom::Start(start))?;
         let mut framer = Framer::new(self.max_line);
         framer.reset(start);
-        let reference = meta
-            .modified()
-            .ok()
-            .and_then(|m| jiff::Timestamp::try_from(m).ok())
-            .unwrap_or_else(jiff::Timestamp::now);
-        let local = LocalTime::new(self.cfg.timezone.clone(), reference);
-        let name = format!("{}:{}", self.cfg.name, path.display());
+        let decoder = self.decoder_for(path, meta);
         tracing::info!(source = %self.cfg.name, path = %path.display(), offset = start, resumed = resume.is_some(), "following a file");
         self.followed.push(Followed {
             path: path.to_path_buf(),
@@ -495,7 +562,7 @@ impl FileSource {
             ino: meta.ino(),
             file,
             framer,
-            decoder: Decoder::for_format(&self.cfg.format, &local, self.index, name),
+            decoder,
             fingerprint,
             size: len,
             orphaned: None,
@@ -564,6 +631,33 @@ fn read_available(
         }
     }
     Ok((f.framer.consumed() - before, was))
+}
+
+/// The `.gz` beside a checkpointed file (named like it) whose decompressed
+/// first bytes are the checkpointed file's.
+fn find_compressed(cp: &Checkpoint) -> Option<PathBuf> {
+    let dir = cp.path.parent().filter(|d| !d.as_os_str().is_empty());
+    let dir = dir.unwrap_or(Path::new("."));
+    let name = cp.path.file_name()?.as_bytes();
+    fs::read_dir(dir).ok()?.flatten().find_map(|e| {
+        let file_name = e.file_name();
+        let path = dir.join(&file_name);
+        let gz =
+            file_name.as_bytes().starts_with(name) && path.extension().is_some_and(|x| x == "gz");
+        if !gz {
+            return None;
+        }
+        let mut start = vec![0u8; cp.fingerprint.len as usize];
+        let mut got = 0;
+        let mut reader = MultiGzDecoder::new(File::open(&path).ok()?);
+        while got < start.len() {
+            match reader.read(&mut start[got..]) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => got += n,
+            }
+        }
+        (Fingerprint::of_bytes(&start[..got]) == cp.fingerprint).then_some(path)
+    })
 }
 
 /// Whether a file name ends in a compression suffix.
