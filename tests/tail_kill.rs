@@ -306,3 +306,23 @@ fn a_rotated_file_gzipped_while_breachd_is_down_is_read_from_the_checkpoint() {
     eprintln!("{dups} lines read twice");
     assert!(daemon_log(root).contains("compressed while breachd was down"));
 }
+
+#[test]
+fn a_file_created_and_rotated_before_any_file_was_followed_is_read() {
+    let dir = setup(&RARE_CHECKPOINTS.replace("\"1h\"", "\"200ms\""));
+    let root = dir.path();
+    let log = root.join("logs/app.log");
+    let events = root.join("out/events.jsonl");
+    let d = spawn_daemon(root, "breachd.toml");
+    assert!(wait_for(20, || daemon_log(root).contains("no file matches yet")));
+    signal(&d, "-STOP");
+    // no followed file is orphaned: only the new file tells of a rotation
+    let mut out = append(&log);
+    write_lines(&mut out, 0..10);
+    fs::rename(&log, root.join("logs/app.log.1")).unwrap();
+    write_lines(&mut append(&log), 10..20);
+    signal(&d, "-CONT");
+    assert!(wait_for(20, || emitted_numbers(&events).len() >= 20));
+    let expected: Vec<u64> = (0..20).collect();
+    assert_all_read_once_or_more(root, d, &expected, 0);
+}

@@ -301,8 +301,13 @@ impl FileSource {
                 f.orphaned = None;
                 continue;
             }
-            if let Err(e) = self.open(&path, &meta) {
-                tracing::warn!(source = %self.cfg.name, path = %path.display(), error = %e, "cannot open a log file; will retry");
+            match self.open(&path, &meta) {
+                // a new file is what a rotation creates; the one before it
+                // may have come and gone with no followed file orphaned
+                Ok(()) => self.rotated = true,
+                Err(e) => {
+                    tracing::warn!(source = %self.cfg.name, path = %path.display(), error = %e, "cannot open a log file; will retry")
+                }
             }
         }
         if !self.scanned_once {
