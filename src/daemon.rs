@@ -43,11 +43,40 @@ impl EventsFile {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir)?;
         }
-        let f = OpenOptions::new().create(true).append(true).open(path)?;
+        let f = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .read(true)
+            .open(path)?;
+        drop_partial_line(&f, path)?;
         Ok(EventsFile {
             out: BufWriter::with_capacity(256 * 1024, f),
         })
     }
+}
+
+/// A `kill -9` while a full buffer was being written leaves half a line at
+/// the end; the lines it came from were not checkpointed and are read again,
+/// so the half is cut off rather than joined to the next line written.
+fn drop_partial_line(f: &File, path: &Path) -> io::Result<()> {
+    use std::os::unix::fs::FileExt;
+    let len = f.metadata()?.len();
+    let mut end = len;
+    let mut buf = vec![0u8; 64 * 1024];
+    while end > 0 {
+        let n = buf.len().min(end as usize);
+        f.read_exact_at(&mut buf[..n], end - n as u64)?;
+        if let Some(i) = memchr::memrchr(b'\n', &buf[..n]) {
+            end = end - n as u64 + i as u64 + 1;
+            break;
+        }
+        end -= n as u64;
+    }
+    if end < len {
+        tracing::warn!(path = %path.display(), bytes = len - end, "cut a half-written last line (breachd was killed while writing it)");
+        f.set_len(end)?;
+    }
+    Ok(())
 }
 
 /// What the sources feed: the optional events file, then classify and detect.

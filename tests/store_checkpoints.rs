@@ -32,6 +32,7 @@ fn an_older_breachds_checkpoints_are_taken_over_and_then_kept_in_the_store() {
         fingerprint: Fingerprint::of(&file, meta.len()).unwrap(),
         offset: first.len() as u64,
         closed_at: None,
+        scanned_at: None,
     }])
     .unwrap();
     let d = spawn_daemon(root, "breachd.toml");

@@ -77,9 +77,11 @@ fn rotation_truncation_and_kill_9_lose_no_line() {
                 }
                 out = append(&log);
             }
-            // copytruncate: copy, then truncate in place (lines not yet read
-            // when the truncate happens are lost to any tailer, so wait until
-            // breachd has caught up, as it normally has).
+            // copytruncate: copy, then truncate in place. Wait until the
+            // daemon restarted at 1500 has caught up: the file is deleted at
+            // 3000, and a file deleted while breachd is down is gone with its
+            // unread lines. (Lines unread at a copytruncate are read from the
+            // copy: `tests/tail_kill.rs`.)
             2000 => {
                 assert!(
                     wait_for(20, || emitted_numbers(&events).contains(&n)),
@@ -266,4 +268,33 @@ fn malformed_lines_are_counted_and_skipped_while_tailing() {
         log.contains("malformed=4") || log.contains("malformed\u{1b}[0m\u{1b}[2m=\u{1b}[0m4"),
         "{log}"
     );
+}
+
+#[test]
+fn a_half_written_event_line_left_by_kill_9_is_cut_not_joined_to_the_next() {
+    let dir = setup(CONFIG);
+    let root = dir.path();
+    let events = root.join("out/events.jsonl");
+    // what a kill -9 in the middle of writing out a full buffer leaves
+    fs::create_dir_all(root.join("out")).unwrap();
+    let whole = "{\"time\":\"2026-03-10T10:00:00+00:00\",\"resource\":\"/n/7\"}\n";
+    fs::write(&events, format!("{whole}{{\"time\":\"2026-03-10T10:00")).unwrap();
+    let mut f = append(&root.join("logs/app.log"));
+    for n in 0..10 {
+        f.write_all(numbered_line(n).as_bytes()).unwrap();
+    }
+    let d = spawn_daemon(root, "breachd.toml");
+    assert!(wait_for(20, || emitted_numbers(&events).len() >= 11));
+    terminate(d);
+    let text = fs::read_to_string(&events).unwrap();
+    for line in text.lines() {
+        assert!(
+            serde_json::from_str::<serde_json::Value>(line).is_ok(),
+            "damaged line: {line}"
+        );
+    }
+    let mut expected = vec![7];
+    expected.extend(0..10);
+    assert_eq!(emitted_numbers(&events), expected);
+    assert!(daemon_log(root).contains("cut a half-written last line"));
 }

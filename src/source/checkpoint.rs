@@ -45,6 +45,17 @@ impl Fingerprint {
         })
     }
 
+    /// The fingerprint of a file whose first bytes are `start` (at most
+    /// [`FINGERPRINT_BYTES`] of them are used): for content read through a
+    /// decompressor.
+    pub fn of_bytes(start: &[u8]) -> Fingerprint {
+        let start = &start[..start.len().min(FINGERPRINT_BYTES as usize)];
+        Fingerprint {
+            len: start.len() as u64,
+            hash: fnv1a(start),
+        }
+    }
+
     /// Whether this fingerprint is complete (no need to recompute as the file grows).
     pub fn is_full(&self) -> bool {
         self.len >= FINGERPRINT_BYTES
@@ -76,6 +87,11 @@ pub struct Checkpoint {
     /// does not read them again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub closed_at: Option<i64>,
+    /// Unix milliseconds when the glob scan this record comes from started. A
+    /// file it did not know that was written to after it (a file that appeared
+    /// and was rotated away between two checkpoints) may hold lines never read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scanned_at: Option<i64>,
 }
 
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -169,6 +185,7 @@ mod tests {
             fingerprint: Fingerprint { len: 10, hash: 3 },
             offset: 4,
             closed_at: None,
+            scanned_at: Some(5),
         };
         store.save(std::slice::from_ref(&cp)).unwrap();
         assert_eq!(store.load().unwrap(), vec![cp]);
@@ -193,5 +210,6 @@ mod tests {
         assert_eq!(fp.len, FINGERPRINT_BYTES);
         assert_eq!(Fingerprint::of(&f, 10).unwrap().len, 10);
         assert_ne!(Fingerprint::of(&f, 10).unwrap().hash, fp.hash);
+        assert_eq!(Fingerprint::of_bytes(&[b'a'; 1000]), fp);
     }
 }
