@@ -768,3 +768,76 @@ fn a_few_strangers_every_evening_while_a_family_plan_rereads_its_members() {
         "the family plan is no harvest: {a:#?}"
     );
 }
+
+#[test]
+fn a_stuffing_campaign_estimates_the_accounts_got_into_at_the_first_try_too() {
+    let mut log = Log::new();
+    log.benign(12);
+    // 600 proxy addresses try 1, 1, 2 or 3 accounts each; one try in 30
+    // gets in, often an address's first (which never fails, so is never named)
+    let (mut k, mut truth) = (0i64, 0u64);
+    for a in 0..600i64 {
+        let ip = format!("203.0.{}.{}", a / 200, a % 200 + 1);
+        for _ in 0..[1, 1, 2, 3][a as usize % 4] {
+            let t = 8 * 3600 + k * 6;
+            if k % 30 == 7 {
+                truth += 1;
+                log.add(t, &format!("victim{k}"), &ip, "POST", "/login", 200);
+            } else {
+                log.add(t, &format!("acct{k}"), &ip, "POST", "/login", 401);
+            }
+            k += 1;
+        }
+    }
+    // meanwhile customers mistype once at home, then get in
+    for c in 0..5 {
+        let (user, ip) = (format!("cust{c}"), format!("198.51.100.{c}"));
+        log.add(9 * 3600 + 100 * c, &user, &ip, "POST", "/login", 401);
+        log.add(9 * 3600 + 100 * c + 5, &user, &ip, "POST", "/login", 200);
+    }
+    let a = alerts(&log);
+    let s = fired(&a, "login_failure_surge");
+    assert_eq!(s.len(), 1, "{a:#?}");
+    let est = s[0]["subjects"].as_u64().unwrap();
+    assert!(
+        est.abs_diff(truth) * 4 <= truth,
+        "estimate {est} within 25% of the {truth} accounts got into"
+    );
+}
+
+#[test]
+fn a_sensitive_reads_alert_counts_the_sensitive_reads_not_the_usual_work_beside_them() {
+    let mut log = Log::new();
+    crowd(&mut log, 72);
+    // day three: one member reads 25 other members' cards, a few an hour,
+    // and 60 ordinary records (no cards) the same day
+    for i in 0..25 {
+        log.add(
+            50 * 3600 + i * 700,
+            "member7",
+            "198.18.0.8",
+            "GET",
+            &format!("/api/customers/{}/cards", 4100 - i),
+            200,
+        );
+    }
+    for i in 0..60 {
+        log.add(
+            50 * 3600 + i * 290 + 30,
+            "member7",
+            "198.18.0.8",
+            "GET",
+            &format!("/api/customers/{}", 7000 + i),
+            200,
+        );
+    }
+    let a = alerts(&log);
+    let s = fired(&a, "unusual_sensitive_reads");
+    assert_eq!(s.len(), 1, "{a:#?}");
+    // its own card, read on its usual visit meanwhile, is one more
+    let n = s[0]["subjects"].as_u64().unwrap();
+    assert!(
+        (25..=26).contains(&n),
+        "the cards read, not the 60 other records: {n}"
+    );
+}
