@@ -770,74 +770,60 @@ fn a_few_strangers_every_evening_while_a_family_plan_rereads_its_members() {
 }
 
 #[test]
-fn a_stuffing_campaign_estimates_the_accounts_got_into_at_the_first_try_too() {
+fn a_stolen_key_reading_cards_beside_its_nightly_batch_exposes_only_the_cards() {
     let mut log = Log::new();
-    log.benign(12);
-    // 600 proxy addresses try 1, 1, 2 or 3 accounts each; one try in 30
-    // gets in, often an address's first (which never fails, so is never named)
-    let (mut k, mut truth) = (0i64, 0u64);
-    for a in 0..600i64 {
-        let ip = format!("203.0.{}.{}", a / 200, a % 200 + 1);
-        for _ in 0..[1, 1, 2, 3][a as usize % 4] {
-            let t = 8 * 3600 + k * 6;
-            if k % 30 == 7 {
-                truth += 1;
-                log.add(t, &format!("victim{k}"), &ip, "POST", "/login", 200);
-            } else {
-                log.add(t, &format!("acct{k}"), &ip, "POST", "/login", 401);
-            }
-            k += 1;
+    log.benign(60);
+    // a batch key reads 30 records a night from its own network, two nights
+    for night in 0..2 {
+        for k in 0..30 {
+            log.add(
+                night * 86_400 + 7200 + k,
+                "svc-sync",
+                "10.20.0.5",
+                "GET",
+                &format!("/api/customers/{}", 2000 + k),
+                200,
+            );
         }
     }
-    // meanwhile customers mistype once at home, then get in
-    for c in 0..5 {
-        let (user, ip) = (format!("cust{c}"), format!("198.51.100.{c}"));
-        log.add(9 * 3600 + 100 * c, &user, &ip, "POST", "/login", 401);
-        log.add(9 * 3600 + 100 * c + 5, &user, &ip, "POST", "/login", 200);
-    }
-    let a = alerts(&log);
-    let s = fired(&a, "login_failure_surge");
-    assert_eq!(s.len(), 1, "{a:#?}");
-    let est = s[0]["subjects"].as_u64().unwrap();
-    assert!(
-        est.abs_diff(truth) * 4 <= truth,
-        "estimate {est} within 25% of the {truth} accounts got into"
-    );
-}
-
-#[test]
-fn a_sensitive_reads_alert_counts_the_sensitive_reads_not_the_usual_work_beside_them() {
-    let mut log = Log::new();
-    crowd(&mut log, 72);
-    // day three: one member reads 25 other members' cards, a few an hour,
-    // and 60 ordinary records (no cards) the same day
-    for i in 0..25 {
+    // night three: its batch reads 200 records as usual while the same key,
+    // from a cloud address, reads 30 customers' cards it never reads
+    for k in 0..200 {
         log.add(
-            50 * 3600 + i * 700,
-            "member7",
-            "198.18.0.8",
+            2 * 86_400 + 3000 + k * 10,
+            "svc-sync",
+            "10.20.0.5",
             "GET",
-            &format!("/api/customers/{}/cards", 4100 - i),
+            &format!("/api/customers/{}", 2000 + k),
             200,
         );
     }
-    for i in 0..60 {
+    for k in 0..30 {
         log.add(
-            50 * 3600 + i * 290 + 30,
-            "member7",
-            "198.18.0.8",
+            2 * 86_400 + 3605 + k * 20,
+            "svc-sync",
+            "203.0.113.90",
             "GET",
-            &format!("/api/customers/{}", 7000 + i),
+            &format!("/api/customers/{}/cards", 3000 + k),
             200,
         );
     }
     let a = alerts(&log);
-    let s = fired(&a, "unusual_sensitive_reads");
-    assert_eq!(s.len(), 1, "{a:#?}");
-    // its own card, read on its usual visit meanwhile, is one more
-    let n = s[0]["subjects"].as_u64().unwrap();
+    let key: Vec<_> = a.iter().filter(|x| names(x)[0] == "svc-sync").collect();
     assert!(
-        (25..=26).contains(&n),
-        "the cards read, not the 60 other records: {n}"
+        key.iter().any(|x| x["detector"] == "api_key_new_network"),
+        "{a:#?}"
     );
+    assert!(
+        key.iter()
+            .any(|x| x["detector"] == "unusual_sensitive_reads"),
+        "{a:#?}"
+    );
+    for x in key {
+        assert_eq!(
+            x["subjects"], 30,
+            "{}: the cards the new network read, not the batch's records",
+            x["detector"]
+        );
+    }
 }

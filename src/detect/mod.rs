@@ -517,31 +517,12 @@ struct Open {
     /// A campaign's named addresses: their failed and successful logins
     /// since the alert opened (bounded by the names).
     tally: HashMap<u64, (u32, u32)>,
-    /// A failing-address surge's named addresses: their logins after they
-    /// were named (bounded by the names), for the campaign's estimate.
-    after: HashMap<u64, Tally>,
-    /// A failing-address surge: successful logins from addresses it has not
-    /// named, into accounts new to their network (a guess right at the
-    /// first try looks like this, and so does a customer on a new network).
-    fresh_wins: u64,
     /// A failing-address surge's named addresses: the account their failed
     /// logins went for and how many (bounded by the names).
     aims: HashMap<u64, Tries>,
     /// For a novelty alert: only events showing this value of this part
     /// (the new network) expose anyone; the principal's usual work does not.
     only: Option<(KeyPart, u64)>,
-}
-
-/// One named address's logins after it was named (its first failure).
-#[derive(Debug, Default, Clone, Copy)]
-struct Tally {
-    /// Failed logins.
-    fails: u32,
-    /// Successful logins into accounts new to its network: guesses that worked.
-    won_new: u32,
-    /// Successful logins into accounts that used its network before: a
-    /// customer behind the address (a typo, a carrier NAT), no guesser.
-    won_known: u32,
 }
 
 /// Counters an operator would graph.
@@ -800,55 +781,23 @@ impl Engine {
                     // got in, or a carrier address where most logins succeed,
                     // is no victim.
                     let newness = self.newness;
-                    let surging = campaign && surge(&self.rules[ri]);
-                    if let Some(h) =
-                        ip.filter(|_| known_name && surging && c.kind == Some(Kind::Login))
-                    {
-                        let tally = open.after.entry(h).or_default();
-                        if won {
-                            // no account named (an access log): judged by counts alone
-                            if newness.is_none_or(|n| !n.known || n.network) {
-                                tally.won_new = tally.won_new.saturating_add(1);
-                            } else {
-                                tally.won_known = tally.won_known.saturating_add(1);
-                            }
-                        } else if failed {
-                            tally.fails = tally.fails.saturating_add(1);
-                        }
-                        let total = self.subjects_total;
-                        let n = campaign_estimate(open);
-                        open.alert.subjects = total.map_or(n, |t| n.min(t));
-                    }
-                    if surging
-                        && won
-                        && !known_name
-                        && c.kind == Some(Kind::Login)
-                        && newness.is_some_and(|n| !n.known || n.network)
-                    {
-                        open.fresh_wins += 1;
-                        let total = self.subjects_total;
-                        let n = campaign_estimate(open);
-                        open.alert.subjects = total.map_or(n, |t| n.min(t));
-                    }
-                    let measured = measured(&self.rules[ri].detector, ev, c);
-                    let ours = !campaign
-                        || (!surging && {
-                            match ip.filter(|h| open.named.contains(h)) {
-                                Some(h) if c.kind == Some(Kind::Login) => {
-                                    let (fails, wins) =
-                                        open.tally.entry(h).or_insert((u32::from(known_name), 0));
-                                    if ev.outcome == Outcome::Success {
-                                        *wins += 1;
-                                    } else {
-                                        *fails += 1;
-                                    }
-                                    ev.outcome == Outcome::Success
-                                        && *fails > *wins
-                                        && newness.is_some_and(|n| !n.known || n.network)
+                    let ours = !campaign || {
+                        match ip.filter(|h| open.named.contains(h)) {
+                            Some(h) if c.kind == Some(Kind::Login) => {
+                                let (fails, wins) =
+                                    open.tally.entry(h).or_insert((u32::from(known_name), 0));
+                                if ev.outcome == Outcome::Success {
+                                    *wins += 1;
+                                } else {
+                                    *fails += 1;
                                 }
-                                _ => false,
+                                ev.outcome == Outcome::Success
+                                    && *fails > *wins
+                                    && newness.is_some_and(|n| !n.known || n.network)
                             }
-                        });
+                            _ => false,
+                        }
+                    };
                     let mine = open.only.is_none_or(|(part, want)| {
                         let mut same = false;
                         for_each_value(part, ev, c, |v| {
@@ -858,7 +807,7 @@ impl Engine {
                     });
                     let total = self.subjects_total;
                     if !mine {
-                    } else if ours && measured {
+                    } else if ours {
                         extend(open, ev, c, &self.hasher, total, grows);
                         if grows && signature {
                             open.unlisted += injected(ev, c);
@@ -1177,11 +1126,7 @@ impl Engine {
         // other rules remember what the key exposed, for the alert to count.
         let counts_own = counts_exposures(&rule.detector);
         // the success that completes a sequence (the takeover) exposes its account
-        if (matched || completes)
-            && !counts_own
-            && measured(&rule.detector, ev, c)
-            && st.exposed.len() < MAX_EXPOSED_PER_KEY
-        {
+        if (matched || completes) && !counts_own && st.exposed.len() < MAX_EXPOSED_PER_KEY {
             let hasher = &self.hasher;
             exposures(ev, c, |v, account| {
                 st.exposed.insert(tagged(hasher.hash_one(v), account), t);
@@ -1693,8 +1638,6 @@ impl Engine {
             unlisted: unlisted_before,
             named: named_hashes,
             tally: HashMap::default(),
-            after: HashMap::default(),
-            fresh_wins: 0,
             aims: HashMap::default(),
             only: match rule.detector {
                 Detector::Novelty { of, .. } => Some((of, novel)),
@@ -1951,54 +1894,6 @@ fn name_bucket(open: &mut Open, b: &mut BaseState, cap: usize, hasher: &impl Bui
         }
     }
     b.synced = b.named.len();
-}
-
-/// Whether the event is one the rule's measure counts: a baseline measuring
-/// only some events (`measure_match`: the most sensitive reads) exposes
-/// subjects through those alone, so a key's usual work beside the reads
-/// that made it fire (a service's nightly batch) is not counted; every
-/// other rule exposes through every event it sees.
-fn measured(d: &Detector, ev: &Event<'_>, c: &Class<'_>) -> bool {
-    match d {
-        Detector::Baseline { spec, .. } => spec
-            .measure_filter
-            .as_ref()
-            .is_none_or(|f| f.matches(ev, c)),
-        _ => true,
-    }
-}
-
-/// A failing-address surge's estimate of the accounts its guesses got into.
-///
-/// An address that gets in at its first try never fails, so it is never
-/// named and its success cannot be told from a customer's: counting the
-/// successes seen undercounts. After its first failure (which named it) an
-/// address's further tries are a fair sample of the campaign's tries, so
-/// successes per failure among them, times every failure of the campaign,
-/// estimates every success. Only guessing addresses count: one with a
-/// success into an account that used its network before (a customer
-/// behind it), or with more successes than failures, is left out, its
-/// naming failure too; a named address never seen again failed once.
-///
-/// The extrapolation never claims more first-try successes than there were
-/// successful logins from unnamed addresses into accounts new to their
-/// network, nor fewer accounts than the guessing addresses were seen to
-/// get into.
-fn campaign_estimate(open: &Open) -> u64 {
-    let guessing = |t: &&Tally| t.won_known == 0 && t.fails + 1 >= t.won_new;
-    let others = open.after.values().filter(|t| !guessing(t)).count() as u64;
-    let (mut fails_after, mut won) = (0u64, 0u64);
-    for t in open.after.values().filter(guessing) {
-        fails_after += u64::from(t.fails);
-        won += u64::from(t.won_new);
-    }
-    let fails = (open.named.len() as u64).saturating_sub(others) + fails_after;
-    if fails_after == 0 {
-        return won;
-    }
-    // rounded to the nearest whole subject
-    let all = (fails * won * 2 + fails_after) / (fails_after * 2);
-    all.min(won + open.fresh_wins).max(won)
 }
 
 /// Whether a rule is a surge of failing addresses (a campaign counted at a
@@ -2442,62 +2337,6 @@ mod tests {
         let a = run(THRESHOLD, &lines);
         assert_eq!(a.len(), 1);
         assert_eq!(a[0].subjects, 1);
-    }
-
-    const SURGE: &str = "rules:\n  - name: surge\n    detector: baseline\n    match: {kind: [login]}\n    key: [resource]\n    measure: failing_ips\n    bucket: 1h\n    window: 30d\n    factor: 4\n    floor: 40\n    peers: none\n    min_history: 6\n    report_values: 5000\n    quiet: 1h\n    severity: high\n  - name: ato\n    detector: sequence\n    match: {kind: [login], outcome: [failure]}\n    then: {kind: [login], outcome: [success]}\n    then_new: ip_prefix\n    key: [user]\n    window: 30m\n    threshold: 50\n    severity: high\n";
-
-    fn leak(s: String) -> &'static str {
-        Box::leak(s.into_boxed_str())
-    }
-
-    #[test]
-    fn a_stuffing_campaign_counts_the_successes_of_addresses_that_never_failed() {
-        let nat = "100.64.0.1";
-        let mut lines = Vec::new();
-        // ten quiet hours: a few failing addresses, and customers behind a
-        // carrier address who log in every hour
-        for h in 0..10i64 {
-            for i in 0..5 {
-                let ip = leak(format!("10.0.{h}.{i}"));
-                lines.push(login(h * 3600 + i * 60, ip, "nobody", 401));
-            }
-            for u in 0..10 {
-                let user = leak(format!("c{u}"));
-                lines.push(login(h * 3600 + 600 + u * 10, nat, user, 200));
-            }
-        }
-        // the campaign: 1200 fresh addresses trying 1, 1, 2 or 3 accounts
-        // each, one try in 50 getting in (42 accounts), many at the first try
-        let (start, mut k, mut truth) = (10 * 3600, 0i64, 0);
-        for a in 0..1200i64 {
-            let ip = leak(format!("203.{}.{}.{}", a / 65536, a / 256 % 256, a % 256));
-            for _ in 0..[1, 1, 2, 3][a as usize % 4] {
-                let ok = k % 50 == 7;
-                truth += u64::from(ok);
-                let user = leak(if ok { format!("v{k}") } else { format!("x{k}") });
-                lines.push(login(start + k * 10, ip, user, if ok { 200 } else { 401 }));
-                k += 1;
-            }
-        }
-        // meanwhile the carrier address's customers mistype once and get in
-        for u in 0..10 {
-            let user = leak(format!("c{u}"));
-            lines.push(login(start + 3600 + u * 100, nat, user, 401));
-            lines.push(login(start + 3600 + u * 100 + 5, nat, user, 200));
-        }
-        lines.sort_by_key(|l| l.0);
-        let alerts: Vec<Alert> = run(SURGE, &lines)
-            .into_iter()
-            .filter(|a| a.detector == "surge")
-            .collect();
-        assert_eq!(alerts.len(), 1, "{alerts:#?}");
-        let est = alerts[0].subjects;
-        // counting only the successes seen after failures finds a third
-        assert!(
-            est.abs_diff(truth) * 4 <= truth,
-            "estimate {est}, truth {truth}"
-        );
-        assert!(alerts[0].exposed.ids.is_empty(), "an estimate lists no ids");
     }
 
     #[test]
