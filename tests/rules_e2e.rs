@@ -768,3 +768,62 @@ fn a_few_strangers_every_evening_while_a_family_plan_rereads_its_members() {
         "the family plan is no harvest: {a:#?}"
     );
 }
+
+#[test]
+fn a_stolen_key_reading_cards_beside_its_nightly_batch_exposes_only_the_cards() {
+    let mut log = Log::new();
+    log.benign(60);
+    // a batch key reads 30 records a night from its own network, two nights
+    for night in 0..2 {
+        for k in 0..30 {
+            log.add(
+                night * 86_400 + 7200 + k,
+                "svc-sync",
+                "10.20.0.5",
+                "GET",
+                &format!("/api/customers/{}", 2000 + k),
+                200,
+            );
+        }
+    }
+    // night three: its batch reads 200 records as usual while the same key,
+    // from a cloud address, reads 30 customers' cards it never reads
+    for k in 0..200 {
+        log.add(
+            2 * 86_400 + 3000 + k * 10,
+            "svc-sync",
+            "10.20.0.5",
+            "GET",
+            &format!("/api/customers/{}", 2000 + k),
+            200,
+        );
+    }
+    for k in 0..30 {
+        log.add(
+            2 * 86_400 + 3605 + k * 20,
+            "svc-sync",
+            "203.0.113.90",
+            "GET",
+            &format!("/api/customers/{}/cards", 3000 + k),
+            200,
+        );
+    }
+    let a = alerts(&log);
+    let key: Vec<_> = a.iter().filter(|x| names(x)[0] == "svc-sync").collect();
+    assert!(
+        key.iter().any(|x| x["detector"] == "api_key_new_network"),
+        "{a:#?}"
+    );
+    assert!(
+        key.iter()
+            .any(|x| x["detector"] == "unusual_sensitive_reads"),
+        "{a:#?}"
+    );
+    for x in key {
+        assert_eq!(
+            x["subjects"], 30,
+            "{}: the cards the new network read, not the batch's records",
+            x["detector"]
+        );
+    }
+}

@@ -727,6 +727,7 @@ impl Engine {
             // An open alert on this key: its span grows with what the rule
             // looks for; what the key exposes meanwhile counts whatever it is.
             if self.open[ri].contains_key(&key) {
+                self.follow_novelty(ri, key);
                 let grows = self.grows(ri, filtered, ev, c);
                 let campaign = self.rules[ri].report_values > 0;
                 let signature = matches!(self.rules[ri].detector, Detector::Signature { .. });
@@ -816,6 +817,45 @@ impl Engine {
                 }
             }
             self.step(ri, key, filtered, ev, c);
+        }
+    }
+
+    /// A baseline alert on a key that a novelty rule (a new network) has an
+    /// open alert on too, e.g. a stolen service key reading cards from a
+    /// cloud address while its nightly batch runs as usual: what the key
+    /// read from its usual network is its usual work, so the baseline
+    /// alert takes the novelty's exposures and, from now on, counts only
+    /// what shows the new value. Done once per alert.
+    fn follow_novelty(&mut self, ri: usize, key: u64) {
+        if !matches!(self.rules[ri].detector, Detector::Baseline { .. })
+            || self.open[ri].get(&key).is_none_or(|o| o.only.is_some())
+        {
+            return;
+        }
+        let shape = self.key_shape[ri];
+        let novel = (0..self.rules.len()).find_map(|rj| {
+            let same = matches!(self.rules[rj].detector, Detector::Novelty { .. })
+                && self.key_shape[rj] == shape;
+            let o = self.open[rj].get(&key).filter(|_| same)?;
+            Some((
+                o.only?,
+                o.subjects.clone(),
+                o.accounts,
+                o.unlisted,
+                o.alert.exposed.clone(),
+            ))
+        });
+        let Some((only, subjects, accounts, unlisted, exposed)) = novel else {
+            return;
+        };
+        let total = self.subjects_total;
+        if let Some(open) = self.open[ri].get_mut(&key) {
+            open.only = Some(only);
+            open.subjects = subjects;
+            open.accounts = accounts;
+            open.unlisted = unlisted;
+            open.alert.exposed = exposed;
+            open.alert.subjects = estimate(open, total);
         }
     }
 
@@ -2763,6 +2803,37 @@ mod tests {
         let who: Vec<&str> = a.iter().map(|x| x.entities[0].value.as_str()).collect();
         assert_eq!(who, vec!["svc"], "{a:#?}");
         assert_eq!(a[0].detected_at.unix_secs(), 2 * 86_400 + 5);
+    }
+
+    #[test]
+    fn a_baseline_alert_beside_a_new_network_counts_only_what_the_new_network_read() {
+        let yaml = "rules:\n  - name: daily\n    detector: baseline\n    match: {has_subject: true, outcome: [success]}\n    key: [user]\n    measure: distinct_subjects\n    bucket: 1d\n    window: 30d\n    factor: 2\n    floor: 10\n    peers: none\n    min_history: 1\n    severity: high\n  - name: newnet\n    detector: novelty\n    match: {outcome: [success]}\n    key: [user]\n    of: ip_prefix\n    threshold: 20\n    max_known: 1\n    window: 30d\n    severity: high\n";
+        let usual = |t: i64, k: i64| (t, "10.20.0.5", "svc", "GET", format!("/c/{k}"), 200);
+        // a batch key: the same 30 records a night from its own network
+        let mut lines: Vec<Line> = (0..3)
+            .flat_map(|night| (0..30).map(move |k| (night, k)))
+            .map(|(night, k)| usual(night * 86_400 + k, k))
+            .collect();
+        // night four: the batch as usual, 40 others from a cloud address,
+        // then the batch reads 10 more of its own
+        lines.extend((0..30).map(|k| usual(3 * 86_400 + k, k)));
+        lines.extend((0..40).map(|k| {
+            let t = 3 * 86_400 + 100 + 2 * k;
+            (
+                t,
+                "203.0.113.50",
+                "svc",
+                "GET",
+                format!("/c/{}", 100 + k),
+                200,
+            )
+        }));
+        lines.extend((0..10).map(|k| usual(3 * 86_400 + 500 + k, 200 + k)));
+        lines.sort_by_key(|l| l.0);
+        let a = run(yaml, &lines);
+        let by = |name: &str| a.iter().find(|x| x.detector == name).map(|x| x.subjects);
+        assert_eq!(by("newnet"), Some(40), "{a:#?}");
+        assert_eq!(by("daily"), Some(40), "not the batch's own 40: {a:#?}");
     }
 
     #[test]
