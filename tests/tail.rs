@@ -6,7 +6,6 @@ mod common;
 use std::collections::BTreeMap;
 use std::fs::{self, OpenOptions};
 use std::io::Write;
-use std::path::Path;
 use std::time::Duration;
 
 use common::*;
@@ -24,21 +23,6 @@ checkpoint_interval = "200ms"
 path = "out/events.jsonl"
 "#;
 
-fn setup(config: &str) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    fs::create_dir_all(dir.path().join("logs")).unwrap();
-    fs::write(dir.path().join("breachd.toml"), config).unwrap();
-    dir
-}
-
-fn append(path: &Path) -> fs::File {
-    OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .unwrap()
-}
-
 fn counts(nums: &[u64]) -> BTreeMap<u64, usize> {
     let mut m = BTreeMap::new();
     for n in nums {
@@ -49,7 +33,7 @@ fn counts(nums: &[u64]) -> BTreeMap<u64, usize> {
 
 #[test]
 fn rotation_truncation_and_kill_9_lose_no_line() {
-    let dir = setup(CONFIG);
+    let dir = tail_dir(CONFIG);
     let root = dir.path();
     let log = root.join("logs/app.log");
     let events = root.join("out/events.jsonl");
@@ -57,7 +41,7 @@ fn rotation_truncation_and_kill_9_lose_no_line() {
     // A first start creates the store (a few fsyncs); a kill -9 before the
     // first checkpoint names the file cannot find it after a rotation.
     assert!(wait_for(20, || daemon_log(root).contains("breachd running")));
-    let mut out = append(&log);
+    let mut out = append_to(&log);
     let total: u64 = 6000;
     let mut kills = 0;
     for n in 0..total {
@@ -75,7 +59,7 @@ fn rotation_truncation_and_kill_9_lose_no_line() {
                     out.write_all(numbered_line(total + k * 10 + m).as_bytes())
                         .unwrap();
                 }
-                out = append(&log);
+                out = append_to(&log);
             }
             // copytruncate: copy, then truncate in place. Wait until the
             // daemon restarted at 1500 has caught up: the file is deleted at
@@ -98,7 +82,7 @@ fn rotation_truncation_and_kill_9_lose_no_line() {
             // delete and recreate
             3000 => {
                 fs::remove_file(&log).unwrap();
-                out = append(&log);
+                out = append_to(&log);
             }
             // kill -9 and restart, twice, once right after a rotation
             1500 | 4001 | 5000 => {
@@ -158,11 +142,11 @@ fn rotation_truncation_and_kill_9_lose_no_line() {
 
 #[test]
 fn clean_restart_rereads_nothing() {
-    let dir = setup(CONFIG);
+    let dir = tail_dir(CONFIG);
     let root = dir.path();
     let log = root.join("logs/app.log");
     let events = root.join("out/events.jsonl");
-    let mut out = append(&log);
+    let mut out = append_to(&log);
     for n in 0..500 {
         out.write_all(numbered_line(n).as_bytes()).unwrap();
     }
@@ -181,13 +165,13 @@ fn clean_restart_rereads_nothing() {
 
 #[test]
 fn read_from_end_skips_history_only_on_first_start() {
-    let dir = setup(&CONFIG.replace(
+    let dir = tail_dir(&CONFIG.replace(
         "format = \"combined\"",
         "format = \"combined\"\nread_from = \"end\"",
     ));
     let root = dir.path();
     let events = root.join("out/events.jsonl");
-    let mut old = append(&root.join("logs/old.log"));
+    let mut old = append_to(&root.join("logs/old.log"));
     for n in 0..100 {
         old.write_all(numbered_line(n).as_bytes()).unwrap();
     }
@@ -198,13 +182,13 @@ fn read_from_end_skips_history_only_on_first_start() {
     );
     old.write_all(numbered_line(100).as_bytes()).unwrap();
     // a file created while running is read from its beginning
-    let mut new = append(&root.join("logs/new.log"));
+    let mut new = append_to(&root.join("logs/new.log"));
     new.write_all(numbered_line(200).as_bytes()).unwrap();
     assert!(wait_for(20, || emitted_numbers(&events).len() >= 2));
     terminate(d);
     // written while down: read on restart despite read_from = end
     old.write_all(numbered_line(101).as_bytes()).unwrap();
-    let mut later = append(&root.join("logs/later.log"));
+    let mut later = append_to(&root.join("logs/later.log"));
     later.write_all(numbered_line(300).as_bytes()).unwrap();
     let d = spawn_daemon(root, "breachd.toml");
     assert!(wait_for(20, || emitted_numbers(&events).len() >= 4));
@@ -217,7 +201,7 @@ fn read_from_end_skips_history_only_on_first_start() {
 
 #[test]
 fn polling_mode_follows_files_too() {
-    let dir = setup(&CONFIG.replace(
+    let dir = tail_dir(&CONFIG.replace(
         "format = \"combined\"",
         "format = \"combined\"\nwatch = \"poll\"",
     ));
@@ -225,7 +209,7 @@ fn polling_mode_follows_files_too() {
     let events = root.join("out/events.jsonl");
     let d = spawn_daemon(root, "breachd.toml");
     std::thread::sleep(Duration::from_millis(300));
-    let mut f = append(&root.join("logs/late.log"));
+    let mut f = append_to(&root.join("logs/late.log"));
     for n in 0..50 {
         f.write_all(numbered_line(n).as_bytes()).unwrap();
     }
@@ -233,7 +217,7 @@ fn polling_mode_follows_files_too() {
     // away under a name the glob does not match.
     assert!(wait_for(20, || emitted_numbers(&events).len() >= 50));
     fs::rename(root.join("logs/late.log"), root.join("logs/late.log.1")).unwrap();
-    let mut f = append(&root.join("logs/late.log"));
+    let mut f = append_to(&root.join("logs/late.log"));
     for n in 50..100 {
         f.write_all(numbered_line(n).as_bytes()).unwrap();
     }
@@ -246,10 +230,10 @@ fn polling_mode_follows_files_too() {
 
 #[test]
 fn malformed_lines_are_counted_and_skipped_while_tailing() {
-    let dir = setup(CONFIG);
+    let dir = tail_dir(CONFIG);
     let root = dir.path();
     let events = root.join("out/events.jsonl");
-    let mut f = append(&root.join("logs/app.log"));
+    let mut f = append_to(&root.join("logs/app.log"));
     f.write_all(numbered_line(1).as_bytes()).unwrap();
     f.write_all(b"\xff\xfe not utf8\n\0\0\0binary\nnot a log line\n")
         .unwrap();
@@ -272,14 +256,14 @@ fn malformed_lines_are_counted_and_skipped_while_tailing() {
 
 #[test]
 fn a_half_written_event_line_left_by_kill_9_is_cut_not_joined_to_the_next() {
-    let dir = setup(CONFIG);
+    let dir = tail_dir(CONFIG);
     let root = dir.path();
     let events = root.join("out/events.jsonl");
     // what a kill -9 in the middle of writing out a full buffer leaves
     fs::create_dir_all(root.join("out")).unwrap();
     let whole = "{\"time\":\"2026-03-10T10:00:00+00:00\",\"resource\":\"/n/7\"}\n";
     fs::write(&events, format!("{whole}{{\"time\":\"2026-03-10T10:00")).unwrap();
-    let mut f = append(&root.join("logs/app.log"));
+    let mut f = append_to(&root.join("logs/app.log"));
     for n in 0..10 {
         f.write_all(numbered_line(n).as_bytes()).unwrap();
     }

@@ -31,21 +31,6 @@ checkpoint_interval = "1h"
 path = "out/events.jsonl"
 "#;
 
-fn setup(config: &str) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    fs::create_dir_all(dir.path().join("logs")).unwrap();
-    fs::write(dir.path().join("breachd.toml"), config).unwrap();
-    dir
-}
-
-fn append(path: &Path) -> fs::File {
-    OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .unwrap()
-}
-
 fn write_lines(out: &mut fs::File, nums: impl IntoIterator<Item = u64>) {
     let text: String = nums.into_iter().map(numbered_line).collect();
     out.write_all(text.as_bytes()).unwrap();
@@ -115,25 +100,25 @@ fn assert_all_read_once_or_more(
 
 #[test]
 fn a_file_rotated_away_before_any_checkpoint_named_it_is_read_after_kill_9() {
-    let dir = setup(RARE_CHECKPOINTS);
+    let dir = tail_dir(RARE_CHECKPOINTS);
     let root = dir.path();
     let log = root.join("logs/app.log");
     let events = root.join("out/events.jsonl");
     // A: read and checkpointed by the first turn
-    let mut out = append(&log);
+    let mut out = append_to(&log);
     write_lines(&mut out, 0..100);
     let d = spawn_daemon(root, "breachd.toml");
     assert!(wait_for(20, || emitted_numbers(&events).len() >= 100));
     // rename rotation: A -> app.log.1, its writer adds 5 lines, then B appears
     fs::rename(&log, root.join("logs/app.log.1")).unwrap();
     write_lines(&mut out, 100..105);
-    out = append(&log);
+    out = append_to(&log);
     write_lines(&mut out, 200..400);
     assert!(wait_for(20, || times_following(root) >= 2), "B followed");
     // B is rotated too, before any checkpoint recorded it; C appears
     fs::rename(&log, root.join("logs/app.log.2")).unwrap();
     write_lines(&mut out, 400..405);
-    out = append(&log);
+    out = append_to(&log);
     write_lines(&mut out, 500..510);
     assert!(wait_for(20, || times_following(root) >= 3), "C followed");
     kill_9(d);
@@ -147,16 +132,16 @@ fn a_file_rotated_away_before_any_checkpoint_named_it_is_read_after_kill_9() {
 
 #[test]
 fn a_copytruncate_after_kill_9_reads_the_copy_from_the_checkpoint() {
-    let dir = setup(RARE_CHECKPOINTS);
+    let dir = tail_dir(RARE_CHECKPOINTS);
     let root = dir.path();
     let log = root.join("logs/app.log");
     let events = root.join("out/events.jsonl");
-    let mut out = append(&log);
+    let mut out = append_to(&log);
     write_lines(&mut out, 0..100);
     let d = spawn_daemon(root, "breachd.toml");
     assert!(wait_for(20, || emitted_numbers(&events).len() >= 100));
     // a later turn (following a second file) proves the first checkpoint is saved
-    write_lines(&mut append(&root.join("logs/other.log")), 900..901);
+    write_lines(&mut append_to(&root.join("logs/other.log")), 900..901);
     assert!(
         wait_for(20, || times_following(root) >= 2),
         "other.log followed"
@@ -182,12 +167,12 @@ fn a_copytruncate_after_kill_9_reads_the_copy_from_the_checkpoint() {
 
 #[test]
 fn kill_9_right_after_rotations_at_many_moments_loses_no_line() {
-    let dir = setup(&RARE_CHECKPOINTS.replace("\"1h\"", "\"200ms\""));
+    let dir = tail_dir(&RARE_CHECKPOINTS.replace("\"1h\"", "\"200ms\""));
     let root = dir.path();
     let log = root.join("logs/app.log");
     // A first run records the file and stops cleanly: a first start has no
     // record of what it may have missed, every later start has one.
-    let mut out = append(&log);
+    let mut out = append_to(&log);
     write_lines(&mut out, 0..1);
     let daemon = spawn_daemon(root, "breachd.toml");
     assert!(wait_for(20, || emitted_numbers(
@@ -215,7 +200,7 @@ fn kill_9_right_after_rotations_at_many_moments_loses_no_line() {
         let extra = 1_000_000 + round * 10;
         write_lines(&mut out, extra..extra + 5);
         expected.extend(extra..extra + 5);
-        out = append(&log);
+        out = append_to(&log);
         write_lines(&mut out, n..n + 1);
         expected.push(n);
         n += 1;
@@ -237,11 +222,11 @@ fn kill_9_right_after_rotations_at_many_moments_loses_no_line() {
 
 #[test]
 fn files_created_and_rotated_while_the_daemon_stalls_are_read() {
-    let dir = setup(&RARE_CHECKPOINTS.replace("\"1h\"", "\"200ms\""));
+    let dir = tail_dir(&RARE_CHECKPOINTS.replace("\"1h\"", "\"200ms\""));
     let root = dir.path();
     let log = root.join("logs/app.log");
     let events = root.join("out/events.jsonl");
-    let mut out = append(&log);
+    let mut out = append_to(&log);
     write_lines(&mut out, 0..100);
     let d = spawn_daemon(root, "breachd.toml");
     assert!(wait_for(20, || emitted_numbers(&events).len() >= 100));
@@ -258,11 +243,11 @@ fn files_created_and_rotated_while_the_daemon_stalls_are_read() {
     write_lines(&mut out, 150..160);
     fs::rename(&log, root.join("logs/app.log.1")).unwrap();
     write_lines(&mut out, 160..165);
-    out = append(&log);
+    out = append_to(&log);
     write_lines(&mut out, 200..250);
     fs::rename(&log, root.join("logs/app.log.2")).unwrap();
     write_lines(&mut out, 250..255);
-    out = append(&log);
+    out = append_to(&log);
     write_lines(&mut out, 300..310);
     signal(&d, "-CONT");
     let expected: Vec<u64> = (0..165).chain(200..255).chain(300..310).collect();
@@ -273,15 +258,15 @@ fn files_created_and_rotated_while_the_daemon_stalls_are_read() {
 
 #[test]
 fn a_rotated_file_gzipped_while_breachd_is_down_is_read_from_the_checkpoint() {
-    let dir = setup(RARE_CHECKPOINTS);
+    let dir = tail_dir(RARE_CHECKPOINTS);
     let root = dir.path();
     let log = root.join("logs/app.log");
     let events = root.join("out/events.jsonl");
-    let mut out = append(&log);
+    let mut out = append_to(&log);
     write_lines(&mut out, 0..100);
     let d = spawn_daemon(root, "breachd.toml");
     assert!(wait_for(20, || emitted_numbers(&events).len() >= 100));
-    write_lines(&mut append(&root.join("logs/other.log")), 900..901);
+    write_lines(&mut append_to(&root.join("logs/other.log")), 900..901);
     assert!(
         wait_for(20, || times_following(root) >= 2),
         "other.log followed"
@@ -299,7 +284,7 @@ fn a_rotated_file_gzipped_while_breachd_is_down_is_read_from_the_checkpoint() {
     gz.write_all(&fs::read(&rotated).unwrap()).unwrap();
     gz.finish().unwrap();
     fs::remove_file(&rotated).unwrap();
-    write_lines(&mut append(&log), 200..210);
+    write_lines(&mut append_to(&log), 200..210);
     let d = spawn_daemon(root, "breachd.toml");
     let expected: Vec<u64> = (0..155).chain(200..210).chain(900..901).collect();
     let dups = assert_all_read_once_or_more(root, d, &expected, 1);
@@ -309,7 +294,7 @@ fn a_rotated_file_gzipped_while_breachd_is_down_is_read_from_the_checkpoint() {
 
 #[test]
 fn a_file_created_and_rotated_before_any_file_was_followed_is_read() {
-    let dir = setup(&RARE_CHECKPOINTS.replace("\"1h\"", "\"200ms\""));
+    let dir = tail_dir(&RARE_CHECKPOINTS.replace("\"1h\"", "\"200ms\""));
     let root = dir.path();
     let log = root.join("logs/app.log");
     let events = root.join("out/events.jsonl");
@@ -317,10 +302,10 @@ fn a_file_created_and_rotated_before_any_file_was_followed_is_read() {
     assert!(wait_for(20, || daemon_log(root).contains("no file matches yet")));
     signal(&d, "-STOP");
     // no followed file is orphaned: only the new file tells of a rotation
-    let mut out = append(&log);
+    let mut out = append_to(&log);
     write_lines(&mut out, 0..10);
     fs::rename(&log, root.join("logs/app.log.1")).unwrap();
-    write_lines(&mut append(&log), 10..20);
+    write_lines(&mut append_to(&log), 10..20);
     signal(&d, "-CONT");
     assert!(wait_for(20, || emitted_numbers(&events).len() >= 20));
     let expected: Vec<u64> = (0..20).collect();

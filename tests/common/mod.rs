@@ -151,3 +151,20 @@ const BULK_READS_RULE: &str = r#"rules:
     threshold: 50
     severity: high
 "#;
+
+/// A temp dir for a tailing daemon: `logs/` to write into and `breachd.toml`.
+pub fn tail_dir(config: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("logs")).unwrap();
+    std::fs::write(dir.path().join("breachd.toml"), config).unwrap();
+    dir
+}
+
+/// A log file opened for appending (created if missing), as a writer would.
+pub fn append_to(path: &Path) -> std::fs::File {
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .unwrap()
+}
