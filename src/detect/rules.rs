@@ -374,9 +374,6 @@ impl Filter {
     }
 }
 
-/// Whether an event is about data subjects: the app log lists them, the
-/// path names one, or it reads a bulk resource (a list or export returns
-/// many, named or not; an access log shows a page of them by its size).
 /// A filter's bit set that is set but holds no value (an empty list).
 const NOTHING: u8 = 0x80;
 
@@ -400,6 +397,9 @@ fn outcome_bit(o: Outcome) -> u8 {
     }
 }
 
+/// Whether an event is about data subjects: the app log lists them, the
+/// path names one, or it reads a bulk resource (a list or export returns
+/// many, named or not; an access log shows a page of them by its size).
 pub fn has_subject(ev: &Event<'_>, c: &Class<'_>) -> bool {
     !ev.subjects.is_empty() || c.subject.is_some() || c.kind == Some(Kind::Bulk)
 }
@@ -851,5 +851,29 @@ mod tests {
         );
         let e = compile("rules:\n  - name: x\n    detector: magic\n", "r.yaml").unwrap_err();
         assert!(e[0].to_string().starts_with("r.yaml:3:"), "{:?}", e);
+    }
+    #[test]
+    fn kind_and_outcome_lists_match_as_written() {
+        let filter =
+            |yaml: &str| Filter::build(&serde_yaml_ng::from_str::<FilterFile>(yaml).unwrap());
+        let event = |outcome| Event {
+            outcome,
+            ..Default::default()
+        };
+        let login = Class {
+            kind: Some(Kind::Login),
+            ..Default::default()
+        };
+        let plain = Class::default();
+        let f = filter("{kind: [login, admin], outcome: [failure, denied]}");
+        assert!(f.matches(&event(Outcome::Failure), &login));
+        assert!(f.matches(&event(Outcome::Denied), &login));
+        assert!(!f.matches(&event(Outcome::Success), &login));
+        // an event of no kind never passes a kind list
+        assert!(!f.matches(&event(Outcome::Failure), &plain));
+        // no list: anything passes; an empty list: nothing does
+        assert!(filter("{}").matches(&event(Outcome::Unknown), &plain));
+        assert!(!filter("{kind: []}").matches(&event(Outcome::Failure), &login));
+        assert!(!filter("{outcome: []}").matches(&event(Outcome::Failure), &login));
     }
 }
