@@ -32,6 +32,35 @@ fn the_shipped_example_config_is_valid() {
 }
 
 #[test]
+fn the_readme_inventory_example_is_valid() {
+    let readme =
+        std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
+            .unwrap();
+    let section = readme
+        .split("### The data inventory")
+        .nth(1)
+        .expect("README has a data inventory section");
+    let yaml = section
+        .split("```yaml\n")
+        .nth(1)
+        .and_then(|s| s.split("```").next())
+        .expect("the section has a yaml example");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("inventory.yaml"), yaml).unwrap();
+    std::fs::write(
+        dir.path().join("breachd.toml"),
+        "data_dir = \"data\"\n[detect]\ninventory = \"inventory.yaml\"\n",
+    )
+    .unwrap();
+    let out = run(dir.path(), &["check", "--config", "breachd.toml"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
 fn every_problem_is_reported_with_file_line_and_field() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(
