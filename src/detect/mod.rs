@@ -235,9 +235,9 @@ impl BaseState {
         if self.listed && !(self.alerted == Some(self.bucket) && self.alerted_own) {
             self.n += 1;
             self.own_max = self.own_max.max(self.value);
-            peers.entry("*".into()).or_default().add(self.value);
+            add_to_group(peers, "*", self.value);
             if let Some(r) = &self.role {
-                peers.entry(r.clone()).or_default().add(self.value);
+                add_to_group(peers, r, self.value);
             }
         }
         self.bucket = bucket;
@@ -254,6 +254,16 @@ impl BaseState {
 /// Whether an activity-aligned bucket is over at `t`: a bucket's length
 /// after it began, or idle for a sixth of that (a working day ends overnight,
 /// a nightly job's run before the next night's).
+/// Adds a closed bucket's value to a peer group's histogram (allocating
+/// the group's name only the first time: this runs for every entity's
+/// every bucket).
+fn add_to_group(peers: &mut TextMap<Box<str>, Hist>, group: &str, value: f64) {
+    match peers.get_mut(group) {
+        Some(h) => h.add(value),
+        None => peers.entry(group.into()).or_default().add(value),
+    }
+}
+
 fn activity_ended(b: &BaseState, bucket: i64, t: i64) -> bool {
     t >= b.bucket.saturating_add(bucket) || t >= b.last.saturating_add(bucket / 6)
 }
