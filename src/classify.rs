@@ -103,6 +103,11 @@ impl Categories {
     pub fn intersection(self, o: Categories) -> Categories {
         Categories(self.0 & o.0)
     }
+    /// The set as bits (one per category), for packing into a key.
+    pub fn bits(self) -> u16 {
+        self.0
+    }
+
     pub fn is_empty(self) -> bool {
         self.0 == 0
     }

@@ -587,6 +587,11 @@ pub struct Engine {
     next_sweep: i64,
     /// Per rule: which distinct key shape (`rule.key`) it uses.
     key_shape: Vec<usize>,
+    /// Rules (by bit) whose filter reads only the event's class signature,
+    /// and their verdicts per signature seen (a few dozen in a log): one
+    /// lookup per event instead of a filter per rule.
+    class_filters: u64,
+    filter_memo: std::collections::HashMap<u64, u64, Fast>,
     /// Per key shape: the current event's key, `None` until computed and
     /// `Some(None)` when the event has no value for it.
     key_cache: Vec<Option<Option<u64>>>,
@@ -609,6 +614,15 @@ impl Engine {
     pub fn new(rules: Vec<Rule>, max_keys: usize) -> Engine {
         let n = rules.len();
         let (key_shape, shapes) = key_shapes(&rules);
+        let class_filters = if n <= 64 {
+            rules
+                .iter()
+                .enumerate()
+                .filter(|(_, r)| r.filter.by_class_only())
+                .fold(0, |m, (i, _)| m | 1 << i)
+        } else {
+            0
+        };
         Engine {
             rules,
             state: (0..n).map(|_| HashMap::default()).collect(),
@@ -631,6 +645,8 @@ impl Engine {
             now: i64::MIN,
             next_sweep: i64::MIN,
             key_shape,
+            class_filters,
+            filter_memo: Default::default(),
             key_cache: vec![None; shapes],
             scratch: String::new(),
             sigma: None,
@@ -715,10 +731,15 @@ impl Engine {
             }
             _ => self.hits.clear(),
         }
+        let verdicts = self.class_verdicts(ev, c);
         for ri in 0..self.rules.len() {
             // most rules ignore most events: decide that before building a key
             let rule = &self.rules[ri];
-            let filtered = rule.filter.matches(ev, c);
+            let filtered = if self.class_filters >> ri & 1 == 1 {
+                verdicts >> ri & 1 == 1
+            } else {
+                rule.filter.matches(ev, c)
+            };
             let relevant = !self.open[ri].is_empty()
                 || match &rule.detector {
                     Detector::Chain { steps, .. } => steps.iter().any(|f| f.matches(ev, c)),
@@ -867,6 +888,28 @@ impl Engine {
             open.alert.exposed = exposed;
             open.alert.subjects = estimate(open, total);
         }
+    }
+
+    /// The verdicts of the class-only filters on this event, by rule bit.
+    fn class_verdicts(&mut self, ev: &Event<'_>, c: &Class<'_>) -> u64 {
+        if self.class_filters == 0 {
+            return 0;
+        }
+        let sig = rules::class_signature(ev, c);
+        if let Some(v) = self.filter_memo.get(&sig) {
+            return *v;
+        }
+        let v = self
+            .rules
+            .iter()
+            .enumerate()
+            .filter(|(i, r)| self.class_filters >> i & 1 == 1 && r.filter.matches(ev, c))
+            .fold(0, |m, (i, _)| m | 1 << i);
+        // signatures are few; a log that somehow had more stays bounded
+        if self.filter_memo.len() < 4096 {
+            self.filter_memo.insert(sig, v);
+        }
+        v
     }
 
     /// The current event's key for rule `ri`, computed once per key shape

@@ -323,6 +323,12 @@ impl Filter {
         }
     }
 
+    /// Whether the filter reads only what [`class_signature`] packs, so its
+    /// verdict on one event holds for every event with the same signature.
+    pub fn by_class_only(&self) -> bool {
+        self.action.is_none() && self.resource.is_none() && self.detail.is_none()
+    }
+
     /// Whether the event passes.
     #[inline]
     pub fn matches(&self, ev: &Event<'_>, c: &Class<'_>) -> bool {
@@ -372,6 +378,17 @@ impl Filter {
         }
         true
     }
+}
+
+/// What a filter reads of an event apart from its action, resource and
+/// parser detail (kind, outcome, sensitivity, subject, categories), packed:
+/// events with one signature pass the same [`Filter::by_class_only`] filters.
+pub fn class_signature(ev: &Event<'_>, c: &Class<'_>) -> u64 {
+    u64::from(kind_bit(c.kind))
+        | u64::from(outcome_bit(ev.outcome)) << 8
+        | (c.sensitivity as u64) << 16
+        | u64::from(has_subject(ev, c)) << 24
+        | u64::from(c.categories.bits()) << 32
 }
 
 /// A filter's bit set that is set but holds no value (an empty list).
