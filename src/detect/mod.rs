@@ -21,7 +21,8 @@ type Fast = foldhash::fast::RandomState;
 type TextMap<K, V> = std::collections::HashMap<K, V, Fast>;
 /// Every other map is keyed by a value `Fast` already hashed (state keys,
 /// subjects, addresses, accounts): it only needs spreading, not a second
-/// keyed hash, and no seed stored per map (there is one per key state).
+/// keyed hash, and no seed stored in each map (16 bytes in every key state
+/// that holds a set).
 type HashMap<K, V> = std::collections::HashMap<K, V, Prehashed>;
 type HashSet<K> = std::collections::HashSet<K, Prehashed>;
 use std::fmt::Write as _;
@@ -549,8 +550,9 @@ pub struct DetectStats {
 #[derive(Debug)]
 pub struct Engine {
     rules: Vec<Rule>,
-    /// Per rule: key → state. A key is the seeded 64-bit hash of its text
-    /// (see [`Engine::key_of`]): no string per key, one hash per event.
+    /// Per rule: key → state. A key is the seeded 64-bit hash of its parts
+    /// (see [`hash_key`], [`Engine::key_of`]): no string per key, one hash
+    /// per key shape per event.
     /// Boxed: the tables stay dense (a key is 16 bytes of table), and a
     /// table's growth copies pointers, not states.
     state: Vec<HashMap<u64, Box<KeyState>>>,
