@@ -628,12 +628,9 @@ fn one_address_guessing_for_hours_without_getting_in() {
     assert_eq!(g[0]["subjects"], 0, "nobody got in");
 }
 
-#[test]
-fn a_service_key_used_from_a_network_it_never_used() {
-    let mut log = Log::new();
-    log.benign(40);
-    // a batch key reads 30 records a night from its own network, two nights
-    for night in 0..2 {
+/// A batch key, `svc-sync`, reading 30 records a night from its own network.
+fn nightly_batch(log: &mut Log, nights: i64) {
+    for night in 0..nights {
         for k in 0..30 {
             log.add(
                 night * 86_400 + 7200 + k,
@@ -645,6 +642,13 @@ fn a_service_key_used_from_a_network_it_never_used() {
             );
         }
     }
+}
+
+#[test]
+fn a_service_key_used_from_a_network_it_never_used() {
+    let mut log = Log::new();
+    log.benign(40);
+    nightly_batch(&mut log, 2);
     // the second night, the same key from a cloud address reads 12 other records
     for k in 0..12 {
         log.add(
@@ -773,19 +777,7 @@ fn a_few_strangers_every_evening_while_a_family_plan_rereads_its_members() {
 fn a_stolen_key_reading_cards_beside_its_nightly_batch_exposes_only_the_cards() {
     let mut log = Log::new();
     log.benign(60);
-    // a batch key reads 30 records a night from its own network, two nights
-    for night in 0..2 {
-        for k in 0..30 {
-            log.add(
-                night * 86_400 + 7200 + k,
-                "svc-sync",
-                "10.20.0.5",
-                "GET",
-                &format!("/api/customers/{}", 2000 + k),
-                200,
-            );
-        }
-    }
+    nightly_batch(&mut log, 2);
     // night three: its batch reads 200 records as usual while the same key,
     // from a cloud address, reads 30 customers' cards it never reads
     for k in 0..200 {

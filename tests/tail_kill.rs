@@ -58,6 +58,25 @@ fn times_following(root: &Path) -> usize {
 
 /// Waits until every expected number was emitted, stops the daemon, and
 /// checks: none missing, none invented, duplicates at most `max_dups`.
+/// `log` gets lines 0..100, read and checkpointed (a later turn following
+/// a second file proves the checkpoint saved), then 100..150 after it, and
+/// the daemon is killed -9 before the next checkpoint. Returns the writer.
+fn killed_after_a_checkpoint(root: &Path, log: &Path) -> fs::File {
+    let events = root.join("out/events.jsonl");
+    let mut out = append_to(log);
+    write_lines(&mut out, 0..100);
+    let d = spawn_daemon(root, "breachd.toml");
+    assert!(wait_for(20, || emitted_numbers(&events).len() >= 100));
+    write_lines(&mut append_to(&root.join("logs/other.log")), 900..901);
+    assert!(
+        wait_for(20, || times_following(root) >= 2),
+        "other.log followed"
+    );
+    write_lines(&mut out, 100..150);
+    kill_9(d);
+    out
+}
+
 fn assert_all_read_once_or_more(
     root: &Path,
     daemon: Child,
@@ -135,20 +154,7 @@ fn a_copytruncate_after_kill_9_reads_the_copy_from_the_checkpoint() {
     let dir = tail_dir(RARE_CHECKPOINTS);
     let root = dir.path();
     let log = root.join("logs/app.log");
-    let events = root.join("out/events.jsonl");
-    let mut out = append_to(&log);
-    write_lines(&mut out, 0..100);
-    let d = spawn_daemon(root, "breachd.toml");
-    assert!(wait_for(20, || emitted_numbers(&events).len() >= 100));
-    // a later turn (following a second file) proves the first checkpoint is saved
-    write_lines(&mut append_to(&root.join("logs/other.log")), 900..901);
-    assert!(
-        wait_for(20, || times_following(root) >= 2),
-        "other.log followed"
-    );
-    // lines after the checkpoint, then kill -9 before the next one
-    write_lines(&mut out, 100..150);
-    kill_9(d);
+    let mut out = killed_after_a_checkpoint(root, &log);
     // copytruncate while breachd is down: only the copy holds 100..150
     fs::copy(&log, root.join("logs/app.log.1")).unwrap();
     OpenOptions::new()
@@ -261,18 +267,7 @@ fn a_rotated_file_gzipped_while_breachd_is_down_is_read_from_the_checkpoint() {
     let dir = tail_dir(RARE_CHECKPOINTS);
     let root = dir.path();
     let log = root.join("logs/app.log");
-    let events = root.join("out/events.jsonl");
-    let mut out = append_to(&log);
-    write_lines(&mut out, 0..100);
-    let d = spawn_daemon(root, "breachd.toml");
-    assert!(wait_for(20, || emitted_numbers(&events).len() >= 100));
-    write_lines(&mut append_to(&root.join("logs/other.log")), 900..901);
-    assert!(
-        wait_for(20, || times_following(root) >= 2),
-        "other.log followed"
-    );
-    write_lines(&mut out, 100..150);
-    kill_9(d);
+    let mut out = killed_after_a_checkpoint(root, &log);
     // logrotate with `compress` (no delaycompress) while breachd is down
     let rotated = root.join("logs/app.log.1");
     fs::rename(&log, &rotated).unwrap();
