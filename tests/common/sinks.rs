@@ -158,7 +158,8 @@ pub fn smtp_session<S: Read + Write>(
                 );
             }
             mail.data = data;
-            r.get_mut().write_all(b"250 2.0.0 queued\r\n")?;
+            // recorded before the reply: once the client has its 250, the
+            // message is there for the test to count
             let _ = tx.send(std::mem::replace(
                 &mut mail,
                 Mail {
@@ -166,6 +167,7 @@ pub fn smtp_session<S: Read + Write>(
                     ..Mail::default()
                 },
             ));
+            r.get_mut().write_all(b"250 2.0.0 queued\r\n")?;
         } else if upper == "QUIT" {
             w.write_all(b"221 bye\r\n")?;
             w.flush()?;
@@ -288,13 +290,15 @@ pub fn http_receiver(statuses: &'static [u16]) -> (String, Receiver<Request>) {
             let Ok(req) = read_request(&mut stream) else {
                 continue;
             };
+            // recorded before the answer, so a client that has it finds
+            // its request on the channel
+            let _ = tx.send(req);
             let body = if status < 300 { "ok" } else { "no thanks" };
             let _ = write!(
                 stream,
                 "HTTP/1.1 {status} X\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
                 body.len()
             );
-            let _ = tx.send(req);
         }
     });
     (base, rx)
@@ -334,11 +338,22 @@ pub fn read_request(stream: &mut TcpStream) -> std::io::Result<Request> {
 
 // ---------- restartable servers that keep what they received ----------
 
+/// Where an [`SmtpServer`]'s sessions deliver, kept across restarts so a
+/// session still open on the old port loses nothing. A session sends a
+/// message before it answers `250`, so a client holding its answer finds
+/// the message here.
+#[derive(Clone)]
+struct Inbox {
+    mails: Arc<Mutex<Vec<Mail>>>,
+    rx: Arc<Mutex<Receiver<Mail>>>,
+    tx: Sender<Mail>,
+}
+
 /// An SMTP sink that records every message; `stop` closes its port and
 /// `start_on` opens the same port again.
 pub struct SmtpServer {
     pub port: u16,
-    mails: Arc<Mutex<Vec<Mail>>>,
+    inbox: Inbox,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
 }
@@ -351,20 +366,20 @@ impl SmtpServer {
 
     /// The sink on `port` (0: any free port).
     pub fn start_on(port: u16) -> SmtpServer {
-        SmtpServer::start_with(port, Arc::new(Mutex::new(Vec::new())))
+        let (tx, rx) = channel::<Mail>();
+        let inbox = Inbox {
+            mails: Arc::new(Mutex::new(Vec::new())),
+            rx: Arc::new(Mutex::new(rx)),
+            tx,
+        };
+        SmtpServer::start_with(port, inbox)
     }
 
-    fn start_with(port: u16, mails: Arc<Mutex<Vec<Mail>>>) -> SmtpServer {
+    fn start_with(port: u16, inbox: Inbox) -> SmtpServer {
         let listener = TcpListener::bind(("127.0.0.1", port)).expect("binding the SMTP sink");
         let port = listener.local_addr().unwrap().port();
         let stop = Arc::new(AtomicBool::new(false));
-        let (tx, rx) = channel::<Mail>();
-        let keep = mails.clone();
-        std::thread::spawn(move || {
-            for m in rx {
-                keep.lock().unwrap().push(m);
-            }
-        });
+        let tx = inbox.tx.clone();
         let stopping = stop.clone();
         let thread = std::thread::spawn(move || {
             for stream in listener.incoming() {
@@ -381,7 +396,7 @@ impl SmtpServer {
         });
         SmtpServer {
             port,
-            mails,
+            inbox,
             stop,
             thread: Some(thread),
         }
@@ -399,18 +414,26 @@ impl SmtpServer {
     /// Opens the same port again, keeping the messages received so far.
     pub fn restart(&mut self) {
         self.stop();
-        *self = SmtpServer::start_with(self.port, self.mails.clone());
+        *self = SmtpServer::start_with(self.port, self.inbox.clone());
     }
 
     /// Every message received so far.
     pub fn mails(&self) -> Vec<Mail> {
-        self.mails.lock().unwrap().clone()
+        self.collect();
+        self.inbox.mails.lock().unwrap().clone()
+    }
+
+    fn collect(&self) {
+        let rx = self.inbox.rx.lock().unwrap();
+        self.inbox.mails.lock().unwrap().extend(rx.try_iter());
     }
 
     /// How many messages went to `rcpt` (as in `RCPT TO:<rcpt>`).
     pub fn count_to(&self, rcpt: &str) -> usize {
         let want = format!("<{rcpt}>");
-        self.mails
+        self.collect();
+        self.inbox
+            .mails
             .lock()
             .unwrap()
             .iter()
