@@ -11,6 +11,7 @@ pub mod alert;
 pub mod reload;
 pub mod rules;
 pub mod sigma;
+mod table;
 
 use std::collections::VecDeque;
 
@@ -68,6 +69,7 @@ use crate::classify::{Categories, Class, Kind};
 use crate::parse::{Event, EventTime, Outcome};
 use alert::{Alert, Entity, EntityType, IdBook};
 use rules::{Align, Detector, KeyPart, Measure, Peers, Rule};
+use table::KeyTable;
 
 /// Default cap on keys per rule.
 pub const DEFAULT_MAX_KEYS: usize = 200_000;
@@ -252,9 +254,6 @@ impl BaseState {
     }
 }
 
-/// Whether an activity-aligned bucket is over at `t`: a bucket's length
-/// after it began, or idle for a sixth of that (a working day ends overnight,
-/// a nightly job's run before the next night's).
 /// Adds a closed bucket's value to a peer group's histogram (allocating
 /// the group's name only the first time: this runs for every entity's
 /// every bucket).
@@ -265,8 +264,18 @@ fn add_to_group(peers: &mut TextMap<Box<str>, Hist>, group: &str, value: f64) {
     }
 }
 
+/// Whether an activity-aligned bucket is over at `t`: a bucket's length
+/// after it began, or idle for a sixth of that (a working day ends overnight,
+/// a nightly job's run before the next night's).
 fn activity_ended(b: &BaseState, bucket: i64, t: i64) -> bool {
-    t >= b.bucket.saturating_add(bucket) || t >= b.last.saturating_add(bucket / 6)
+    t >= activity_end(b, bucket)
+}
+
+/// When an activity-aligned bucket ends if the entity does nothing more.
+fn activity_end(b: &BaseState, bucket: i64) -> i64 {
+    b.bucket
+        .saturating_add(bucket)
+        .min(b.last.saturating_add(bucket / 6))
 }
 
 /// One principal's reading for a `harvest` rule: the subjects it read (up to
@@ -555,7 +564,7 @@ pub struct Engine {
     /// per key shape per event.
     /// Boxed: the tables stay dense (a key is 16 bytes of table), and a
     /// table's growth copies pointers, not states.
-    state: Vec<HashMap<u64, Box<KeyState>>>,
+    state: Vec<KeyTable<Box<KeyState>>>,
     open: Vec<HashMap<u64, Open>>,
     /// Per rule: peer group (role, or `*` for everyone) → completed buckets.
     peers: Vec<TextMap<Box<str>, Hist>>,
@@ -567,8 +576,11 @@ pub struct Engine {
     newness: Option<Newness>,
     /// When idle profiles are next expired.
     next_profile_expiry: i64,
-    /// Per rule: keys whose current bucket has a value (to roll them).
-    active: Vec<Vec<u64>>,
+    /// Per rule: keys whose current bucket has a value (to roll them), each
+    /// with a time before which its activity-aligned bucket cannot have
+    /// ended ([`activity_end`] when last looked at: the bucket only gets
+    /// longer), so the hourly check passes most keys without their state.
+    active: Vec<Vec<(u64, i64)>>,
     /// Per `harvest` rule: principals that read one subject so far, by key hash.
     first_reads: Vec<HashMap<u64, FirstRead>>,
     /// Reused buffer for an event's subject hashes.
@@ -627,7 +639,7 @@ impl Engine {
         };
         Engine {
             rules,
-            state: (0..n).map(|_| HashMap::default()).collect(),
+            state: (0..n).map(|_| KeyTable::default()).collect(),
             open: (0..n).map(|_| HashMap::default()).collect(),
             peers: (0..n).map(|_| TextMap::default()).collect(),
             rolled: vec![i64::MIN; n],
@@ -700,7 +712,7 @@ impl Engine {
 
     /// Keys held now over all rules.
     pub fn keys(&self) -> usize {
-        self.state.iter().map(HashMap::len).sum::<usize>()
+        self.state.iter().map(KeyTable::len).sum::<usize>()
             + self.first_reads.iter().map(HashMap::len).sum::<usize>()
     }
 
@@ -719,6 +731,12 @@ impl Engine {
             self.sweep();
         }
         self.key_cache.iter_mut().for_each(|k| *k = None);
+        let verdicts = self.class_verdicts(ev, c);
+        // The rules whose filter already took this event will look up its
+        // key: ask for their table slots now, and for the states in them
+        // after the work below, so the misses overlap rather than queue.
+        let ahead = self.class_filters & verdicts;
+        self.prefetch_states(ahead, ev, c, false);
         self.newness = self.profile_login(ev, c);
         // the ids behind the hashes rules keep, for an alert to name them
         let (book, hasher) = (&mut self.ids, &self.hasher);
@@ -727,13 +745,13 @@ impl Engine {
                 book.learn(tagged(hasher.hash_one(v), false), v);
             }
         });
+        self.prefetch_states(ahead, ev, c, true);
         match &self.sigma {
             Some(set) if ev.action.is_some() || ev.user_agent.is_some() => {
                 set.matches_with(&mut self.sigma_scratch, ev, &mut self.hits);
             }
             _ => self.hits.clear(),
         }
-        let verdicts = self.class_verdicts(ev, c);
         for ri in 0..self.rules.len() {
             // most rules ignore most events: decide that before building a key
             let rule = &self.rules[ri];
@@ -889,6 +907,23 @@ impl Engine {
             open.unlisted = unlisted;
             open.alert.exposed = exposed;
             open.alert.subjects = estimate(open, total);
+        }
+    }
+
+    /// Prefetches, for the rules in `rules` (by bit), the table slot of the
+    /// event's key, or with `values` the key's state the slot points to.
+    fn prefetch_states(&mut self, rules: u64, ev: &Event<'_>, c: &Class<'_>, values: bool) {
+        let mut left = rules;
+        while left != 0 {
+            let ri = left.trailing_zeros() as usize;
+            left &= left - 1;
+            if let Some(key) = self.key_of(ri, ev, c) {
+                if values {
+                    self.state[ri].prefetch_value(key);
+                } else {
+                    self.state[ri].prefetch(key);
+                }
+            }
         }
     }
 
@@ -1159,7 +1194,7 @@ impl Engine {
                 return;
             }
             states.insert(key, Box::default());
-            let total: usize = self.state.iter().map(HashMap::len).sum();
+            let total: usize = self.state.iter().map(KeyTable::len).sum();
             self.stats.peak_keys = self.stats.peak_keys.max(total);
         }
         let Some(st) = self.state[ri].get_mut(&key) else {
@@ -1417,7 +1452,7 @@ impl Engine {
                 if !b.listed {
                     b.listed = true;
                     b.first = t;
-                    self.active[ri].push(key);
+                    self.active[ri].push((key, activity_end(b, spec.bucket)));
                 }
                 let counts = spec
                     .measure_filter
@@ -1725,11 +1760,15 @@ impl Engine {
                     // each entity's bucket ends a bucket after its own start
                     self.next_roll[ri] = now.saturating_add((spec.bucket / 24).max(60_000_000));
                     let (peers, states) = (&mut self.peers[ri], &mut self.state[ri]);
-                    self.active[ri].retain(|key| {
+                    self.active[ri].retain_mut(|(key, end)| {
+                        if now < *end {
+                            return true;
+                        }
                         let Some(b) = states.get_mut(key).and_then(|st| st.base.as_mut()) else {
                             return false;
                         };
                         if !activity_ended(b, spec.bucket, now) {
+                            *end = activity_end(b, spec.bucket);
                             return true;
                         }
                         let start = b.bucket;
@@ -1751,7 +1790,7 @@ impl Engine {
                     } else {
                         Vec::new()
                     };
-                    for key in ended {
+                    for (key, _) in ended {
                         let st = self.state[ri].get_mut(&key);
                         if let Some(b) = st
                             .and_then(|st| st.base.as_mut())

@@ -332,7 +332,7 @@ mod tests {
             "both open alerts closed, none lost: {closed:#?}"
         );
         assert!(
-            e.state.iter().all(|s| s.is_empty()),
+            e.state.iter().all(|s| s.len() == 0),
             "restarted state is empty"
         );
         // bf counts from zero again
