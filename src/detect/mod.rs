@@ -430,6 +430,13 @@ struct Profile {
     last: i64,
 }
 
+/// Whether the account `user` (hashed) has a login profile: it logs in, a
+/// person rather than an API key.
+fn logs_in(profiles: &Option<KeyTable<Profile>>, user: Option<u64>) -> bool {
+    user.zip(profiles.as_ref())
+        .is_some_and(|(h, p)| p.contains_key(&h))
+}
+
 /// Values an account's profile keeps of each kind (older ones are dropped).
 const PROFILE_VALUES: usize = 16;
 
@@ -571,7 +578,9 @@ pub struct Engine {
     /// Per rule: the bucket up to which every entity has been rolled.
     rolled: Vec<i64>,
     /// Accounts' login profiles, when a rule asks what is new for an account.
-    profiles: Option<HashMap<u64, Profile>>,
+    profiles: Option<KeyTable<Profile>>,
+    /// The current event's account name, hashed (profiles are keyed by it).
+    user_hash: Option<u64>,
     /// The current event against its account's profile (successful logins).
     newness: Option<Newness>,
     /// When idle profiles are next expired.
@@ -647,6 +656,7 @@ impl Engine {
             next_expire: vec![i64::MIN; n],
             next_roll: vec![i64::MIN; n],
             profiles: None,
+            user_hash: None,
             newness: None,
             next_profile_expiry: i64::MIN,
             active: vec![Vec::new(); n],
@@ -731,6 +741,14 @@ impl Engine {
             self.sweep();
         }
         self.key_cache.iter_mut().for_each(|k| *k = None);
+        self.user_hash = ev
+            .user
+            .as_deref()
+            .filter(|u| !u.is_empty())
+            .map(|u| self.hasher.hash_one(u));
+        if let (Some(p), Some(h)) = (&self.profiles, self.user_hash) {
+            p.prefetch(h);
+        }
         let verdicts = self.class_verdicts(ev, c);
         // The rules whose filter already took this event will look up its
         // key: ask for their table slots now, and for the states in them
@@ -1051,12 +1069,11 @@ impl Engine {
         if ev.outcome != Outcome::Success || c.kind != Some(Kind::Login) {
             return None;
         }
-        let user = ev.user.as_deref().filter(|u| !u.is_empty())?;
         if self.profiles.is_none() {
             if !self.wants_profiles() {
                 return None;
             }
-            self.profiles = Some(HashMap::default());
+            self.profiles = Some(KeyTable::default());
         }
         let profiles = self.profiles.as_mut()?;
         let t = ev.time.unix_micros;
@@ -1064,12 +1081,12 @@ impl Engine {
             profiles.retain(|_, p| p.last >= t.saturating_sub(PROFILE_RETENTION));
             self.next_profile_expiry = t.saturating_add(86_400_000_000);
         }
-        let key = self.hasher.hash_one(user);
+        let key = self.user_hash?;
         if !profiles.contains_key(&key) && profiles.len() >= self.max_keys {
             self.stats.cap_hits += 1;
             return None;
         }
-        let p = profiles.entry(key).or_default();
+        let p = profiles.get_or_default(key);
         let known = !p.networks.is_empty() || !p.agents.is_empty();
         p.last = t;
         let network = ev.ip.is_some_and(|ip| {
@@ -1180,12 +1197,7 @@ impl Engine {
                 ..
             } = &rule.detector
             {
-                let logs_in = ev.user.as_deref().is_some_and(|u| {
-                    self.profiles
-                        .as_ref()
-                        .is_some_and(|p| p.contains_key(&self.hasher.hash_one(u)))
-                });
-                if logs_in {
+                if logs_in(&self.profiles, self.user_hash) {
                     return;
                 }
             }
@@ -1337,12 +1349,7 @@ impl Engine {
                 }
                 let known = st.seen.contains_key(&v);
                 // a principal that logs in has a login profile
-                let logs_in = *without_login
-                    && ev.user.as_deref().is_some_and(|u| {
-                        self.profiles
-                            .as_ref()
-                            .is_some_and(|p| p.contains_key(&self.hasher.hash_one(u)))
-                    });
+                let logs_in = *without_login && logs_in(&self.profiles, self.user_hash);
                 // settled: enough history, over long enough, few values
                 let settled = st.events >= *min_history
                     && t.saturating_sub(st.first_seen) >= *settle

@@ -76,25 +76,35 @@ impl<V> KeyTable<V> {
         self.find(*key).is_some()
     }
 
+    /// The value under `key`, put there first (the default) if absent.
+    pub fn get_or_default(&mut self, key: u64) -> &mut V
+    where
+        V: Default,
+    {
+        let i = match self.find(key) {
+            Some(i) => i,
+            None => self.add(key, V::default()),
+        };
+        self.slots[i].val.get_or_insert_with(V::default)
+    }
+
     /// Puts `val` under `key`, returning the value it replaces.
     pub fn insert(&mut self, key: u64, val: V) -> Option<V> {
-        if let Some(i) = self.find(key) {
-            return self.slots[i].val.replace(val);
+        match self.find(key) {
+            Some(i) => self.slots[i].val.replace(val),
+            None => {
+                self.add(key, val);
+                None
+            }
         }
+    }
+
+    /// Puts a key known to be absent, growing first if needed; its slot.
+    fn add(&mut self, key: u64, val: V) -> usize {
         if (self.len + 1) * 4 > self.slots.len() * 3 {
             self.grow();
         }
-        let mask = self.mask();
-        let mut i = self.home(key);
-        while self.slots[i].val.is_some() {
-            i = (i + 1) & mask;
-        }
-        self.slots[i] = Slot {
-            key,
-            val: Some(val),
-        };
-        self.len += 1;
-        None
+        self.place(key, val)
     }
 
     fn grow(&mut self) {
@@ -112,8 +122,8 @@ impl<V> KeyTable<V> {
         (0..cap).map(|_| Slot { key: 0, val: None }).collect()
     }
 
-    /// Puts a key known to be absent, with room known to be there.
-    fn place(&mut self, key: u64, val: V) {
+    /// Puts a key known to be absent, with room known to be there; its slot.
+    fn place(&mut self, key: u64, val: V) -> usize {
         let mask = self.mask();
         let mut i = self.home(key);
         while self.slots[i].val.is_some() {
@@ -124,6 +134,7 @@ impl<V> KeyTable<V> {
             val: Some(val),
         };
         self.len += 1;
+        i
     }
 
     /// Keeps the entries `keep` says yes to. Rebuilds the table, shrinking
@@ -190,6 +201,7 @@ mod tests {
     #[derive(Debug, Clone)]
     enum Op {
         Insert(u64, u32),
+        Bump(u64),
         Retain(u32),
     }
 
@@ -197,13 +209,14 @@ mod tests {
         // few distinct low bits, so runs collide and wrap around the end
         let key = (0u64..64).prop_map(|k| k.wrapping_mul(0x1_0000_0001) ^ (k & 3));
         prop_oneof![
-            6 => (key, any::<u32>()).prop_map(|(k, v)| Op::Insert(k, v)),
+            4 => (key.clone(), any::<u32>()).prop_map(|(k, v)| Op::Insert(k, v)),
+            2 => key.prop_map(Op::Bump),
             1 => (1u32..5).prop_map(Op::Retain),
         ]
     }
 
     proptest! {
-        /// Any sequence of inserts and retains leaves the table
+        /// Any sequence of inserts, updates and retains leaves the table
         /// holding exactly what a `HashMap` holds.
         #[test]
         fn behaves_like_a_map(ops in proptest::collection::vec(op(), 0..400)) {
@@ -212,6 +225,11 @@ mod tests {
             for op in ops {
                 match op {
                     Op::Insert(k, v) => prop_assert_eq!(t.insert(k, v), m.insert(k, v)),
+                    Op::Bump(k) => {
+                        let (a, b) = (t.get_or_default(k), m.entry(k).or_default());
+                        *a = a.wrapping_add(1);
+                        *b = b.wrapping_add(1);
+                    }
                     Op::Retain(d) => {
                         t.retain(|_, v| *v % d == 0);
                         m.retain(|_, v| *v % d == 0);
