@@ -11,6 +11,7 @@ pub mod alert;
 pub mod reload;
 pub mod rules;
 pub mod sigma;
+mod small;
 mod table;
 
 use std::collections::VecDeque;
@@ -69,6 +70,7 @@ use crate::classify::{Categories, Class, Kind};
 use crate::parse::{Event, EventTime, Outcome};
 use alert::{Alert, Entity, EntityType, IdBook};
 use rules::{Align, Detector, KeyPart, Measure, Peers, Rule};
+use small::{SmallMap, SmallSet};
 use table::KeyTable;
 
 /// Default cap on keys per rule.
@@ -99,7 +101,7 @@ struct KeyState {
     seen: HashMap<u64, i64>,
     /// Subjects the key's matching events exposed → when (so an alert counts
     /// what happened before it fired too).
-    exposed: HashMap<u64, i64>,
+    exposed: SmallMap,
     /// Subjects counted but not listed by the app log, within the window,
     /// and when that tally began.
     unlisted: u64,
@@ -202,7 +204,7 @@ struct BaseState {
     last: i64,
     value: f64,
     /// Subjects seen in the current bucket (distinct-subject measure).
-    distinct: HashSet<u64>,
+    distinct: SmallSet,
     /// Subjects the app log counted but did not list, in the current bucket.
     unlisted: u64,
     /// Addresses of the current bucket an alert names (`report_values`).
@@ -210,7 +212,7 @@ struct BaseState {
     /// How many of `named` the open alert names already.
     synced: usize,
     /// Addresses that succeeded in the current bucket (failing-address measure).
-    succeeded: HashSet<u64>,
+    succeeded: SmallSet,
     /// The entity is on its rule's list of entities active in this bucket.
     listed: bool,
     /// The bucket that last raised an alert, and whether it was judged
@@ -1219,7 +1221,7 @@ impl Engine {
                 Detector::Baseline { spec, .. } => spec.bucket,
                 d => d.window(),
             };
-            st.exposed.retain(|_, at| *at >= t.saturating_sub(horizon));
+            st.exposed.retain(|_, at| at >= t.saturating_sub(horizon));
         }
         // A baseline over every subject its events expose keeps them itself;
         // other rules remember what the key exposed, for the alert to count.
@@ -1569,7 +1571,7 @@ impl Engine {
             // a campaign's shared key: nothing before counts
             _ if rule.report_values > 0 => (HashSet::default(), 0),
             // a baseline over every exposed subject: its bucket's subjects
-            (d, Some(b)) if counts_exposures(d) => (b.distinct.clone(), b.unlisted),
+            (d, Some(b)) if counts_exposures(d) => (b.distinct.iter().collect(), b.unlisted),
             // a harvest: what it read outside its working set
             (Detector::Harvest { .. }, _) => (
                 st.harvest
@@ -1583,8 +1585,8 @@ impl Engine {
                 (
                     st.exposed
                         .iter()
-                        .filter(|(_, &at)| at >= start)
-                        .map(|(h, _)| *h)
+                        .filter(|&(_, at)| at >= start)
+                        .map(|(h, _)| h)
                         .collect(),
                     // only what the firing event and those after `start` showed
                     if matches!(rule.detector, Detector::Novelty { .. }) {
