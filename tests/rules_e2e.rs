@@ -819,3 +819,73 @@ fn a_stolen_key_reading_cards_beside_its_nightly_batch_exposes_only_the_cards() 
         );
     }
 }
+
+/// Replays an access log (combined lines, in time order) against the
+/// inventory; an access log carries no roles.
+fn access_alerts(lines: &[String]) -> Vec<serde_json::Value> {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("access.log"), lines.concat()).unwrap();
+    std::fs::write(dir.path().join("inventory.yaml"), INVENTORY).unwrap();
+    replay_alerts(dir.path(), &["--inventory", "inventory.yaml", "access.log"])
+}
+
+const PHONE: &str = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1";
+
+#[test]
+fn failures_behind_a_carrier_address_where_most_logins_succeed_are_no_takeover() {
+    let mut access = String::new();
+    // six customers logged in from home before; then, one after another,
+    // four of them log in from one carrier address (phones behind a NAT)
+    for c in 0..6 {
+        access += &combined(
+            c,
+            &format!("198.51.100.{}", c + 1),
+            &format!("rider{c}"),
+            PHONE,
+            "POST",
+            "/login",
+            200,
+        );
+    }
+    for c in 0..4 {
+        access += &combined(
+            3600 + c * 600,
+            "172.58.0.9",
+            &format!("rider{c}"),
+            PHONE,
+            "POST",
+            "/login",
+            200,
+        );
+    }
+    // one rider there forgets their password: five failures, then gets in
+    for i in 0..5 {
+        access += &combined(
+            7200 + i * 20,
+            "172.58.0.9",
+            "-",
+            PHONE,
+            "POST",
+            "/login",
+            401,
+        );
+    }
+    access += &combined(7400, "172.58.0.9", "rider4", PHONE, "POST", "/login", 200);
+    // a guesser's address, where logins only fail, then one gets in
+    for i in 0..6 {
+        access += &combined(
+            9000 + i * 20,
+            "203.0.113.88",
+            "-",
+            PHONE,
+            "POST",
+            "/login",
+            401,
+        );
+    }
+    access += &combined(9200, "203.0.113.88", "rider5", PHONE, "POST", "/login", 200);
+    let a = access_alerts(&[access]);
+    let by_addr = fired(&a, "account_takeover_by_address");
+    assert_eq!(by_addr.len(), 1, "{a:#?}");
+    assert_eq!(names(by_addr[0])[0], "203.0.113.88");
+}

@@ -468,6 +468,80 @@ impl Newness {
     }
 }
 
+/// Logins from one address over the last half day to a day, for rules that
+/// ask whether the address is shared (`skip_shared_addresses`): behind a
+/// carrier-grade NAT or an office, many accounts get in and most logins
+/// succeed; a guesser's logins mostly fail.
+#[derive(Debug, Default, Clone, Copy)]
+struct AddressLogins {
+    /// Start of the current half day (the previous one is index 1).
+    since: i64,
+    wins: [u32; 2],
+    fails: [u32; 2],
+    /// The first few accounts that got in, per half day.
+    accounts: [[u64; SHARED_ACCOUNTS]; 2],
+    last: i64,
+}
+
+/// Accounts that must have got in from an address, within the day, for it
+/// to be shared by several people.
+const SHARED_ACCOUNTS: usize = 3;
+
+/// The length of one of an address tally's two generations.
+const HALF_DAY: i64 = DAY / 2;
+
+impl AddressLogins {
+    /// Counts one login at `t`, by `account` when it got in.
+    fn learn(&mut self, t: i64, won: bool, account: Option<u64>) {
+        let half = t.saturating_sub(t.rem_euclid(HALF_DAY));
+        if half > self.since {
+            let next = half.saturating_sub(self.since) == HALF_DAY;
+            self.wins = [0, if next { self.wins[0] } else { 0 }];
+            self.fails = [0, if next { self.fails[0] } else { 0 }];
+            self.accounts = [
+                [0; SHARED_ACCOUNTS],
+                if next {
+                    self.accounts[0]
+                } else {
+                    [0; SHARED_ACCOUNTS]
+                },
+            ];
+            self.since = half;
+        }
+        self.last = self.last.max(t);
+        if !won {
+            self.fails[0] = self.fails[0].saturating_add(1);
+            return;
+        }
+        self.wins[0] = self.wins[0].saturating_add(1);
+        // 0 marks a free place; an account hashing to 0 is not remembered
+        if let Some(a) = account.filter(|a| *a != 0) {
+            let now = &mut self.accounts[0];
+            if !now.contains(&a) {
+                if let Some(free) = now.iter_mut().find(|x| **x == 0) {
+                    *free = a;
+                }
+            }
+        }
+    }
+
+    /// Whether several accounts got in from the address within the day and
+    /// most of its logins succeeded.
+    fn shared(&self) -> bool {
+        let mut seen = [0u64; 2 * SHARED_ACCOUNTS];
+        let mut n = 0;
+        for &a in self.accounts.iter().flatten() {
+            if a != 0 && !seen[..n].contains(&a) {
+                seen[n] = a;
+                n += 1;
+            }
+        }
+        let wins = u64::from(self.wins[0]) + u64::from(self.wins[1]);
+        let fails = u64::from(self.fails[0]) + u64::from(self.fails[1]);
+        n >= SHARED_ACCOUNTS && wins >= fails
+    }
+}
+
 /// A log-binned histogram of bucket values: a robust quantile of a peer
 /// group's norm in constant memory (bins grow by 25%).
 #[derive(Debug, Clone)]
@@ -567,6 +641,11 @@ pub struct Engine {
     newness: Option<Newness>,
     /// When idle profiles are next expired.
     next_profile_expiry: i64,
+    /// Addresses' recent logins, by address hash, when a rule asks whether
+    /// an address is shared.
+    addresses: Option<HashMap<u64, AddressLogins>>,
+    /// When idle address tallies are next expired.
+    next_address_expiry: i64,
     /// Per rule: keys whose current bucket has a value (to roll them).
     active: Vec<Vec<u64>>,
     /// Per `harvest` rule: principals that read one subject so far, by key hash.
@@ -637,6 +716,8 @@ impl Engine {
             profiles: None,
             newness: None,
             next_profile_expiry: i64::MIN,
+            addresses: None,
+            next_address_expiry: i64::MIN,
             active: vec![Vec::new(); n],
             first_reads: (0..n).map(|_| HashMap::default()).collect(),
             subjects_buf: Vec::new(),
@@ -720,6 +801,7 @@ impl Engine {
         }
         self.key_cache.iter_mut().for_each(|k| *k = None);
         self.newness = self.profile_login(ev, c);
+        self.tally_address(ev, c);
         // the ids behind the hashes rules keep, for an alert to name them
         let (book, hasher) = (&mut self.ids, &self.hasher);
         exposures(ev, c, |v, account| {
@@ -1054,6 +1136,60 @@ impl Engine {
         })
     }
 
+    /// Whether a rule asks whether an address is shared.
+    fn wants_addresses(&self) -> bool {
+        self.rules.iter().any(|r| {
+            matches!(
+                r.detector,
+                Detector::Sequence {
+                    skip_shared: true,
+                    ..
+                }
+            )
+        })
+    }
+
+    /// Counts a login (success or failure) in its address's tally, when a
+    /// rule asks.
+    fn tally_address(&mut self, ev: &Event<'_>, c: &Class<'_>) {
+        if c.kind != Some(Kind::Login) {
+            return;
+        }
+        let won = match ev.outcome {
+            Outcome::Success => true,
+            Outcome::Failure | Outcome::Denied => false,
+            _ => return,
+        };
+        let Some(ip) = ev.ip else {
+            return;
+        };
+        if self.addresses.is_none() {
+            if !self.wants_addresses() {
+                return;
+            }
+            self.addresses = Some(HashMap::default());
+        }
+        let Some(addresses) = self.addresses.as_mut() else {
+            return;
+        };
+        let t = ev.time.unix_micros;
+        if t >= self.next_address_expiry {
+            addresses.retain(|_, a| a.last >= t.saturating_sub(DAY));
+            self.next_address_expiry = t.saturating_add(HALF_DAY / 12);
+        }
+        let key = address_hash(ip, &self.hasher);
+        if !addresses.contains_key(&key) && addresses.len() >= self.max_keys {
+            self.stats.cap_hits += 1;
+            return;
+        }
+        let account = ev
+            .user
+            .as_deref()
+            .filter(|u| !u.is_empty())
+            .map(|u| self.hasher.hash_one(u));
+        addresses.entry(key).or_default().learn(t, won, account);
+    }
+
     /// Whether the event is part of what the rule detects (so it extends an
     /// open alert's span), not merely something its key did.
     /// Whether the event grows rule `ri`'s open alert (`filtered`: the
@@ -1249,6 +1385,14 @@ impl Engine {
                         // only a success from a value the account never
                         // logged in with (or its first login at all) is new
                         fired &= self.newness.is_some_and(|n| !n.known || n.of(*part));
+                    }
+                    if let Detector::Sequence {
+                        skip_shared: true, ..
+                    } = &rule.detector
+                    {
+                        // behind a shared address, a run of failures is
+                        // people mistyping, not one guesser
+                        fired = fired && !shared_address(self.addresses.as_ref(), &self.hasher, ev);
                     }
                     if !fired {
                         st.times.clear();
@@ -2232,6 +2376,31 @@ fn build_key(parts: &[KeyPart], ev: &Event<'_>, c: &Class<'_>, buf: &mut String)
 
 /// An address as text, without the formatting machinery for IPv4.
 #[inline]
+/// Whether the event's address is shared by several people (see
+/// [`AddressLogins::shared`]).
+fn shared_address(
+    addresses: Option<&HashMap<u64, AddressLogins>>,
+    hasher: &Fast,
+    ev: &Event<'_>,
+) -> bool {
+    let (Some(ip), Some(addresses)) = (ev.ip, addresses) else {
+        return false;
+    };
+    addresses
+        .get(&address_hash(ip, hasher))
+        .is_some_and(AddressLogins::shared)
+}
+
+/// The seeded hash of an address's octets.
+fn address_hash(ip: std::net::IpAddr, hasher: &Fast) -> u64 {
+    let mut h = hasher.build_hasher();
+    match ip {
+        std::net::IpAddr::V4(v) => h.write(&v.octets()),
+        std::net::IpAddr::V6(v) => h.write(&v.octets()),
+    }
+    h.finish()
+}
+
 fn push_ip(buf: &mut String, ip: std::net::IpAddr) {
     match ip {
         std::net::IpAddr::V4(v) => {
@@ -3102,6 +3271,75 @@ mod tests {
         ];
         for (i, (newness, parts, want)) in cases.iter().enumerate() {
             assert_eq!(newness.all_of(parts), *want, "case {i}");
+        }
+    }
+
+    #[test]
+    fn an_address_is_shared_when_several_accounts_get_in_and_most_logins_succeed() {
+        let h = HALF_DAY;
+        /// A login: time, got in, the account (0: none named).
+        type Login = (i64, bool, u64);
+        // (logins, shared afterwards?)
+        let cases: &[(&[Login], bool)] = &[
+            // a carrier NAT: four customers in, two typos
+            (
+                &[
+                    (1, true, 1),
+                    (2, true, 2),
+                    (3, false, 0),
+                    (4, true, 3),
+                    (5, false, 0),
+                    (6, true, 4),
+                ],
+                true,
+            ),
+            // a guesser that got into three accounts among many failures
+            (
+                &[
+                    (1, false, 0),
+                    (2, false, 0),
+                    (3, true, 1),
+                    (4, false, 0),
+                    (5, true, 2),
+                    (6, false, 0),
+                    (7, true, 3),
+                    (8, false, 0),
+                ],
+                false,
+            ),
+            // one person logging in again and again at home
+            (
+                &[(1, true, 1), (2, true, 1), (3, true, 1), (4, true, 1)],
+                false,
+            ),
+            // as many failures as successes is still mostly people
+            (
+                &[
+                    (1, true, 1),
+                    (2, true, 2),
+                    (3, true, 3),
+                    (4, false, 0),
+                    (5, false, 0),
+                    (6, false, 0),
+                ],
+                true,
+            ),
+            // the half day before counts...
+            (&[(1, true, 1), (2, true, 2), (h + 1, true, 3)], true),
+            // ...the one before that does not
+            (&[(1, true, 1), (2, true, 2), (2 * h + 1, true, 3)], false),
+            // nor a long pause
+            (
+                &[(1, true, 1), (2, true, 2), (3, true, 3), (5 * h, false, 0)],
+                false,
+            ),
+        ];
+        for (i, (logins, want)) in cases.iter().enumerate() {
+            let mut a = AddressLogins::default();
+            for &(t, won, account) in logins.iter() {
+                a.learn(t, won, (account != 0).then_some(account));
+            }
+            assert_eq!(a.shared(), *want, "case {i}: {a:?}");
         }
     }
 

@@ -130,6 +130,13 @@ struct RuleFile {
     /// logged in from).
     #[serde(default)]
     then_new: Option<KeyPart>,
+    /// For `sequence`: a completing success from a shared address (several
+    /// accounts got in from it within the day, and most of its logins
+    /// succeeded: a carrier-grade NAT, an office) does not fire; the run
+    /// of failures before it is people behind the address mistyping, not a
+    /// guesser, whose logins mostly fail.
+    #[serde(default)]
+    skip_shared_addresses: Option<bool>,
     /// For `novelty`: what is new (`ip_prefix`, `user_agent`, `resource`...).
     #[serde(default)]
     of: Option<KeyPart>,
@@ -446,6 +453,8 @@ pub enum Detector {
         /// When set, only a completing event whose value of this part the key
         /// never completed with before counts (a success from a new network).
         then_new: Option<KeyPart>,
+        /// A completing event from a shared address does not fire.
+        skip_shared: bool,
     },
     /// At least `threshold` events per key within `window` that a Sigma
     /// signature of at least `min_level`, from one of `categories`, matches.
@@ -627,6 +636,12 @@ pub fn compile(text: &str, file: &str) -> Result<Vec<Rule>, Vec<RuleError>> {
         if r.reset.is_some() && r.detector != DetectorFile::Threshold {
             err("reset", "only a `threshold` rule can be reset".into());
         }
+        if r.skip_shared_addresses.is_some() && r.detector != DetectorFile::Sequence {
+            err(
+                "skip_shared_addresses",
+                "only a `sequence` rule judges the address its run completed from".into(),
+            );
+        }
         // what can be new is what an account's login profile keeps
         let profiled =
             |p: &KeyPart| matches!(p, KeyPart::Ip | KeyPart::IpPrefix | KeyPart::UserAgent);
@@ -805,6 +820,7 @@ pub fn compile(text: &str, file: &str) -> Result<Vec<Rule>, Vec<RuleError>> {
                     threshold,
                     then: Filter::build(t),
                     then_new: r.then_new,
+                    skip_shared: r.skip_shared_addresses.unwrap_or(false),
                 },
                 None => {
                     err(
