@@ -829,7 +829,69 @@ fn access_alerts(lines: &[String]) -> Vec<serde_json::Value> {
     replay_alerts(dir.path(), &["--inventory", "inventory.yaml", "access.log"])
 }
 
+const BROWSER: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36";
 const PHONE: &str = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1";
+
+#[test]
+fn a_batch_key_on_the_logs_first_night_is_not_judged_by_the_customers() {
+    // (time, line): 250 customers an hour, each logging in with a browser
+    // and reading their own record, over the log's first three hours
+    let mut lines: Vec<(i64, String)> = Vec::new();
+    for h in 0..3 {
+        for c in 0..250 {
+            let t = h * 3600 + c * 14;
+            let (ip, user) = (
+                format!("198.18.{}.{}", c / 200, c % 200 + 1),
+                format!("cust{c}"),
+            );
+            lines.push((t, combined(t, &ip, &user, BROWSER, "POST", "/login", 200)));
+            let own = format!("/api/customers/{}", 1000 + c);
+            lines.push((
+                t + 2,
+                combined(t + 2, &ip, &user, BROWSER, "GET", &own, 200),
+            ));
+        }
+    }
+    // in the second hour, three principals new to the log read 100 records each
+    let readers = [
+        // a nightly batch: a program's agent, no login, its own network
+        ("svc-sync", "10.20.0.5", "sync-job/2.0 (+internal)", false),
+        // a person with a browser
+        ("cust900", "203.0.113.20", BROWSER, true),
+        // a script that logged in as a customer
+        ("cust901", "203.0.113.21", "python-requests/2.31.0", true),
+    ];
+    for (i, (user, ip, agent, logs_in)) in readers.iter().enumerate() {
+        let t0 = 3600 + 300 + i as i64 * 1000;
+        if *logs_in {
+            lines.push((
+                t0 - 5,
+                combined(t0 - 5, ip, user, agent, "POST", "/login", 200),
+            ));
+        }
+        for k in 0..100 {
+            let path = format!("/api/customers/{}", 5000 + i as i64 * 100 + k);
+            lines.push((
+                t0 + k * 3,
+                combined(t0 + k * 3, ip, user, agent, "GET", &path, 200),
+            ));
+        }
+    }
+    lines.sort_by_key(|(t, _)| *t);
+    let a = access_alerts(&lines.into_iter().map(|(_, l)| l).collect::<Vec<_>>());
+    let mut flagged: Vec<String> = fired(&a, "mass_access")
+        .iter()
+        .map(|x| names(x)[0].clone())
+        .collect();
+    flagged.sort();
+    // the people are judged by the crowd; the batch key, with no peers of
+    // its kind yet, waits for a history of its own
+    assert_eq!(flagged, vec!["cust900", "cust901"], "{a:#?}");
+    assert!(
+        a.iter().all(|x| names(x)[0] != "svc-sync"),
+        "no alert claims the batch's reads: {a:#?}"
+    );
+}
 
 #[test]
 fn failures_behind_a_carrier_address_where_most_logins_succeed_are_no_takeover() {

@@ -220,11 +220,22 @@ struct BaseState {
     own_max: f64,
     /// The entity's role, its peer group.
     role: Option<Box<str>>,
+    /// What the entity reads with, in a log without roles: a program's
+    /// principals are peers of each other, not of the people.
+    client: Client,
     /// Start of the entity's first bucket.
     since: i64,
 }
 
 impl BaseState {
+    /// The entity's peer group short of everyone: its role where the log
+    /// carries roles, else the programs' group for a program's principal.
+    fn group(&self) -> Option<&str> {
+        self.role
+            .as_deref()
+            .or((self.client == Client::Program).then_some(PROGRAMS))
+    }
+
     /// Closes the current bucket into the entity's history and its peer
     /// groups' histograms, and starts `bucket`.
     fn roll(&mut self, peers: &mut TextMap<Box<str>, Hist>, bucket: i64) {
@@ -237,7 +248,7 @@ impl BaseState {
             self.n += 1;
             self.own_max = self.own_max.max(self.value);
             add_to_group(peers, "*", self.value);
-            if let Some(r) = &self.role {
+            if let Some(r) = self.group() {
                 add_to_group(peers, r, self.value);
             }
         }
@@ -250,6 +261,43 @@ impl BaseState {
         self.succeeded.clear();
         self.listed = false;
     }
+}
+
+/// What a principal reads with, as far as the log shows.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+enum Client {
+    /// No user agent seen yet (an app audit log carries none).
+    #[default]
+    Unknown,
+    /// A browser or a device's app at least once, or the principal logged in.
+    Person,
+    /// Only a program's agent (a library, a tool, a batch job), and it never
+    /// logged in: an API key or a service account.
+    Program,
+}
+
+/// The peer group of programs' principals in a log without roles (a name
+/// no role in a log is likely to have).
+const PROGRAMS: &str = "(programs)";
+
+/// Whether a user agent is a person's: a browser (every browser's agent
+/// begins `Mozilla/`) or an app on a phone or a computer, whose agent names
+/// the device's system (`PortalApp/5.12 (Android 14; SM-S911B)`,
+/// `Mail/1 CFNetwork/1410 Darwin/22.6.0`). A program's agent names a
+/// library or a tool and no device (`python-httpx/0.27.0`, `curl/8.5.0`,
+/// `crm-sync/3.2 (+internal)`, `Go-http-client/1.1`).
+fn person_agent(ua: &str) -> bool {
+    const DEVICES: [&str; 8] = [
+        "Android",
+        "iPhone",
+        "iPad",
+        "iOS",
+        "CFNetwork",
+        "Windows",
+        "Macintosh",
+        "Mac OS",
+    ];
+    ua.starts_with("Mozilla/") || ua.starts_with("Opera/") || DEVICES.iter().any(|d| ua.contains(d))
 }
 
 /// Whether an activity-aligned bucket is over at `t`: a bucket's length
@@ -1087,6 +1135,9 @@ impl Engine {
             Detector::Sequence { then_new, .. } => then_new.is_some(),
             Detector::Chain { steps, .. } => steps[0].new.is_some(),
             Detector::Novelty { without_login, .. } => *without_login,
+            // whether a principal without a role logs in tells a person
+            // from a program
+            Detector::Baseline { spec, .. } => spec.peers == Peers::Role,
             _ => false,
         })
     }
@@ -1571,6 +1622,22 @@ impl Engine {
                     if b.role.as_deref() != Some(role) {
                         b.role = Some(role.into());
                     }
+                } else if b.client != Client::Person {
+                    // Without roles, a principal that reads only with a
+                    // program and never logs in (a nightly batch's key) is
+                    // no person: the crowd of customers is no norm for it.
+                    if let Some(ua) = ev.user_agent.as_deref().filter(|a| !a.is_empty()) {
+                        let logs_in = ev.user.as_deref().is_some_and(|u| {
+                            self.profiles
+                                .as_ref()
+                                .is_some_and(|p| p.contains_key(&self.hasher.hash_one(u)))
+                        });
+                        b.client = if logs_in || person_agent(ua) {
+                            Client::Person
+                        } else {
+                            Client::Program
+                        };
+                    }
                 }
                 match spec.measure {
                     _ if !counts => {}
@@ -1626,14 +1693,16 @@ impl Engine {
                     Some(b.own_max)
                 } else {
                     // An entity with a role is judged by its role's peers only
-                    // (a service account is no customer); without roles, by all.
+                    // (a service account is no customer); without roles, a
+                    // program's principal by the programs, anyone else by all.
                     // A norm needs one whole bucket seen: the first is partial.
                     let whole = self.whole_buckets[ri] >= 1;
                     let group =
                         |name: &str, min: u64| peers.get(name).filter(|h| whole && h.total >= min);
-                    let norm = match (spec.peers, b.role.as_deref()) {
+                    let norm = match (spec.peers, b.group()) {
                         (Peers::None, _) => None,
-                        (Peers::Role, Some(role)) => group(role, spec.min_role_peers),
+                        // a role, or the programs, are alike
+                        (Peers::Role, Some(like)) => group(like, spec.min_role_peers),
                         _ => group("*", spec.min_peers),
                     };
                     norm.map(|h| h.quantile(spec.quantile))
@@ -3271,6 +3340,28 @@ mod tests {
         ];
         for (i, (newness, parts, want)) in cases.iter().enumerate() {
             assert_eq!(newness.all_of(parts), *want, "case {i}");
+        }
+    }
+
+    #[test]
+    fn an_agent_names_a_person_or_a_program() {
+        // (user agent, a person's?)
+        let cases = [
+            ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36", true),
+            ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15", true),
+            ("PortalApp/5.12.0 (Android 14; SM-S911B)", true),
+            ("PortalApp/5.12.0 (iOS 17.4; iPhone15,2)", true),
+            ("Mail/1 CFNetwork/1410.0.3 Darwin/22.6.0", true),
+            ("Opera/9.80 (X11; Linux x86_64) Presto/2.12.388 Version/12.16", true),
+            ("python-httpx/0.27.0", false),
+            ("python-requests/2.31.0", false),
+            ("curl/8.5.0", false),
+            ("crm-sync/3.2 (+internal)", false),
+            ("Go-http-client/1.1", false),
+            ("Apache-HttpClient/4.5.14 (Java/17.0.9)", false),
+        ];
+        for (ua, want) in cases {
+            assert_eq!(person_agent(ua), want, "{ua}");
         }
     }
 
