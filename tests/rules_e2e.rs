@@ -951,3 +951,29 @@ fn failures_behind_a_carrier_address_where_most_logins_succeed_are_no_takeover()
     assert_eq!(by_addr.len(), 1, "{a:#?}");
     assert_eq!(names(by_addr[0])[0], "203.0.113.88");
 }
+
+#[test]
+fn a_password_reset_wave_behind_a_carrier_address_is_no_stuffing() {
+    let mut log = Log::new();
+    log.benign(3);
+    // six customers get in from one carrier address in the first hour
+    for c in 0..6 {
+        log.add(
+            600 + c * 300,
+            &format!("rider{c}"),
+            "172.58.0.9",
+            "POST",
+            "/login",
+            200,
+        );
+    }
+    // after a mailing, five others there mistype once each, then get in
+    for c in 6..11 {
+        let t = 3600 + c * 120;
+        let user = format!("rider{c}");
+        log.add(t, &user, "172.58.0.9", "POST", "/login", 401);
+        log.add(t + 60, &user, "172.58.0.9", "POST", "/login", 200);
+    }
+    let a = alerts(&log);
+    assert!(fired(&a, "credential_stuffing").is_empty(), "{a:#?}");
+}

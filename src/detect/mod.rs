@@ -1189,15 +1189,7 @@ impl Engine {
 
     /// Whether a rule asks whether an address is shared.
     fn wants_addresses(&self) -> bool {
-        self.rules.iter().any(|r| {
-            matches!(
-                r.detector,
-                Detector::Sequence {
-                    skip_shared: true,
-                    ..
-                }
-            )
-        })
+        self.rules.iter().any(|r| r.skip_shared)
     }
 
     /// Counts a login (success or failure) in its address's tally, when a
@@ -1436,14 +1428,6 @@ impl Engine {
                         // only a success from a value the account never
                         // logged in with (or its first login at all) is new
                         fired &= self.newness.is_some_and(|n| !n.known || n.of(*part));
-                    }
-                    if let Detector::Sequence {
-                        skip_shared: true, ..
-                    } = &rule.detector
-                    {
-                        // behind a shared address, a run of failures is
-                        // people mistyping, not one guesser
-                        fired = fired && !shared_address(self.addresses.as_ref(), &self.hasher, ev);
                     }
                     if !fired {
                         st.times.clear();
@@ -1721,6 +1705,14 @@ impl Engine {
             }
         };
         if !fired {
+            return;
+        }
+        if rule.skip_shared && shared_address(self.addresses.as_ref(), &self.hasher, ev) {
+            // behind a shared address, failures are people mistyping, not
+            // one guesser; a sequence's run ended with this success
+            if let Detector::Sequence { .. } = rule.detector {
+                st.times.clear();
+            }
             return;
         }
         let start = match &rule.detector {

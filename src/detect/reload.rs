@@ -6,8 +6,8 @@
 //! - **kept**: its compiled definition is unchanged; all its state (windows,
 //!   buckets, peer norms, open alerts) carries over.
 //! - **retuned**: only what is judged when the rule decides changed — a
-//!   threshold, a sequence's skipping of shared addresses, a baseline's
-//!   factor, floor, quantile or history/peer minimums,
+//!   threshold, the skipping of shared addresses, a baseline's factor,
+//!   floor, quantile or history/peer minimums,
 //!   the severity, description, quiet period or named-value cap. The state has
 //!   the same shape and meaning, so it carries over; the next decision uses
 //!   the new values. An alert already open keeps the severity it opened with.
@@ -65,18 +65,12 @@ fn shape(rule: &Rule) -> String {
     r.severity = super::alert::Severity::Low;
     r.quiet = 0;
     r.report_values = 0;
+    r.skip_shared = false;
     match &mut r.detector {
         Detector::Threshold { threshold, .. }
         | Detector::Distinct { threshold, .. }
+        | Detector::Sequence { threshold, .. }
         | Detector::Signature { threshold, .. } => *threshold = 0,
-        Detector::Sequence {
-            threshold,
-            skip_shared,
-            ..
-        } => {
-            *threshold = 0;
-            *skip_shared = false;
-        }
         Detector::Harvest {
             threshold,
             fresh_share,
