@@ -819,3 +819,161 @@ fn a_stolen_key_reading_cards_beside_its_nightly_batch_exposes_only_the_cards() 
         );
     }
 }
+
+/// Replays an access log (combined lines, in time order) against the
+/// inventory; an access log carries no roles.
+fn access_alerts(lines: &[String]) -> Vec<serde_json::Value> {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("access.log"), lines.concat()).unwrap();
+    std::fs::write(dir.path().join("inventory.yaml"), INVENTORY).unwrap();
+    replay_alerts(dir.path(), &["--inventory", "inventory.yaml", "access.log"])
+}
+
+const BROWSER: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36";
+const PHONE: &str = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1";
+
+#[test]
+fn a_batch_key_on_the_logs_first_night_is_not_judged_by_the_customers() {
+    // (time, line): 250 customers an hour, each logging in with a browser
+    // and reading their own record, over the log's first three hours
+    let mut lines: Vec<(i64, String)> = Vec::new();
+    for h in 0..3 {
+        for c in 0..250 {
+            let t = h * 3600 + c * 14;
+            let (ip, user) = (
+                format!("198.18.{}.{}", c / 200, c % 200 + 1),
+                format!("cust{c}"),
+            );
+            lines.push((t, combined(t, &ip, &user, BROWSER, "POST", "/login", 200)));
+            let own = format!("/api/customers/{}", 1000 + c);
+            lines.push((
+                t + 2,
+                combined(t + 2, &ip, &user, BROWSER, "GET", &own, 200),
+            ));
+        }
+    }
+    // in the second hour, three principals new to the log read 100 records each
+    let readers = [
+        // a nightly batch: a program's agent, no login, its own network
+        ("svc-sync", "10.20.0.5", "sync-job/2.0 (+internal)", false),
+        // a person with a browser
+        ("cust900", "203.0.113.20", BROWSER, true),
+        // a script that logged in as a customer
+        ("cust901", "203.0.113.21", "python-requests/2.31.0", true),
+    ];
+    for (i, (user, ip, agent, logs_in)) in readers.iter().enumerate() {
+        let t0 = 3600 + 300 + i as i64 * 1000;
+        if *logs_in {
+            lines.push((
+                t0 - 5,
+                combined(t0 - 5, ip, user, agent, "POST", "/login", 200),
+            ));
+        }
+        for k in 0..100 {
+            let path = format!("/api/customers/{}", 5000 + i as i64 * 100 + k);
+            lines.push((
+                t0 + k * 3,
+                combined(t0 + k * 3, ip, user, agent, "GET", &path, 200),
+            ));
+        }
+    }
+    lines.sort_by_key(|(t, _)| *t);
+    let a = access_alerts(&lines.into_iter().map(|(_, l)| l).collect::<Vec<_>>());
+    let mut flagged: Vec<String> = fired(&a, "mass_access")
+        .iter()
+        .map(|x| names(x)[0].clone())
+        .collect();
+    flagged.sort();
+    // the people are judged by the crowd; the batch key, with no peers of
+    // its kind yet, waits for a history of its own
+    assert_eq!(flagged, vec!["cust900", "cust901"], "{a:#?}");
+    assert!(
+        a.iter().all(|x| names(x)[0] != "svc-sync"),
+        "no alert claims the batch's reads: {a:#?}"
+    );
+}
+
+#[test]
+fn failures_behind_a_carrier_address_where_most_logins_succeed_are_no_takeover() {
+    let mut access = String::new();
+    // six customers logged in from home before; then, one after another,
+    // four of them log in from one carrier address (phones behind a NAT)
+    for c in 0..6 {
+        access += &combined(
+            c,
+            &format!("198.51.100.{}", c + 1),
+            &format!("rider{c}"),
+            PHONE,
+            "POST",
+            "/login",
+            200,
+        );
+    }
+    for c in 0..4 {
+        access += &combined(
+            3600 + c * 600,
+            "172.58.0.9",
+            &format!("rider{c}"),
+            PHONE,
+            "POST",
+            "/login",
+            200,
+        );
+    }
+    // one rider there forgets their password: five failures, then gets in
+    for i in 0..5 {
+        access += &combined(
+            7200 + i * 20,
+            "172.58.0.9",
+            "-",
+            PHONE,
+            "POST",
+            "/login",
+            401,
+        );
+    }
+    access += &combined(7400, "172.58.0.9", "rider4", PHONE, "POST", "/login", 200);
+    // a guesser's address, where logins only fail, then one gets in
+    for i in 0..6 {
+        access += &combined(
+            9000 + i * 20,
+            "203.0.113.88",
+            "-",
+            PHONE,
+            "POST",
+            "/login",
+            401,
+        );
+    }
+    access += &combined(9200, "203.0.113.88", "rider5", PHONE, "POST", "/login", 200);
+    let a = access_alerts(&[access]);
+    let by_addr = fired(&a, "account_takeover_by_address");
+    assert_eq!(by_addr.len(), 1, "{a:#?}");
+    assert_eq!(names(by_addr[0])[0], "203.0.113.88");
+}
+
+#[test]
+fn a_password_reset_wave_behind_a_carrier_address_is_no_stuffing() {
+    let mut log = Log::new();
+    log.benign(3);
+    // six customers get in from one carrier address in the first hour
+    for c in 0..6 {
+        log.add(
+            600 + c * 300,
+            &format!("rider{c}"),
+            "172.58.0.9",
+            "POST",
+            "/login",
+            200,
+        );
+    }
+    // after a mailing, five others there mistype once each, then get in
+    for c in 6..11 {
+        let t = 3600 + c * 120;
+        let user = format!("rider{c}");
+        log.add(t, &user, "172.58.0.9", "POST", "/login", 401);
+        log.add(t + 60, &user, "172.58.0.9", "POST", "/login", 200);
+    }
+    let a = alerts(&log);
+    assert!(fired(&a, "credential_stuffing").is_empty(), "{a:#?}");
+}

@@ -224,11 +224,22 @@ struct BaseState {
     own_max: f64,
     /// The entity's role, its peer group.
     role: Option<Box<str>>,
+    /// What the entity reads with, in a log without roles: a program's
+    /// principals are peers of each other, not of the people.
+    client: Client,
     /// Start of the entity's first bucket.
     since: i64,
 }
 
 impl BaseState {
+    /// The entity's peer group short of everyone: its role where the log
+    /// carries roles, else the programs' group for a program's principal.
+    fn group(&self) -> Option<&str> {
+        self.role
+            .as_deref()
+            .or((self.client == Client::Program).then_some(PROGRAMS))
+    }
+
     /// Closes the current bucket into the entity's history and its peer
     /// groups' histograms, and starts `bucket`.
     fn roll(&mut self, peers: &mut TextMap<Box<str>, Hist>, bucket: i64) {
@@ -241,7 +252,7 @@ impl BaseState {
             self.n += 1;
             self.own_max = self.own_max.max(self.value);
             add_to_group(peers, "*", self.value);
-            if let Some(r) = &self.role {
+            if let Some(r) = self.group() {
                 add_to_group(peers, r, self.value);
             }
         }
@@ -254,6 +265,43 @@ impl BaseState {
         self.succeeded.clear();
         self.listed = false;
     }
+}
+
+/// What a principal reads with, as far as the log shows.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+enum Client {
+    /// No user agent seen yet (an app audit log carries none).
+    #[default]
+    Unknown,
+    /// A browser or a device's app at least once, or the principal logged in.
+    Person,
+    /// Only a program's agent (a library, a tool, a batch job), and it never
+    /// logged in: an API key or a service account.
+    Program,
+}
+
+/// The peer group of programs' principals in a log without roles (a name
+/// no role in a log is likely to have).
+const PROGRAMS: &str = "(programs)";
+
+/// Whether a user agent is a person's: a browser (every browser's agent
+/// begins `Mozilla/`) or an app on a phone or a computer, whose agent names
+/// the device's system (`PortalApp/5.12 (Android 14; SM-S911B)`,
+/// `Mail/1 CFNetwork/1410 Darwin/22.6.0`). A program's agent names a
+/// library or a tool and no device (`python-httpx/0.27.0`, `curl/8.5.0`,
+/// `crm-sync/3.2 (+internal)`, `Go-http-client/1.1`).
+fn person_agent(ua: &str) -> bool {
+    const DEVICES: [&str; 8] = [
+        "Android",
+        "iPhone",
+        "iPad",
+        "iOS",
+        "CFNetwork",
+        "Windows",
+        "Macintosh",
+        "Mac OS",
+    ];
+    ua.starts_with("Mozilla/") || ua.starts_with("Opera/") || DEVICES.iter().any(|d| ua.contains(d))
 }
 
 /// Adds a closed bucket's value to a peer group's histogram (allocating
@@ -486,6 +534,80 @@ impl Newness {
     }
 }
 
+/// Logins from one address over the last half day to a day, for rules that
+/// ask whether the address is shared (`skip_shared_addresses`): behind a
+/// carrier-grade NAT or an office, many accounts get in and most logins
+/// succeed; a guesser's logins mostly fail.
+#[derive(Debug, Default, Clone, Copy)]
+struct AddressLogins {
+    /// Start of the current half day (the previous one is index 1).
+    since: i64,
+    wins: [u32; 2],
+    fails: [u32; 2],
+    /// The first few accounts that got in, per half day.
+    accounts: [[u64; SHARED_ACCOUNTS]; 2],
+    last: i64,
+}
+
+/// Accounts that must have got in from an address, within the day, for it
+/// to be shared by several people.
+const SHARED_ACCOUNTS: usize = 3;
+
+/// The length of one of an address tally's two generations.
+const HALF_DAY: i64 = DAY / 2;
+
+impl AddressLogins {
+    /// Counts one login at `t`, by `account` when it got in.
+    fn learn(&mut self, t: i64, won: bool, account: Option<u64>) {
+        let half = t.saturating_sub(t.rem_euclid(HALF_DAY));
+        if half > self.since {
+            let next = half.saturating_sub(self.since) == HALF_DAY;
+            self.wins = [0, if next { self.wins[0] } else { 0 }];
+            self.fails = [0, if next { self.fails[0] } else { 0 }];
+            self.accounts = [
+                [0; SHARED_ACCOUNTS],
+                if next {
+                    self.accounts[0]
+                } else {
+                    [0; SHARED_ACCOUNTS]
+                },
+            ];
+            self.since = half;
+        }
+        self.last = self.last.max(t);
+        if !won {
+            self.fails[0] = self.fails[0].saturating_add(1);
+            return;
+        }
+        self.wins[0] = self.wins[0].saturating_add(1);
+        // 0 marks a free place; an account hashing to 0 is not remembered
+        if let Some(a) = account.filter(|a| *a != 0) {
+            let now = &mut self.accounts[0];
+            if !now.contains(&a) {
+                if let Some(free) = now.iter_mut().find(|x| **x == 0) {
+                    *free = a;
+                }
+            }
+        }
+    }
+
+    /// Whether several accounts got in from the address within the day and
+    /// most of its logins succeeded.
+    fn shared(&self) -> bool {
+        let mut seen = [0u64; 2 * SHARED_ACCOUNTS];
+        let mut n = 0;
+        for &a in self.accounts.iter().flatten() {
+            if a != 0 && !seen[..n].contains(&a) {
+                seen[n] = a;
+                n += 1;
+            }
+        }
+        let wins = u64::from(self.wins[0]) + u64::from(self.wins[1]);
+        let fails = u64::from(self.fails[0]) + u64::from(self.fails[1]);
+        n >= SHARED_ACCOUNTS && wins >= fails
+    }
+}
+
 /// A log-binned histogram of bucket values: a robust quantile of a peer
 /// group's norm in constant memory (bins grow by 25%).
 #[derive(Debug, Clone)]
@@ -587,6 +709,11 @@ pub struct Engine {
     newness: Option<Newness>,
     /// When idle profiles are next expired.
     next_profile_expiry: i64,
+    /// Addresses' recent logins, by address hash, when a rule asks whether
+    /// an address is shared.
+    addresses: Option<HashMap<u64, AddressLogins>>,
+    /// When idle address tallies are next expired.
+    next_address_expiry: i64,
     /// Per rule: keys whose current bucket has a value (to roll them), each
     /// with a time before which its activity-aligned bucket cannot have
     /// ended ([`activity_end`] when last looked at: the bucket only gets
@@ -661,6 +788,8 @@ impl Engine {
             user_hash: None,
             newness: None,
             next_profile_expiry: i64::MIN,
+            addresses: None,
+            next_address_expiry: i64::MIN,
             active: vec![Vec::new(); n],
             first_reads: (0..n).map(|_| HashMap::default()).collect(),
             subjects_buf: Vec::new(),
@@ -758,6 +887,7 @@ impl Engine {
         let ahead = self.class_filters & verdicts;
         self.prefetch_states(ahead, ev, c, false);
         self.newness = self.profile_login(ev, c);
+        self.tally_address(ev, c);
         // the ids behind the hashes rules keep, for an alert to name them
         let (book, hasher) = (&mut self.ids, &self.hasher);
         exposures(ev, c, |v, account| {
@@ -1060,6 +1190,9 @@ impl Engine {
             Detector::Sequence { then_new, .. } => then_new.is_some(),
             Detector::Chain { steps, .. } => steps[0].new.is_some(),
             Detector::Novelty { without_login, .. } => *without_login,
+            // whether a principal without a role logs in tells a person
+            // from a program
+            Detector::Baseline { spec, .. } => spec.peers == Peers::Role,
             _ => false,
         })
     }
@@ -1106,6 +1239,52 @@ impl Engine {
             agent,
             has_agent: ev.user_agent.as_deref().is_some_and(|a| !a.is_empty()),
         })
+    }
+
+    /// Whether a rule asks whether an address is shared.
+    fn wants_addresses(&self) -> bool {
+        self.rules.iter().any(|r| r.skip_shared)
+    }
+
+    /// Counts a login (success or failure) in its address's tally, when a
+    /// rule asks.
+    fn tally_address(&mut self, ev: &Event<'_>, c: &Class<'_>) {
+        if c.kind != Some(Kind::Login) {
+            return;
+        }
+        let won = match ev.outcome {
+            Outcome::Success => true,
+            Outcome::Failure | Outcome::Denied => false,
+            _ => return,
+        };
+        let Some(ip) = ev.ip else {
+            return;
+        };
+        if self.addresses.is_none() {
+            if !self.wants_addresses() {
+                return;
+            }
+            self.addresses = Some(HashMap::default());
+        }
+        let Some(addresses) = self.addresses.as_mut() else {
+            return;
+        };
+        let t = ev.time.unix_micros;
+        if t >= self.next_address_expiry {
+            addresses.retain(|_, a| a.last >= t.saturating_sub(DAY));
+            self.next_address_expiry = t.saturating_add(HALF_DAY / 12);
+        }
+        let key = address_hash(ip, &self.hasher);
+        if !addresses.contains_key(&key) && addresses.len() >= self.max_keys {
+            self.stats.cap_hits += 1;
+            return;
+        }
+        let account = ev
+            .user
+            .as_deref()
+            .filter(|u| !u.is_empty())
+            .map(|u| self.hasher.hash_one(u));
+        addresses.entry(key).or_default().learn(t, won, account);
     }
 
     /// Whether the event is part of what the rule detects (so it extends an
@@ -1471,6 +1650,22 @@ impl Engine {
                     if b.role.as_deref() != Some(role) {
                         b.role = Some(role.into());
                     }
+                } else if b.client != Client::Person {
+                    // Without roles, a principal that reads only with a
+                    // program and never logs in (a nightly batch's key) is
+                    // no person: the crowd of customers is no norm for it.
+                    if let Some(ua) = ev.user_agent.as_deref().filter(|a| !a.is_empty()) {
+                        let logs_in = ev.user.as_deref().is_some_and(|u| {
+                            self.profiles
+                                .as_ref()
+                                .is_some_and(|p| p.contains_key(&self.hasher.hash_one(u)))
+                        });
+                        b.client = if logs_in || person_agent(ua) {
+                            Client::Person
+                        } else {
+                            Client::Program
+                        };
+                    }
                 }
                 match spec.measure {
                     _ if !counts => {}
@@ -1526,14 +1721,16 @@ impl Engine {
                     Some(b.own_max)
                 } else {
                     // An entity with a role is judged by its role's peers only
-                    // (a service account is no customer); without roles, by all.
+                    // (a service account is no customer); without roles, a
+                    // program's principal by the programs, anyone else by all.
                     // A norm needs one whole bucket seen: the first is partial.
                     let whole = self.whole_buckets[ri] >= 1;
                     let group =
                         |name: &str, min: u64| peers.get(name).filter(|h| whole && h.total >= min);
-                    let norm = match (spec.peers, b.role.as_deref()) {
+                    let norm = match (spec.peers, b.group()) {
                         (Peers::None, _) => None,
-                        (Peers::Role, Some(role)) => group(role, spec.min_role_peers),
+                        // a role, or the programs, are alike
+                        (Peers::Role, Some(like)) => group(like, spec.min_role_peers),
                         _ => group("*", spec.min_peers),
                     };
                     norm.map(|h| h.quantile(spec.quantile))
@@ -1552,6 +1749,14 @@ impl Engine {
             }
         };
         if !fired {
+            return;
+        }
+        if rule.skip_shared && shared_address(self.addresses.as_ref(), &self.hasher, ev) {
+            // behind a shared address, failures are people mistyping, not
+            // one guesser; a sequence's run ended with this success
+            if let Detector::Sequence { .. } = rule.detector {
+                st.times.clear();
+            }
             return;
         }
         let start = match &rule.detector {
@@ -2280,6 +2485,31 @@ fn build_key(parts: &[KeyPart], ev: &Event<'_>, c: &Class<'_>, buf: &mut String)
 
 /// An address as text, without the formatting machinery for IPv4.
 #[inline]
+/// Whether the event's address is shared by several people (see
+/// [`AddressLogins::shared`]).
+fn shared_address(
+    addresses: Option<&HashMap<u64, AddressLogins>>,
+    hasher: &Fast,
+    ev: &Event<'_>,
+) -> bool {
+    let (Some(ip), Some(addresses)) = (ev.ip, addresses) else {
+        return false;
+    };
+    addresses
+        .get(&address_hash(ip, hasher))
+        .is_some_and(AddressLogins::shared)
+}
+
+/// The seeded hash of an address's octets.
+fn address_hash(ip: std::net::IpAddr, hasher: &Fast) -> u64 {
+    let mut h = hasher.build_hasher();
+    match ip {
+        std::net::IpAddr::V4(v) => h.write(&v.octets()),
+        std::net::IpAddr::V6(v) => h.write(&v.octets()),
+    }
+    h.finish()
+}
+
 fn push_ip(buf: &mut String, ip: std::net::IpAddr) {
     match ip {
         std::net::IpAddr::V4(v) => {
@@ -3150,6 +3380,97 @@ mod tests {
         ];
         for (i, (newness, parts, want)) in cases.iter().enumerate() {
             assert_eq!(newness.all_of(parts), *want, "case {i}");
+        }
+    }
+
+    #[test]
+    fn an_agent_names_a_person_or_a_program() {
+        // (user agent, a person's?)
+        let cases = [
+            ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36", true),
+            ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15", true),
+            ("PortalApp/5.12.0 (Android 14; SM-S911B)", true),
+            ("PortalApp/5.12.0 (iOS 17.4; iPhone15,2)", true),
+            ("Mail/1 CFNetwork/1410.0.3 Darwin/22.6.0", true),
+            ("Opera/9.80 (X11; Linux x86_64) Presto/2.12.388 Version/12.16", true),
+            ("python-httpx/0.27.0", false),
+            ("python-requests/2.31.0", false),
+            ("curl/8.5.0", false),
+            ("crm-sync/3.2 (+internal)", false),
+            ("Go-http-client/1.1", false),
+            ("Apache-HttpClient/4.5.14 (Java/17.0.9)", false),
+        ];
+        for (ua, want) in cases {
+            assert_eq!(person_agent(ua), want, "{ua}");
+        }
+    }
+
+    #[test]
+    fn an_address_is_shared_when_several_accounts_get_in_and_most_logins_succeed() {
+        let h = HALF_DAY;
+        /// A login: time, got in, the account (0: none named).
+        type Login = (i64, bool, u64);
+        // (logins, shared afterwards?)
+        let cases: &[(&[Login], bool)] = &[
+            // a carrier NAT: four customers in, two typos
+            (
+                &[
+                    (1, true, 1),
+                    (2, true, 2),
+                    (3, false, 0),
+                    (4, true, 3),
+                    (5, false, 0),
+                    (6, true, 4),
+                ],
+                true,
+            ),
+            // a guesser that got into three accounts among many failures
+            (
+                &[
+                    (1, false, 0),
+                    (2, false, 0),
+                    (3, true, 1),
+                    (4, false, 0),
+                    (5, true, 2),
+                    (6, false, 0),
+                    (7, true, 3),
+                    (8, false, 0),
+                ],
+                false,
+            ),
+            // one person logging in again and again at home
+            (
+                &[(1, true, 1), (2, true, 1), (3, true, 1), (4, true, 1)],
+                false,
+            ),
+            // as many failures as successes is still mostly people
+            (
+                &[
+                    (1, true, 1),
+                    (2, true, 2),
+                    (3, true, 3),
+                    (4, false, 0),
+                    (5, false, 0),
+                    (6, false, 0),
+                ],
+                true,
+            ),
+            // the half day before counts...
+            (&[(1, true, 1), (2, true, 2), (h + 1, true, 3)], true),
+            // ...the one before that does not
+            (&[(1, true, 1), (2, true, 2), (2 * h + 1, true, 3)], false),
+            // nor a long pause
+            (
+                &[(1, true, 1), (2, true, 2), (3, true, 3), (5 * h, false, 0)],
+                false,
+            ),
+        ];
+        for (i, (logins, want)) in cases.iter().enumerate() {
+            let mut a = AddressLogins::default();
+            for &(t, won, account) in logins.iter() {
+                a.learn(t, won, (account != 0).then_some(account));
+            }
+            assert_eq!(a.shared(), *want, "case {i}: {a:?}");
         }
     }
 

@@ -6,7 +6,8 @@
 //! - **kept**: its compiled definition is unchanged; all its state (windows,
 //!   buckets, peer norms, open alerts) carries over.
 //! - **retuned**: only what is judged when the rule decides changed — a
-//!   threshold, a baseline's factor, floor, quantile or history/peer minimums,
+//!   threshold, the skipping of shared addresses, a baseline's factor,
+//!   floor, quantile or history/peer minimums,
 //!   the severity, description, quiet period or named-value cap. The state has
 //!   the same shape and meaning, so it carries over; the next decision uses
 //!   the new values. An alert already open keeps the severity it opened with.
@@ -19,9 +20,9 @@
 //!   same way and their state is dropped.
 //!
 //! Engine-wide state carries over too: the event clock, the seeded hasher
-//! (every stored key hash depends on it), the accounts' login profiles (when
-//! a new rule still asks for them), alerts closed or opened and not yet
-//! taken, and the counters.
+//! (every stored key hash depends on it), the accounts' login profiles and
+//! the addresses' login tallies (when a new rule still asks for them),
+//! alerts closed or opened and not yet taken, and the counters.
 
 use super::rules::{Detector, Rule};
 use super::{unname_guessers, Engine};
@@ -64,6 +65,7 @@ fn shape(rule: &Rule) -> String {
     r.severity = super::alert::Severity::Low;
     r.quiet = 0;
     r.report_values = 0;
+    r.skip_shared = false;
     match &mut r.detector {
         Detector::Threshold { threshold, .. }
         | Detector::Distinct { threshold, .. }
@@ -151,6 +153,10 @@ impl Engine {
         if next.wants_profiles() {
             next.profiles = old.profiles.take();
             next.next_profile_expiry = old.next_profile_expiry;
+        }
+        if next.wants_addresses() {
+            next.addresses = old.addresses.take();
+            next.next_address_expiry = old.next_address_expiry;
         }
         next.closed = old.closed;
         if let (Some(queue), Some(waiting)) = (next.opened.as_mut(), old.opened) {

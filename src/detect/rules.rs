@@ -130,6 +130,13 @@ struct RuleFile {
     /// logged in from).
     #[serde(default)]
     then_new: Option<KeyPart>,
+    /// For `sequence`, `threshold` and `distinct`: an event from a shared
+    /// address (several accounts got in from it within the day, and most of
+    /// its logins succeeded: a carrier-grade NAT, an office) does not fire
+    /// the rule; failures there are people behind the address mistyping,
+    /// not a guesser, whose logins mostly fail.
+    #[serde(default)]
+    skip_shared_addresses: Option<bool>,
     /// For `novelty`: what is new (`ip_prefix`, `user_agent`, `resource`...).
     #[serde(default)]
     of: Option<KeyPart>,
@@ -522,6 +529,9 @@ pub struct Rule {
     pub quiet: i64,
     /// How many of a `distinct` rule's values the alert names (0: none).
     pub report_values: usize,
+    /// An event from a shared address (a carrier-grade NAT, an office: see
+    /// `skip_shared_addresses`) does not fire the rule.
+    pub skip_shared: bool,
 }
 
 /// A problem in a rules file.
@@ -626,6 +636,17 @@ pub fn compile(text: &str, file: &str) -> Result<Vec<Rule>, Vec<RuleError>> {
         }
         if r.reset.is_some() && r.detector != DetectorFile::Threshold {
             err("reset", "only a `threshold` rule can be reset".into());
+        }
+        let on_logins = matches!(
+            r.detector,
+            DetectorFile::Sequence | DetectorFile::Threshold | DetectorFile::Distinct
+        );
+        if r.skip_shared_addresses.is_some() && !on_logins {
+            err(
+                "skip_shared_addresses",
+                "only a `sequence`, `threshold` or `distinct` rule fires on one event's address"
+                    .into(),
+            );
         }
         // what can be new is what an account's login profile keeps
         let profiled =
@@ -828,6 +849,7 @@ pub fn compile(text: &str, file: &str) -> Result<Vec<Rule>, Vec<RuleError>> {
             severity: r.severity,
             quiet,
             report_values: r.report_values.unwrap_or(0).min(10_000),
+            skip_shared: r.skip_shared_addresses.unwrap_or(false),
         });
     }
     if errors.is_empty() {
@@ -869,6 +891,23 @@ mod tests {
         let e = compile("rules:\n  - name: x\n    detector: magic\n", "r.yaml").unwrap_err();
         assert!(e[0].to_string().starts_with("r.yaml:3:"), "{:?}", e);
     }
+    #[test]
+    fn only_rules_firing_on_one_events_address_can_skip_shared_addresses() {
+        let rule = |detector: &str| {
+            format!("rules:\n  - name: x\n    detector: {detector}\n    key: [ip]\n    window: 10m\n    threshold: 3\n    distinct: user\n    then: {{outcome: [success]}}\n    severity: high\n    skip_shared_addresses: true\n")
+        };
+        for detector in ["threshold", "distinct", "sequence"] {
+            let rules = compile(&rule(detector), "r.yaml").unwrap();
+            assert!(rules[0].skip_shared, "{detector}");
+        }
+        let e = compile(&rule("baseline"), "r.yaml").unwrap_err();
+        assert!(
+            e.iter()
+                .any(|x| x.field == "rules[0].skip_shared_addresses"),
+            "{e:?}"
+        );
+    }
+
     #[test]
     fn kind_and_outcome_lists_match_as_written() {
         let filter =
