@@ -1279,12 +1279,10 @@ impl Engine {
             self.stats.cap_hits += 1;
             return;
         }
-        let account = ev
-            .user
-            .as_deref()
-            .filter(|u| !u.is_empty())
-            .map(|u| self.hasher.hash_one(u));
-        addresses.entry(key).or_default().learn(t, won, account);
+        addresses
+            .entry(key)
+            .or_default()
+            .learn(t, won, self.user_hash);
     }
 
     /// Whether the event is part of what the rule detects (so it extends an
@@ -1655,12 +1653,7 @@ impl Engine {
                     // program and never logs in (a nightly batch's key) is
                     // no person: the crowd of customers is no norm for it.
                     if let Some(ua) = ev.user_agent.as_deref().filter(|a| !a.is_empty()) {
-                        let logs_in = ev.user.as_deref().is_some_and(|u| {
-                            self.profiles
-                                .as_ref()
-                                .is_some_and(|p| p.contains_key(&self.hasher.hash_one(u)))
-                        });
-                        b.client = if logs_in || person_agent(ua) {
+                        b.client = if logs_in(&self.profiles, self.user_hash) || person_agent(ua) {
                             Client::Person
                         } else {
                             Client::Program
