@@ -546,8 +546,16 @@ struct AddressLogins {
     fails: [u32; 2],
     /// The first few accounts that got in, per half day.
     accounts: [[u64; SHARED_ACCOUNTS]; 2],
+    /// Every account that got in, per half day, as one bit of 128 (their
+    /// number is estimated from the bits set: linear counting).
+    signed_in: [u128; 2],
     last: i64,
 }
+
+/// Logins a person makes from one place in a day that count towards its
+/// address being shared: more are one person's, or someone who owns a few
+/// accounts logging into them again and again to outweigh their guesses.
+const LOGINS_PER_ACCOUNT: u64 = 3;
 
 /// Accounts that must have got in from an address, within the day, for it
 /// to be shared by several people.
@@ -572,6 +580,7 @@ impl AddressLogins {
                     [0; SHARED_ACCOUNTS]
                 },
             ];
+            self.signed_in = [0, if next { self.signed_in[0] } else { 0 }];
             self.since = half;
         }
         self.last = self.last.max(t);
@@ -580,6 +589,9 @@ impl AddressLogins {
             return;
         }
         self.wins[0] = self.wins[0].saturating_add(1);
+        if let Some(a) = account {
+            self.signed_in[0] |= 1u128 << (a % 128);
+        }
         // 0 marks a free place; an account hashing to 0 is not remembered
         if let Some(a) = account.filter(|a| *a != 0) {
             let now = &mut self.accounts[0];
@@ -592,7 +604,8 @@ impl AddressLogins {
     }
 
     /// Whether several accounts got in from the address within the day and
-    /// most of its logins succeeded.
+    /// most of its logins succeeded, counting at most a few logins per
+    /// account that got in.
     fn shared(&self) -> bool {
         let mut seen = [0u64; 2 * SHARED_ACCOUNTS];
         let mut n = 0;
@@ -604,7 +617,23 @@ impl AddressLogins {
         }
         let wins = u64::from(self.wins[0]) + u64::from(self.wins[1]);
         let fails = u64::from(self.fails[0]) + u64::from(self.fails[1]);
+        // an access log names no account: there, every login is counted
+        let wins = match self.accounts_in() {
+            Some(accounts) => wins.min(accounts.saturating_mul(LOGINS_PER_ACCOUNT)),
+            None => wins,
+        };
         n >= SHARED_ACCOUNTS && wins >= fails
+    }
+
+    /// About how many accounts got in within the day (None: none named, or
+    /// too many to tell).
+    fn accounts_in(&self) -> Option<u64> {
+        let bits = self.signed_in[0] | self.signed_in[1];
+        let empty = 128 - bits.count_ones();
+        if bits == 0 || empty == 0 {
+            return None;
+        }
+        Some((-128.0 * (f64::from(empty) / 128.0).ln()).round().max(1.0) as u64)
     }
 }
 
@@ -3465,6 +3494,30 @@ mod tests {
             }
             assert_eq!(a.shared(), *want, "case {i}: {a:?}");
         }
+        // someone who owns three accounts logs into them again and again,
+        // to outweigh the guesses that follow: their logins count three each
+        let mut a = AddressLogins::default();
+        for t in 0..30 {
+            a.learn(t, true, Some(t as u64 % 3 + 1));
+        }
+        for t in 30..50 {
+            a.learn(t, false, None);
+        }
+        assert!(!a.shared(), "{a:?}");
+        // behind a carrier address, 40 customers get in once or twice and 20
+        // mistype: shared
+        let mut a = AddressLogins::default();
+        for t in 0..60 {
+            a.learn(
+                t,
+                true,
+                Some(0x9E37_79B9_7F4A_7C15u64.wrapping_mul(t as u64 % 40 + 1)),
+            );
+        }
+        for t in 60..80 {
+            a.learn(t, false, None);
+        }
+        assert!(a.shared(), "{a:?}");
     }
 
     #[test]
