@@ -734,6 +734,9 @@ pub struct Engine {
     profiles: Option<KeyTable<Profile>>,
     /// The current event's account name, hashed (profiles are keyed by it).
     user_hash: Option<u64>,
+    /// The current event's address as an `ip` key (address tallies are
+    /// keyed by it), when a tally may ask.
+    ip_hash: Option<u64>,
     /// The current event against its account's profile (successful logins).
     newness: Option<Newness>,
     /// When idle profiles are next expired.
@@ -815,6 +818,7 @@ impl Engine {
             next_roll: vec![i64::MIN; n],
             profiles: None,
             user_hash: None,
+            ip_hash: None,
             newness: None,
             next_profile_expiry: i64::MIN,
             addresses: None,
@@ -909,6 +913,9 @@ impl Engine {
         if let (Some(p), Some(h)) = (&self.profiles, self.user_hash) {
             p.prefetch(h);
         }
+        self.ip_hash = (self.addresses.is_some() || c.kind == Some(Kind::Login))
+            .then(|| hash_key(&[KeyPart::Ip], ev, c, &self.hasher))
+            .flatten();
         let verdicts = self.class_verdicts(ev, c);
         // The rules whose filter already took this event will look up its
         // key: ask for their table slots now, and for the states in them
@@ -1286,7 +1293,7 @@ impl Engine {
             Outcome::Failure | Outcome::Denied => false,
             _ => return,
         };
-        let Some(ip) = ev.ip else {
+        let Some(key) = self.ip_hash else {
             return;
         };
         if self.addresses.is_none() {
@@ -1303,7 +1310,6 @@ impl Engine {
             addresses.retain(|_, a| a.last >= t.saturating_sub(DAY));
             self.next_address_expiry = t.saturating_add(HALF_DAY / 12);
         }
-        let key = address_hash(ip, &self.hasher);
         if !addresses.contains_key(&key) && addresses.len() >= self.max_keys {
             self.stats.cap_hits += 1;
             return;
@@ -1773,7 +1779,7 @@ impl Engine {
         if !fired {
             return;
         }
-        if rule.skip_shared && shared_address(self.addresses.as_ref(), &self.hasher, ev) {
+        if rule.skip_shared && shared_address(self.addresses.as_ref(), self.ip_hash) {
             // behind a shared address, failures are people mistyping, not
             // one guesser; a sequence's run ended with this success
             if let Detector::Sequence { .. } = rule.detector {
@@ -2440,7 +2446,6 @@ fn page_size(query: &str) -> Option<u64> {
     })
 }
 
-/// Writes the key for `parts` into `buf`; false when the event lacks a part.
 /// A state key: the seeded hash of the key's parts, each tagged and in its
 /// binary form (an address's octets, not its text), or `None` when the
 /// event lacks one of them.
@@ -2482,6 +2487,7 @@ fn hash_key(parts: &[KeyPart], ev: &Event<'_>, c: &Class<'_>, hasher: &Fast) -> 
     Some(h.finish())
 }
 
+/// Writes the key for `parts` into `buf`; false when the event lacks a part.
 fn build_key(parts: &[KeyPart], ev: &Event<'_>, c: &Class<'_>, buf: &mut String) -> bool {
     buf.clear();
     for (i, p) in parts.iter().enumerate() {
@@ -2505,33 +2511,15 @@ fn build_key(parts: &[KeyPart], ev: &Event<'_>, c: &Class<'_>, buf: &mut String)
     true
 }
 
+/// Whether the event's address (its `ip` key) is shared by several people
+/// (see [`AddressLogins::shared`]).
+fn shared_address(addresses: Option<&HashMap<u64, AddressLogins>>, ip: Option<u64>) -> bool {
+    ip.zip(addresses)
+        .is_some_and(|(h, a)| a.get(&h).is_some_and(AddressLogins::shared))
+}
+
 /// An address as text, without the formatting machinery for IPv4.
 #[inline]
-/// Whether the event's address is shared by several people (see
-/// [`AddressLogins::shared`]).
-fn shared_address(
-    addresses: Option<&HashMap<u64, AddressLogins>>,
-    hasher: &Fast,
-    ev: &Event<'_>,
-) -> bool {
-    let (Some(ip), Some(addresses)) = (ev.ip, addresses) else {
-        return false;
-    };
-    addresses
-        .get(&address_hash(ip, hasher))
-        .is_some_and(AddressLogins::shared)
-}
-
-/// The seeded hash of an address's octets.
-fn address_hash(ip: std::net::IpAddr, hasher: &Fast) -> u64 {
-    let mut h = hasher.build_hasher();
-    match ip {
-        std::net::IpAddr::V4(v) => h.write(&v.octets()),
-        std::net::IpAddr::V6(v) => h.write(&v.octets()),
-    }
-    h.finish()
-}
-
 fn push_ip(buf: &mut String, ip: std::net::IpAddr) {
     match ip {
         std::net::IpAddr::V4(v) => {
