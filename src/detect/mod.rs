@@ -1787,6 +1787,50 @@ impl Engine {
             }
             return;
         }
+        if self.open[ri].contains_key(&key) {
+            // Already open: what the key exposed before is only for a new
+            // alert to count (and collecting it is O(subjects)). A rule that
+            // does not count the key's exposures itself restarts its
+            // unlisted tally here, as a new alert would.
+            let own_tally = rule.report_values > 0
+                || counts_exposures(&rule.detector) && st.base.is_some()
+                || matches!(rule.detector, Detector::Harvest { .. });
+            if !own_tally {
+                st.unlisted = 0;
+            }
+            if completes {
+                st.times.clear();
+            }
+            if let Some(open) = self.open[ri].get_mut(&key) {
+                // `observe` extended it, except a baseline's, which grows
+                // only while its bucket stays over the line
+                if matches!(self.rules[ri].detector, Detector::Baseline { .. }) {
+                    extend_span(open, ev);
+                    let cap = self.rules[ri].report_values;
+                    if let Some(b) = st.base.as_mut() {
+                        name_bucket(open, b, cap, &self.hasher);
+                    }
+                    // an address that got into one account and fails at others
+                    // is no customer who mistyped: the measure does not count
+                    // it, the campaign names it
+                    let failed = matches!(ev.outcome, Outcome::Failure | Outcome::Denied);
+                    if let Some(ip) = ev.ip.filter(|_| failed && open.named.len() < cap) {
+                        self.scratch.clear();
+                        push_ip(&mut self.scratch, ip);
+                        if open
+                            .named
+                            .insert(self.hasher.hash_one(self.scratch.as_str()))
+                        {
+                            open.alert.entities.push(Entity {
+                                kind: EntityType::Ip,
+                                value: self.scratch.clone(),
+                            });
+                        }
+                    }
+                }
+            }
+            return;
+        }
         let start = match &rule.detector {
             Detector::Distinct { .. } => st.seen.values().min().copied().unwrap_or(t),
             Detector::Baseline { .. } => st.base.as_ref().map_or(t, |b| b.first),
@@ -1847,35 +1891,6 @@ impl Engine {
         } as u64;
         if completes {
             st.times.clear();
-        }
-        if let Some(open) = self.open[ri].get_mut(&key) {
-            // already open: `observe` extended it, except a baseline's, which
-            // grows only while its bucket stays over the line
-            if matches!(self.rules[ri].detector, Detector::Baseline { .. }) {
-                extend_span(open, ev);
-                let cap = self.rules[ri].report_values;
-                if let Some(b) = st.base.as_mut() {
-                    name_bucket(open, b, cap, &self.hasher);
-                }
-                // an address that got into one account and fails at others
-                // is no customer who mistyped: the measure does not count
-                // it, the campaign names it
-                let failed = matches!(ev.outcome, Outcome::Failure | Outcome::Denied);
-                if let Some(ip) = ev.ip.filter(|_| failed && open.named.len() < cap) {
-                    self.scratch.clear();
-                    push_ip(&mut self.scratch, ip);
-                    if open
-                        .named
-                        .insert(self.hasher.hash_one(self.scratch.as_str()))
-                    {
-                        open.alert.entities.push(Entity {
-                            kind: EntityType::Ip,
-                            value: self.scratch.clone(),
-                        });
-                    }
-                }
-            }
-            return;
         }
         let novel = st.novel;
         let rule = &self.rules[ri];

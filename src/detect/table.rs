@@ -161,35 +161,39 @@ impl<V> KeyTable<V> {
     #[inline]
     pub fn prefetch(&self, key: u64) {
         if let Some(s) = self.slots.get(self.home(key)) {
-            prefetch(s);
+            prefetch(s as *const Slot<V>);
         }
     }
 }
 
 impl<T> KeyTable<Box<T>> {
-    /// Asks for the first cache line of `key`'s boxed value, if the key is
-    /// here (its slot should have been prefetched a while before).
+    /// Asks for the cache lines of `key`'s boxed value, if the key is here
+    /// (its slot should have been prefetched a while before). A rule's
+    /// state spans several lines and a step reads fields all over it.
     #[inline]
     pub fn prefetch_value(&self, key: u64) {
         if let Some(v) = self.get(&key) {
-            prefetch(&**v);
+            let start = &**v as *const T as *const u8;
+            for off in (0..std::mem::size_of::<T>()).step_by(64) {
+                prefetch(start.wrapping_add(off));
+            }
         }
     }
 }
 
-/// A prefetch hint for the line holding `r`.
+/// A prefetch hint for the line holding `p`.
 #[inline(always)]
-fn prefetch<T>(r: &T) {
+fn prefetch<T>(p: *const T) {
     #[cfg(target_arch = "x86_64")]
     // SAFETY: PREFETCHT0 is part of SSE, which every x86_64 CPU has; it is
-    // a hint that never faults and changes no memory, and `r` is a valid
-    // reference anyway.
+    // a hint that never faults and changes no memory, whatever the address
+    // (the callers' point into live allocations anyway).
     unsafe {
         use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-        _mm_prefetch::<_MM_HINT_T0>(r as *const T as *const i8);
+        _mm_prefetch::<_MM_HINT_T0>(p as *const i8);
     }
     #[cfg(not(target_arch = "x86_64"))]
-    let _ = r;
+    let _ = p;
 }
 
 #[cfg(test)]
