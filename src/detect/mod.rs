@@ -69,7 +69,7 @@ impl Hasher for PrehashedHasher {
 use crate::classify::{Categories, Class, Kind};
 use crate::parse::{Event, EventTime, Outcome};
 use alert::{Alert, Entity, EntityType, IdBook};
-use rules::{Align, Detector, KeyPart, Measure, Peers, Rule};
+use rules::{Align, Detector, Filter, KeyPart, Measure, Peers, Rule};
 use small::{SmallMap, SmallSet};
 use table::KeyTable;
 
@@ -128,6 +128,16 @@ struct KeyState {
     /// or one named none).
     aim: Aim,
     last: i64,
+}
+
+/// The filter that follows a rule's run: a sequence's completing event, a
+/// threshold's reset.
+fn follow_filter(r: &Rule) -> Option<&Filter> {
+    match &r.detector {
+        Detector::Sequence { then, .. } => Some(then),
+        Detector::Threshold { reset, .. } => reset.as_ref(),
+        _ => None,
+    }
 }
 
 /// Per rule, the index of its key shape among the rules' distinct shapes,
@@ -775,7 +785,12 @@ pub struct Engine {
     /// and their verdicts per signature seen (a few dozen in a log): one
     /// lookup per event instead of a filter per rule.
     class_filters: u64,
-    filter_memo: std::collections::HashMap<u64, u64, Fast>,
+    /// Likewise for the filter that follows a rule's run (a sequence's
+    /// `then`, a threshold's `reset`), checked on every event.
+    class_follows: u64,
+    filter_memo: std::collections::HashMap<u64, (u64, u64), Fast>,
+    /// The current event's verdicts of the class-only follow filters.
+    follows: u64,
     /// Per key shape: the current event's key, `None` until computed and
     /// `Some(None)` when the event has no value for it.
     key_cache: Vec<Option<Option<u64>>>,
@@ -798,15 +813,16 @@ impl Engine {
     pub fn new(rules: Vec<Rule>, max_keys: usize) -> Engine {
         let n = rules.len();
         let (key_shape, shapes) = key_shapes(&rules);
-        let class_filters = if n <= 64 {
-            rules
-                .iter()
-                .enumerate()
-                .filter(|(_, r)| r.filter.by_class_only())
-                .fold(0, |m, (i, _)| m | 1 << i)
-        } else {
-            0
+        let bits = |f: &dyn Fn(&Rule) -> bool| {
+            let by_bit = rules.iter().enumerate().filter(|(_, r)| f(r));
+            if n <= 64 {
+                by_bit.fold(0, |m, (i, _)| m | 1 << i)
+            } else {
+                0
+            }
         };
+        let class_filters = bits(&|r| r.filter.by_class_only());
+        let class_follows = bits(&|r| follow_filter(r).is_some_and(Filter::by_class_only));
         Engine {
             rules,
             state: (0..n).map(|_| KeyTable::default()).collect(),
@@ -834,7 +850,9 @@ impl Engine {
             next_sweep: i64::MIN,
             key_shape,
             class_filters,
+            class_follows,
             filter_memo: Default::default(),
+            follows: 0,
             key_cache: vec![None; shapes],
             scratch: String::new(),
             sigma: None,
@@ -949,10 +967,10 @@ impl Engine {
             let relevant = !self.open[ri].is_empty()
                 || match &rule.detector {
                     Detector::Chain { steps, .. } => steps.iter().any(|f| f.matches(ev, c)),
-                    Detector::Sequence { then, .. } => filtered || then.matches(ev, c),
+                    Detector::Sequence { then, .. } => filtered || self.follows(ri, then, ev, c),
                     Detector::Threshold {
                         reset: Some(reset), ..
-                    } => filtered || reset.matches(ev, c),
+                    } => filtered || self.follows(ri, reset, ev, c),
                     _ => filtered,
                 };
             if !relevant {
@@ -1113,26 +1131,44 @@ impl Engine {
         }
     }
 
-    /// The verdicts of the class-only filters on this event, by rule bit.
+    /// The verdicts of the class-only filters on this event, by rule bit;
+    /// those of the class-only follow filters go to `self.follows`.
     fn class_verdicts(&mut self, ev: &Event<'_>, c: &Class<'_>) -> u64 {
-        if self.class_filters == 0 {
+        if self.class_filters | self.class_follows == 0 {
             return 0;
         }
         let sig = rules::class_signature(ev, c);
-        if let Some(v) = self.filter_memo.get(&sig) {
-            return *v;
-        }
-        let v = self
-            .rules
-            .iter()
-            .enumerate()
-            .filter(|(i, r)| self.class_filters >> i & 1 == 1 && r.filter.matches(ev, c))
-            .fold(0, |m, (i, _)| m | 1 << i);
-        // signatures are few; a log that somehow had more stays bounded
-        if self.filter_memo.len() < 4096 {
-            self.filter_memo.insert(sig, v);
-        }
+        let (v, follows) = match self.filter_memo.get(&sig) {
+            Some(&memo) => memo,
+            None => {
+                let by_bit = |mask: u64, f: &dyn Fn(&Rule) -> bool| {
+                    let rules = self.rules.iter().enumerate();
+                    rules
+                        .filter(|(i, r)| mask >> i & 1 == 1 && f(r))
+                        .fold(0, |m, (i, _)| m | 1 << i)
+                };
+                let v = by_bit(self.class_filters, &|r| r.filter.matches(ev, c));
+                let follows = by_bit(self.class_follows, &|r| {
+                    follow_filter(r).is_some_and(|f| f.matches(ev, c))
+                });
+                // signatures are few; a log that somehow had more stays bounded
+                if self.filter_memo.len() < 4096 {
+                    self.filter_memo.insert(sig, (v, follows));
+                }
+                (v, follows)
+            }
+        };
+        self.follows = follows;
         v
+    }
+
+    /// Whether the event passes rule `ri`'s follow filter `f`.
+    fn follows(&self, ri: usize, f: &Filter, ev: &Event<'_>, c: &Class<'_>) -> bool {
+        if self.class_follows >> ri & 1 == 1 {
+            self.follows >> ri & 1 == 1
+        } else {
+            f.matches(ev, c)
+        }
     }
 
     /// The current event's key for rule `ri`, computed once per key shape
@@ -1359,7 +1395,7 @@ impl Engine {
             _ => true,
         };
         let completes = match &rule.detector {
-            Detector::Sequence { then, .. } => then.matches(ev, c),
+            Detector::Sequence { then, .. } => self.follows(ri, then, ev, c),
             _ => false,
         };
         if !matched && !completes {
@@ -1368,7 +1404,7 @@ impl Engine {
                 reset: Some(reset), ..
             } = &rule.detector
             {
-                if reset.matches(ev, c) {
+                if self.follows(ri, reset, ev, c) {
                     if let Some(st) = self.state[ri].get_mut(&key) {
                         st.times.clear();
                     }

@@ -16,6 +16,13 @@ use crate::incident::{
 use crate::parse::EventTime;
 use crate::source::checkpoint::Checkpoint;
 
+/// Runs one statement through the connection's statement cache: recording
+/// an alert runs the same statements each time, and preparing them anew
+/// cost more than running them.
+fn exec<P: rusqlite::Params>(c: &Connection, sql: &str, params: P) -> rusqlite::Result<usize> {
+    c.prepare_cached(sql)?.execute(params)
+}
+
 /// An error inside a transaction: SQLite's (classified at the boundary) or a
 /// refusal that already says what to do.
 pub(super) enum Fail {
@@ -127,7 +134,8 @@ pub(super) fn append(
     let seq = count + 1;
     let detail = detail.to_string();
     let hash = audit::hash(seq, now, actor, incident, action, &detail, &prev);
-    c.execute(
+    exec(
+        c,
         "INSERT INTO audit (seq, at, actor, incident, action, detail, prev, hash)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
         params![
@@ -142,7 +150,8 @@ pub(super) fn append(
         ],
     )?;
     for (k, v) in [("audit_count", seq.to_string()), ("audit_head", hash)] {
-        c.execute(
+        exec(
+            c,
             "INSERT INTO meta (key, value) VALUES (?1, ?2)
              ON CONFLICT(key) DO UPDATE SET value = excluded.value",
             params![k, v],
@@ -211,7 +220,8 @@ fn record(c: &Connection, now: &str, a: &Alert, closed: bool, p: &Correlation) -
             )
             .optional()?;
         if let Some((k, _)) = &known {
-            c.execute(
+            exec(
+                c,
                 "INSERT OR IGNORE INTO alert_aliases (alias, key) VALUES (?1, ?2)",
                 params![key, k],
             )?;
@@ -229,7 +239,8 @@ fn record(c: &Connection, now: &str, a: &Alert, closed: bool, p: &Correlation) -
             |r| Ok((r.get(0)?, r.get(1)?)),
         )?;
         old_subjects = subjects.max(0) as u64;
-        let changed = c.execute(
+        let changed = exec(
+            c,
             "UPDATE alerts SET
                 open = CASE WHEN ?2 THEN 0 ELSE open END,
                 start_us = min(start_us, ?3),
@@ -291,7 +302,8 @@ fn record(c: &Connection, now: &str, a: &Alert, closed: bool, p: &Correlation) -
     let target = match linked.first() {
         Some(id) => IncidentId(*id),
         None => {
-            c.execute(
+            exec(
+                c,
                 "INSERT INTO incidents (status, severity, title, start_us, start_off, end_us, end_off,
                     detected_us, detected_off, opened_at, updated_at, categories, subjects,
                     subjects_basis, jurisdictions, alerts)
@@ -330,7 +342,8 @@ fn record(c: &Connection, now: &str, a: &Alert, closed: bool, p: &Correlation) -
         }
     };
     if known.is_none() {
-        c.execute(
+        exec(
+                c,
             "INSERT INTO alerts (key, incident, detector, entity, open, start_us, start_off, end_us, end_off,
                 detected_us, detected_off, severity, sev_rank, subjects, categories, events, line)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
@@ -397,7 +410,8 @@ fn record(c: &Connection, now: &str, a: &Alert, closed: bool, p: &Correlation) -
             if pinned(c, inc)? {
                 home = inc;
             } else {
-                c.execute(
+                exec(
+                    c,
                     "UPDATE alerts SET incident = ?2 WHERE key = ?1",
                     params![k, target.0],
                 )?;
@@ -479,7 +493,8 @@ fn keep_subject_ids(
         have += ins.execute(params![id.0, &**s, seen, alert])? as u64;
     }
     if incomplete {
-        c.execute(
+        exec(
+            c,
             "UPDATE incidents SET subject_ids_incomplete = 1 WHERE id = ?1",
             [id.0],
         )?;
@@ -495,18 +510,21 @@ fn move_subject_ids(
     from: IncidentId,
     to: IncidentId,
 ) -> R<()> {
-    c.execute(
+    exec(
+        c,
         "INSERT OR IGNORE INTO incident_subjects (incident, subject, first_seen, alert)
          SELECT ?2, subject, first_seen, alert FROM incident_subjects
          WHERE incident = ?1 AND (?3 IS NULL OR alert = ?3)",
         params![from.0, to.0, alert],
     )?;
-    c.execute(
+    exec(
+        c,
         "DELETE FROM incident_subjects WHERE incident = ?1 AND (?2 IS NULL OR alert = ?2)",
         params![from.0, alert],
     )?;
     if alert.is_none() {
-        c.execute(
+        exec(
+            c,
             "UPDATE incidents SET subject_ids_incomplete = 1 WHERE id = ?2
                AND (SELECT subject_ids_incomplete FROM incidents WHERE id = ?1) = 1",
             params![from.0, to.0],
@@ -583,21 +601,25 @@ fn merge_rows(
     reason: &str,
     p: &Correlation,
 ) -> R<()> {
-    c.execute(
+    exec(
+        c,
         "UPDATE alerts SET incident = ?1 WHERE incident = ?2",
         params![into.0, from.0],
     )?;
-    c.execute(
+    exec(
+        c,
         "INSERT OR IGNORE INTO incident_entities (type, value, incident)
          SELECT type, value, ?1 FROM incident_entities WHERE incident = ?2",
         params![into.0, from.0],
     )?;
-    c.execute(
+    exec(
+        c,
         "DELETE FROM incident_entities WHERE incident = ?1",
         [from.0],
     )?;
     move_subject_ids(c, None, from, into)?;
-    c.execute(
+    exec(
+        c,
         "UPDATE incidents SET merged_into = ?2, updated_at = ?3 WHERE id = ?1",
         params![from.0, into.0, now],
     )?;
@@ -783,7 +805,8 @@ impl Agg {
     /// and the jurisdictions. `None` when the incident has no alerts left.
     fn write(&self, c: &Connection, now: &str, id: IncidentId, p: &Correlation) -> R<Option<()>> {
         let (Some(start), Some(end), Some(detected)) = (self.start, self.end, self.detected) else {
-            c.execute(
+            exec(
+                c,
                 "UPDATE incidents SET alerts = 0, updated_at = ?2 WHERE id = ?1",
                 params![id.0, now],
             )?;
@@ -828,7 +851,8 @@ impl Agg {
         };
         let juris = serde_json::to_string(&by_jurisdiction(max_subj, &p.jurisdictions))
             .unwrap_or_else(|_| "[]".into());
-        c.execute(
+        exec(
+            c,
             "UPDATE incidents SET start_us = ?2, start_off = ?3, end_us = ?4, end_off = ?5,
                 detected_us = ?6, detected_off = ?7, severity = ?8, categories = ?9, subjects = ?10,
                 subjects_basis = ?11, jurisdictions = ?12, alerts = ?13, updated_at = ?14,
@@ -864,7 +888,8 @@ fn refresh(c: &Connection, now: &str, id: IncidentId, p: &Correlation) -> R<Opti
 }
 
 fn set_aware(c: &Connection, now: &str, id: IncidentId, by: &str, reason: &str) -> R<()> {
-    let n = c.execute(
+    let n = exec(
+        c,
         "UPDATE incidents SET aware_at = ?2, aware_by = ?3, aware_reason = ?4
          WHERE id = ?1 AND aware_at IS NULL",
         params![id.0, now, by, reason],
@@ -1019,7 +1044,8 @@ impl IncidentStore for SqliteStore {
             detail: e.to_string(),
         })?;
         self.write(|c, _| {
-            c.execute(
+            exec(
+                c,
                 "INSERT INTO checkpoints (id, json) VALUES (1, ?1)
                  ON CONFLICT(id) DO UPDATE SET json = excluded.json",
                 [json],
@@ -1137,7 +1163,8 @@ impl IncidentStore for SqliteStore {
             match change {
                 Change::Status { to, reason } => {
                     i.status.check(*to).map_err(StoreError::Refused)?;
-                    c.execute(
+                    exec(
+                c,
                         "UPDATE incidents SET status = ?2, updated_at = ?3 WHERE id = ?1",
                         params![id.0, to.as_str(), now],
                     )?;
@@ -1170,11 +1197,13 @@ impl IncidentStore for SqliteStore {
                     Ok(true)
                 }
                 Change::Note(text) => {
-                    c.execute(
+                    exec(
+                c,
                         "INSERT INTO notes (incident, at, author, text) VALUES (?1, ?2, ?3, ?4)",
                         params![id.0, now, actor, text],
                     )?;
-                    c.execute(
+                    exec(
+                c,
                         "UPDATE incidents SET updated_at = ?2 WHERE id = ?1",
                         params![id.0, now],
                     )?;
@@ -1185,7 +1214,8 @@ impl IncidentStore for SqliteStore {
                     if i.assignee.as_deref() == Some(who.as_str()) {
                         return Ok(false);
                     }
-                    c.execute(
+                    exec(
+                c,
                         "UPDATE incidents SET assignee = ?2, updated_at = ?3 WHERE id = ?1",
                         params![id.0, who, now],
                     )?;
@@ -1206,7 +1236,8 @@ impl IncidentStore for SqliteStore {
                         return Ok(false);
                     }
                     let text = serde_json::to_string(&merged).unwrap_or_else(|_| "{}".into());
-                    c.execute(
+                    exec(
+                c,
                         "UPDATE incidents SET enisa = ?2, updated_at = ?3 WHERE id = ?1",
                         params![id.0, text, now],
                     )?;
@@ -1286,7 +1317,8 @@ impl IncidentStore for SqliteStore {
                 ))
                 .into());
             }
-            c.execute(
+            exec(
+                c,
                 "INSERT INTO incidents (status, severity, title, start_us, start_off, end_us, end_off,
                     detected_us, detected_off, opened_at, updated_at, aware_at, aware_by, aware_reason,
                     categories, subjects, subjects_basis, jurisdictions, alerts, assignee,
@@ -1299,12 +1331,14 @@ impl IncidentStore for SqliteStore {
                 params![id.0, now],
             )?;
             let new = IncidentId(c.last_insert_rowid());
-            c.execute(
+            exec(
+                c,
                 "UPDATE incidents SET pinned = 1 WHERE id IN (?1, ?2)",
                 params![id.0, new.0],
             )?;
             for k in alert_keys {
-                c.execute(
+                exec(
+                c,
                     "UPDATE alerts SET incident = ?2 WHERE key = ?1",
                     params![k, new.0],
                 )?;
@@ -1386,7 +1420,11 @@ impl IncidentStore for SqliteStore {
 
 /// An incident's entities from its alerts' lines (after a split).
 fn rebuild_entities(c: &Connection, id: IncidentId, p: &Correlation) -> R<()> {
-    c.execute("DELETE FROM incident_entities WHERE incident = ?1", [id.0])?;
+    exec(
+        c,
+        "DELETE FROM incident_entities WHERE incident = ?1",
+        [id.0],
+    )?;
     let lines: Vec<String> = c
         .prepare("SELECT line FROM alerts WHERE incident = ?1")?
         .query_map([id.0], |r| r.get(0))?

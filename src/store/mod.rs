@@ -324,6 +324,9 @@ impl SqliteStore {
             .map_err(err)?;
         conn.pragma_update(None, "foreign_keys", "ON")
             .map_err(err)?;
+        // recording an alert runs a few dozen distinct statements, each
+        // prepared once (`incidents::exec`)
+        conn.set_prepared_statement_cache_capacity(64);
         let mut store = SqliteStore {
             conn,
             path,
