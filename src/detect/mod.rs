@@ -130,6 +130,23 @@ struct KeyState {
     last: i64,
 }
 
+/// Rule `i`'s bit in a mask of rules (with more than 64 rules, the masks
+/// are not kept and a rule past the 64th has no bit).
+fn bit(mask: u64, i: usize) -> bool {
+    i < 64 && mask >> i & 1 == 1
+}
+
+/// What a rule's filters make of one class signature, by rule bit.
+#[derive(Debug, Clone, Copy)]
+struct Memo {
+    /// Verdicts of the class-only rule filters.
+    filters: u64,
+    /// Verdicts of the class-only follow filters.
+    follows: u64,
+    /// Rules whose filters could pass (all but the text tests passed).
+    may: u64,
+}
+
 /// The filter that follows a rule's run: a sequence's completing event, a
 /// threshold's reset.
 fn follow_filter(r: &Rule) -> Option<&Filter> {
@@ -788,9 +805,14 @@ pub struct Engine {
     /// Likewise for the filter that follows a rule's run (a sequence's
     /// `then`, a threshold's `reset`), checked on every event.
     class_follows: u64,
-    filter_memo: std::collections::HashMap<u64, (u64, u64), Fast>,
+    filter_memo: std::collections::HashMap<u64, Memo, Fast>,
     /// The current event's verdicts of the class-only follow filters.
     follows: u64,
+    /// Rules (by bit) the current event may concern, judged by its class
+    /// signature alone.
+    may: u64,
+    /// The `signature` rules, which concern only events with a Sigma hit.
+    signature_rules: u64,
     /// Per key shape: the current event's key, `None` until computed and
     /// `Some(None)` when the event has no value for it.
     key_cache: Vec<Option<Option<u64>>>,
@@ -823,6 +845,7 @@ impl Engine {
         };
         let class_filters = bits(&|r| r.filter.by_class_only());
         let class_follows = bits(&|r| follow_filter(r).is_some_and(Filter::by_class_only));
+        let signature_rules = bits(&|r| matches!(r.detector, Detector::Signature { .. }));
         Engine {
             rules,
             state: (0..n).map(|_| KeyTable::default()).collect(),
@@ -853,6 +876,8 @@ impl Engine {
             class_follows,
             filter_memo: Default::default(),
             follows: 0,
+            may: u64::MAX,
+            signature_rules,
             key_cache: vec![None; shapes],
             scratch: String::new(),
             sigma: None,
@@ -956,11 +981,18 @@ impl Engine {
             }
             _ => self.hits.clear(),
         }
+        if !self.hits.is_empty() {
+            self.may |= self.signature_rules;
+        }
         for ri in 0..self.rules.len() {
             // most rules ignore most events: decide that before building a key
+            let masked = self.rules.len() <= 64;
+            if masked && !bit(self.may, ri) && self.open[ri].is_empty() {
+                continue;
+            }
             let rule = &self.rules[ri];
-            let filtered = if self.class_filters >> ri & 1 == 1 {
-                verdicts >> ri & 1 == 1
+            let filtered = if bit(self.class_filters, ri) {
+                bit(verdicts, ri)
             } else {
                 rule.filter.matches(ev, c)
             };
@@ -1132,40 +1164,54 @@ impl Engine {
     }
 
     /// The verdicts of the class-only filters on this event, by rule bit;
-    /// those of the class-only follow filters go to `self.follows`.
+    /// those of the class-only follow filters go to `self.follows`, and the
+    /// rules the event may concern to `self.may`.
     fn class_verdicts(&mut self, ev: &Event<'_>, c: &Class<'_>) -> u64 {
-        if self.class_filters | self.class_follows == 0 {
+        if self.rules.len() > 64 {
             return 0;
         }
         let sig = rules::class_signature(ev, c);
-        let (v, follows) = match self.filter_memo.get(&sig) {
+        let memo = match self.filter_memo.get(&sig) {
             Some(&memo) => memo,
             None => {
                 let by_bit = |mask: u64, f: &dyn Fn(&Rule) -> bool| {
                     let rules = self.rules.iter().enumerate();
                     rules
-                        .filter(|(i, r)| mask >> i & 1 == 1 && f(r))
+                        .filter(|&(i, r)| bit(mask, i) && f(r))
                         .fold(0, |m, (i, _)| m | 1 << i)
                 };
-                let v = by_bit(self.class_filters, &|r| r.filter.matches(ev, c));
-                let follows = by_bit(self.class_follows, &|r| {
-                    follow_filter(r).is_some_and(|f| f.matches(ev, c))
-                });
+                let memo = Memo {
+                    filters: by_bit(self.class_filters, &|r| r.filter.matches(ev, c)),
+                    follows: by_bit(self.class_follows, &|r| {
+                        follow_filter(r).is_some_and(|f| f.matches(ev, c))
+                    }),
+                    // a signature rule's filter is the Sigma hit, per event
+                    may: by_bit(!self.signature_rules, &|r| {
+                        let mut filters = std::iter::once(&r.filter).chain(follow_filter(r));
+                        let steps = match &r.detector {
+                            Detector::Chain { steps, .. } => &steps[..],
+                            _ => &[],
+                        };
+                        filters.any(|f| f.matches_class(ev, c))
+                            || steps.iter().any(|f| f.matches_class(ev, c))
+                    }),
+                };
                 // signatures are few; a log that somehow had more stays bounded
                 if self.filter_memo.len() < 4096 {
-                    self.filter_memo.insert(sig, (v, follows));
+                    self.filter_memo.insert(sig, memo);
                 }
-                (v, follows)
+                memo
             }
         };
-        self.follows = follows;
-        v
+        self.follows = memo.follows;
+        self.may = memo.may;
+        memo.filters
     }
 
     /// Whether the event passes rule `ri`'s follow filter `f`.
     fn follows(&self, ri: usize, f: &Filter, ev: &Event<'_>, c: &Class<'_>) -> bool {
-        if self.class_follows >> ri & 1 == 1 {
-            self.follows >> ri & 1 == 1
+        if bit(self.class_follows, ri) {
+            bit(self.follows, ri)
         } else {
             f.matches(ev, c)
         }

@@ -339,12 +339,40 @@ impl Filter {
     /// Whether the event passes.
     #[inline]
     pub fn matches(&self, ev: &Event<'_>, c: &Class<'_>) -> bool {
+        self.matches_class(ev, c) && self.matches_text(ev)
+    }
+
+    /// Whether the event passes the tests on what [`class_signature`]
+    /// packs: all of a [`Filter::by_class_only`] filter, a necessary
+    /// condition for any other.
+    #[inline]
+    pub fn matches_class(&self, ev: &Event<'_>, c: &Class<'_>) -> bool {
         if self.kinds != 0 && self.kinds & kind_bit(c.kind) == 0 {
             return false;
         }
         if self.outcomes != 0 && self.outcomes & outcome_bit(ev.outcome) == 0 {
             return false;
         }
+        if let Some(s) = self.min_sensitivity {
+            if c.sensitivity < s {
+                return false;
+            }
+        }
+        if let Some(h) = self.has_subject {
+            if has_subject(ev, c) != h {
+                return false;
+            }
+        }
+        if let Some(want) = self.categories {
+            if want.intersection(c.categories).is_empty() {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// The tests on the event's action, resource and parser detail.
+    fn matches_text(&self, ev: &Event<'_>) -> bool {
         if let Some(a) = &self.action {
             if !ev
                 .action
@@ -363,23 +391,8 @@ impl Filter {
                 return false;
             }
         }
-        if let Some(s) = self.min_sensitivity {
-            if c.sensitivity < s {
-                return false;
-            }
-        }
-        if let Some(h) = self.has_subject {
-            if has_subject(ev, c) != h {
-                return false;
-            }
-        }
         if let Some(d) = &self.detail {
             if !ev.detail.is_some_and(|x| d.iter().any(|y| y == x)) {
-                return false;
-            }
-        }
-        if let Some(want) = self.categories {
-            if want.intersection(c.categories).is_empty() {
                 return false;
             }
         }
