@@ -620,14 +620,25 @@ impl Inventory {
     /// Finds the resource an event's path falls under (literal segments
     /// before parameters).
     pub fn lookup(&self, path: &str) -> Option<usize> {
+        let b = path.as_bytes();
+        let end = b
+            .iter()
+            .position(|&c| c == b'?' || c == b'#')
+            .unwrap_or(b.len());
+        self.walk(&b[..end])
+    }
+
+    /// The trie walk of [`Inventory::lookup`] over a path without its query.
+    /// Segments are split with a byte loop: they are a few bytes long, where
+    /// `str::split`'s vectorised search costs more than it finds.
+    fn walk(&self, path: &[u8]) -> Option<usize> {
         if self.trie.is_empty() {
             return None;
         }
-        let path = path.split(['?', '#']).next().unwrap_or(path);
         let mut n = 0;
-        for seg in path.split('/').filter(|s| !s.is_empty()) {
+        for seg in path.split(|&c| c == b'/').filter(|s| !s.is_empty()) {
             let node = &self.trie[n];
-            n = match node.literal.iter().find(|(s, _)| s == seg) {
+            n = match node.literal.iter().find(|(s, _)| s.as_bytes() == seg) {
                 Some((_, id)) => *id,
                 None => node.param?,
             };
@@ -640,7 +651,22 @@ impl Inventory {
         let Some(target) = ev.resource.as_deref() else {
             return Class::default();
         };
-        let Some(ri) = self.lookup(target) else {
+        // One pass finds the query (after the first `?`) and the end of the
+        // path the trie matches (the first `?` or `#`).
+        let b = target.as_bytes();
+        let mut query_at = None;
+        let mut fragment_at = None;
+        for (i, &c) in b.iter().enumerate() {
+            if c == b'?' {
+                query_at = Some(i);
+                break;
+            }
+            if c == b'#' && fragment_at.is_none() {
+                fragment_at = Some(i);
+            }
+        }
+        let matched_end = fragment_at.or(query_at).unwrap_or(b.len());
+        let Some(ri) = self.walk(&b[..matched_end]) else {
             return Class::default();
         };
         let r = &self.resources[ri];
@@ -649,12 +675,12 @@ impl Inventory {
                 .action
                 .as_deref()
                 .is_some_and(|m| r.methods.iter().any(|x| x.eq_ignore_ascii_case(m)));
-        let (path, query) = match target.split_once('?') {
-            Some((p, q)) => (p, Some(q)),
+        let (path, query) = match query_at {
+            Some(q) => (&target[..q], Some(&target[q + 1..])),
             None => (target, None),
         };
         let subject = match (r.subject_segment, &r.subject_param) {
-            (Some(i), _) => path.split('/').filter(|s| !s.is_empty()).nth(i),
+            (Some(i), _) => nth_segment(path, i),
             (None, Some(name)) => query.and_then(|q| query_param(q, name)),
             (None, None) => query.and_then(|q| self.query_subject(&r.subject_query, q)),
         };
@@ -710,6 +736,26 @@ fn folded_eq(key: &str, folded: &str) -> bool {
             _ => return false,
         }
     }
+}
+
+/// The `n`th non-empty `/`-separated segment of `path`, as
+/// `path.split('/').filter(|s| !s.is_empty()).nth(n)` finds it.
+fn nth_segment(path: &str, n: usize) -> Option<&str> {
+    let b = path.as_bytes();
+    let mut seen = 0;
+    let mut start = 0;
+    for i in 0..=b.len() {
+        if i == b.len() || b[i] == b'/' {
+            if i > start {
+                if seen == n {
+                    return Some(&path[start..i]);
+                }
+                seen += 1;
+            }
+            start = i + 1;
+        }
+    }
+    None
 }
 
 fn split_path(p: &str) -> Vec<&str> {
@@ -1079,6 +1125,27 @@ subjects:
             e.contains("inv.yaml:2: resources[0].subject_query: a name is empty"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn segments_and_the_matched_path_end_where_split_ends_them() {
+        for path in ["", "/", "//a//b/", "a/b", "/api/customers/42", "/é/ü//x"] {
+            let want: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+            for n in 0..=want.len() {
+                assert_eq!(nth_segment(path, n), want.get(n).copied(), "{path} {n}");
+            }
+        }
+        let inv = Inventory::from_str(PORTAL, "inv.yaml").unwrap();
+        for target in [
+            "/api/customers/42?x=1",
+            "/api/customers/42#f?x=1",
+            "/api/customers/42?x=1#f",
+            "/api/customers#x/42",
+            "/api/customers/4#2/payment-methods",
+        ] {
+            let c = inv.classify(&ev("GET", target));
+            assert_eq!(c.resource, inv.lookup(target), "{target}");
+        }
     }
 
     proptest::proptest! {

@@ -189,8 +189,10 @@ impl Decoder {
             self.bad(why, raw);
             return Ok(());
         };
-        match self.parser.parse(text) {
-            Parsed::Event(mut ev) => {
+        // Matched in place: moving the event out of `Parsed` copied it.
+        let mut parsed = self.parser.parse(text);
+        match &mut parsed {
+            Parsed::Event(ev) => {
                 self.stats.events += 1;
                 ev.source = self.source;
                 if ev.time < self.latest {
@@ -198,15 +200,15 @@ impl Decoder {
                 } else {
                     self.latest = ev.time;
                 }
-                sink.event(&ev)
+                sink.event(ev)
             }
             Parsed::Ignored(r) => {
-                self.stats.ignored[r as usize] += 1;
+                self.stats.ignored[*r as usize] += 1;
                 Ok(())
             }
             Parsed::Malformed(m) => {
                 // Control bytes explain the failure better than the parser can.
-                let why = if is_binary(raw) { Malformed::Binary } else { m };
+                let why = if is_binary(raw) { Malformed::Binary } else { *m };
                 self.bad(why, raw);
                 Ok(())
             }

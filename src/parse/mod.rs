@@ -422,7 +422,7 @@ impl Event<'_> {
 /// `GET /path?q HTTP/1.1` → method and target, for the request lines error
 /// logs quote. Text that is no request line (TLS bytes, `-`) is all target.
 pub(crate) fn split_request(r: &str) -> (Option<&str>, Option<&str>) {
-    let r = r.trim_matches(' ');
+    let r = trim_spaces(r);
     let b = r.as_bytes();
     if b.is_empty() || b == b"-" {
         return (None, None);
@@ -442,6 +442,22 @@ pub(crate) fn split_request(r: &str) -> (Option<&str>, Option<&str>) {
         _ => rest,
     };
     (Some(&r[..sp]), Some(target))
+}
+
+/// `s.trim_matches(' ')` as a byte loop: the generic pattern search was a
+/// measurable part of every access-log line.
+#[inline]
+fn trim_spaces(s: &str) -> &str {
+    let b = s.as_bytes();
+    let mut start = 0;
+    let mut end = b.len();
+    while start < end && b[start] == b' ' {
+        start += 1;
+    }
+    while end > start && b[end - 1] == b' ' {
+        end -= 1;
+    }
+    &s[start..end]
 }
 
 #[cfg(test)]
