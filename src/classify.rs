@@ -620,30 +620,43 @@ impl Inventory {
     /// Finds the resource an event's path falls under (literal segments
     /// before parameters).
     pub fn lookup(&self, path: &str) -> Option<usize> {
-        let b = path.as_bytes();
-        let end = b
-            .iter()
-            .position(|&c| c == b'?' || c == b'#')
-            .unwrap_or(b.len());
-        self.walk(&b[..end])
+        self.walk(path.as_bytes()).0
     }
 
-    /// The trie walk of [`Inventory::lookup`] over a path without its query.
-    /// Segments are split with a byte loop: they are a few bytes long, where
+    /// The trie walk of [`Inventory::lookup`]: the resource, and the index
+    /// of the `?` or `#` (or the end) where the path stopped, so `classify`
+    /// finds the query without a second scan. One byte loop splits the
+    /// segments and finds the stop: segments are a few bytes long, where
     /// `str::split`'s vectorised search costs more than it finds.
-    fn walk(&self, path: &[u8]) -> Option<usize> {
+    fn walk(&self, target: &[u8]) -> (Option<usize>, usize) {
         if self.trie.is_empty() {
-            return None;
+            return (None, 0);
         }
         let mut n = 0;
-        for seg in path.split(|&c| c == b'/').filter(|s| !s.is_empty()) {
-            let node = &self.trie[n];
-            n = match node.literal.iter().find(|(s, _)| s.as_bytes() == seg) {
-                Some((_, id)) => *id,
-                None => node.param?,
-            };
+        let mut start = 0;
+        let mut i = 0;
+        loop {
+            let c = target.get(i).copied();
+            let stop = matches!(c, None | Some(b'?' | b'#'));
+            if stop || c == Some(b'/') {
+                if i > start {
+                    let seg = &target[start..i];
+                    let node = &self.trie[n];
+                    n = match node.literal.iter().find(|(s, _)| s.as_bytes() == seg) {
+                        Some((_, id)) => *id,
+                        None => match node.param {
+                            Some(p) => p,
+                            None => return (None, i),
+                        },
+                    };
+                }
+                if stop {
+                    return (self.trie[n].end, i);
+                }
+                start = i + 1;
+            }
+            i += 1;
         }
-        self.trie[n].end
     }
 
     /// Classifies one event.
@@ -651,23 +664,17 @@ impl Inventory {
         let Some(target) = ev.resource.as_deref() else {
             return Class::default();
         };
-        // One pass finds the query (after the first `?`) and the end of the
-        // path the trie matches (the first `?` or `#`).
         let b = target.as_bytes();
-        let mut query_at = None;
-        let mut fragment_at = None;
-        for (i, &c) in b.iter().enumerate() {
-            if c == b'?' {
-                query_at = Some(i);
-                break;
-            }
-            if c == b'#' && fragment_at.is_none() {
-                fragment_at = Some(i);
-            }
-        }
-        let matched_end = fragment_at.or(query_at).unwrap_or(b.len());
-        let Some(ri) = self.walk(&b[..matched_end]) else {
+        let (found, stop) = self.walk(b);
+        let Some(ri) = found else {
             return Class::default();
+        };
+        // The query starts after the first `?`: where the walk stopped, or
+        // past a `#` it stopped at.
+        let query_at = match b.get(stop) {
+            None => None,
+            Some(b'?') => Some(stop),
+            Some(_) => b[stop..].iter().position(|&c| c == b'?').map(|q| stop + q),
         };
         let r = &self.resources[ri];
         let method_ok = r.methods.is_empty()

@@ -77,9 +77,14 @@ impl ClfParser {
         use Malformed::{BadField, Syntax};
 
         // remote address
-        let mut sp = find_near(b, 0, b' ').ok_or(Syntax)?;
-        let mut addr = &line[..sp];
-        let mut ip = parse_ip(addr);
+        let (mut sp, mut addr, mut ip) = match leading_ipv4(b) {
+            Some((ip, sp)) => (sp, &line[..sp], Some(ip)),
+            None => {
+                let sp = find_near(b, 0, b' ').ok_or(Syntax)?;
+                let addr = &line[..sp];
+                (sp, addr, parse_ip(addr))
+            }
+        };
         if ip.is_none() {
             // apache `vhost_combined`: `%v[:%p] %h ...` puts the server name first
             let next = find_near(b, sp + 1, b' ').ok_or(Syntax)?;
@@ -192,6 +197,38 @@ struct Fields<'a> {
     bytes_out: Option<u64>,
     referer: Option<&'a str>,
     user_agent: Option<&'a str>,
+}
+
+/// `a.b.c.d ` at the start of a line, the client address of nearly every
+/// access-log line: the address and the index of the space after it, in one
+/// pass instead of a search for the space and a parse. `None` sends the line
+/// down the general path, which takes every address this one takes.
+#[inline]
+fn leading_ipv4(b: &[u8]) -> Option<(IpAddr, usize)> {
+    let mut oct = [0u8; 4];
+    let mut i = 0;
+    for (k, o) in oct.iter_mut().enumerate() {
+        let start = i;
+        let mut n = 0u32;
+        while i - start < 3 {
+            let d = b.get(i)?.wrapping_sub(b'0');
+            if d > 9 {
+                break;
+            }
+            n = n * 10 + d as u32;
+            i += 1;
+        }
+        if i == start || n > 255 {
+            return None;
+        }
+        *o = n as u8;
+        let sep = if k < 3 { b'.' } else { b' ' };
+        if *b.get(i)? != sep {
+            return None;
+        }
+        i += 1;
+    }
+    Some((IpAddr::from(oct), i - 1))
 }
 
 /// IPv4 fast path, then the general parser (IPv6, mapped addresses).
@@ -466,6 +503,42 @@ mod tests {
             assert_eq!(
                 ClfParser::new().parse(line),
                 Parsed::Malformed(why),
+                "{line}"
+            );
+        }
+    }
+
+    proptest::proptest! {
+        /// The one-pass address at the start of a line is the address the
+        /// search for the first space and `parse_ip` find.
+        #[test]
+        fn leading_ipv4_agrees_with_the_general_path(s in "[0-9.]{0,18} ?[0-9a-f:. ]{0,4}") {
+            if let Some((ip, sp)) = leading_ipv4(s.as_bytes()) {
+                proptest::prop_assert_eq!(s.find(' '), Some(sp));
+                proptest::prop_assert_eq!(parse_ip(&s[..sp]), Some(ip));
+            }
+        }
+    }
+
+    #[test]
+    fn leading_ipv4_table() {
+        let rows: &[(&str, Option<&str>)] = &[
+            ("1.2.3.4 -", Some("1.2.3.4")),
+            ("255.255.255.255 x", Some("255.255.255.255")),
+            ("010.0.0.1 x", Some("10.0.0.1")),
+            ("1.2.3.4", None),
+            ("1.2.3.4x ", None),
+            ("256.1.1.1 ", None),
+            ("1.2.3.4.5 ", None),
+            ("1.2.3 ", None),
+            ("1..3.4 ", None),
+            ("1234.1.1.1 ", None),
+            ("::1 ", None),
+        ];
+        for &(line, want) in rows {
+            assert_eq!(
+                leading_ipv4(line.as_bytes()).map(|(ip, _)| ip),
+                want.map(|w| w.parse().unwrap()),
                 "{line}"
             );
         }
