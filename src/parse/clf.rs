@@ -60,7 +60,16 @@ impl ClfParser {
 
     #[inline]
     fn time(&mut self, stamp: &[u8]) -> Result<EventTime, Malformed> {
-        if stamp.len() == self.last_len && stamp == &self.last_stamp[..self.last_len] {
+        // Compared as fixed-size arrays, the usual 26-byte stamp takes a few
+        // vector compares instead of a `memcmp` call.
+        if let (Ok(now), Ok(last)) = (
+            <&[u8; 26]>::try_from(stamp),
+            <&[u8; 26]>::try_from(&self.last_stamp[..self.last_len]),
+        ) {
+            if now == last {
+                return Ok(self.last_time);
+            }
+        } else if stamp.len() == self.last_len && stamp == &self.last_stamp[..self.last_len] {
             return Ok(self.last_time);
         }
         let t = parse_clf(stamp).ok_or(Malformed::BadTimestamp)?;
