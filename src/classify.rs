@@ -1150,8 +1150,8 @@ subjects:
             "/api/customers#x/42",
             "/api/customers/4#2/payment-methods",
         ] {
-            let c = inv.classify(&ev("GET", target));
-            assert_eq!(c.resource, inv.lookup(target), "{target}");
+            let e = ev("GET", target);
+            assert_eq!(inv.classify(&e).resource, inv.lookup(target), "{target}");
         }
     }
 
