@@ -39,17 +39,19 @@
 //! **Speed.** For each rule, the loader picks literals one of which must
 //! occur for it to fire (for `a and b` the more selective side, for `a or b`
 //! both; values anchored at a field's start or end keep the field's NUL
-//! separator, so `startswith: '_'` is selective). All of them go into one
-//! ASCII case-insensitive Aho-Corasick DFA, run over each part of the
-//! request apart (method, target with its decoded view, status, host, user,
-//! user agent, referer). Logs repeat these values, so a part's value is
-//! scanned once and the rules it makes candidates are cached, per part, in a
-//! direct-mapped cache; on benign traffic an event costs a hash and a compare
-//! per part. Rules with no literal that read one part (a lone regex on the
-//! target, an empty user agent) are evaluated once per distinct value of it
-//! and cached the same way; the rest with no literal are evaluated on every
-//! event. Only candidates are evaluated on the event itself. After warm-up
-//! nothing allocates.
+//! separator, so `startswith: '_'` is selective). Each part of the request
+//! (method, target with its decoded view, status, host, user, user agent,
+//! referer) is scanned apart, by an ASCII case-insensitive Aho-Corasick DFA
+//! of the literals that can lie in it (keywords lie in the method, target,
+//! status and agent); a part no rule reads is not looked at. Logs repeat
+//! these values, so a part's value is scanned once and the rules it makes
+//! candidates are cached, per part, in a direct-mapped cache; on benign
+//! traffic an event costs a hash and a compare per part. Rules with no
+//! literal that read one part (a lone regex on the target, an empty user
+//! agent) are evaluated once per distinct value of it and cached the same
+//! way; the rest with no literal are evaluated on every event. Only
+//! candidates are evaluated on the event itself. After warm-up nothing
+//! allocates.
 
 mod compile;
 mod condition;
@@ -267,6 +269,7 @@ impl SigmaSet {
             generation,
             cands,
             seen,
+            keys,
         } = scratch;
         if stamps.len() < self.rules.len() {
             stamps.resize(self.rules.len(), 0);
@@ -280,6 +283,7 @@ impl SigmaSet {
         cands.clear();
         if seen.is_empty() {
             seen.resize_with(SEEN_SLOTS, Seen::default);
+            keys.resize(SEEN_SLOTS, 0);
         }
         let mut status_buf = [0u8; 5];
         let status = ev
@@ -295,14 +299,25 @@ impl SigmaSet {
             (Part::Referer, eval::opt(&ev.referer)),
         ] {
             // no literal occurs in an empty part; only a rule of its own can fire on it
-            if value.is_empty() && self.index.local[part as usize].is_empty() {
+            if !self.index.watches(part)
+                || value.is_empty() && self.index.local[part as usize].is_empty()
+            {
                 continue;
             }
-            let Some(entry) = seen.get_mut(seen_slot(part, value)) else {
+            let hash = seen_hash(part, value);
+            let slot = (hash >> (64 - SEEN_BITS)) as usize;
+            let (Some(key), Some(entry)) = (keys.get_mut(slot), seen.get_mut(slot)) else {
                 continue;
             };
-            if entry.set != self.id || entry.part != part as u8 || entry.value != value {
+            // the key tells most new values from the cached one without
+            // reading the entry or its value, which are rarely in the cache
+            if *key != hash
+                || entry.set != self.id
+                || entry.part != part as u8
+                || entry.value != value
+            {
                 self.fill(entry, part, value, ev, scan, decoded);
+                *key = hash;
             }
             for &r in &entry.rules {
                 if let Some(stamp) = stamps.get_mut(r as usize) {
@@ -349,7 +364,8 @@ impl SigmaSet {
         entry.value.clear();
         entry.value.extend_from_slice(value);
         entry.rules.clear();
-        if let (Some(ac), false) = (&self.index.ac, value.is_empty()) {
+        let index = &self.index.scans[part as usize];
+        if let (Some(ac), false) = (&index.ac, value.is_empty()) {
             scan.clear();
             scan.push(0);
             scan.extend_from_slice(value);
@@ -363,7 +379,7 @@ impl SigmaSet {
             // sooner than walking every overlapping match.
             if ac.is_match(scan.as_slice()) {
                 for m in ac.find_overlapping_iter(scan.as_slice()) {
-                    for &r in self.index.consumers(m.pattern().as_usize()) {
+                    for &r in index.consumers(m.pattern().as_usize()) {
                         if !entry.rules.contains(&r) {
                             entry.rules.push(r);
                         }
@@ -396,6 +412,8 @@ pub struct Scratch {
     cands: Vec<u32>,
     /// Candidate rules per recent part value (see [`Seen`]).
     seen: Vec<Seen>,
+    /// The hash of the value in each slot of `seen`.
+    keys: Vec<u64>,
 }
 
 /// The parts of an event the prefilter scans apart, each with its own cache
@@ -429,6 +447,24 @@ impl Part {
             Field::Referer => Part::Referer,
             Field::BytesOut | Field::Ip | Field::Keywords => return None,
         })
+    }
+
+    /// The parts whose scanned text holds the values of `field` (keywords
+    /// are searched in the method, the target, the status and the agent).
+    fn holding(field: Field) -> &'static [Part] {
+        match field {
+            Field::Keywords => &[Part::Method, Part::Target, Part::Status, Part::UserAgent],
+            f => match Part::of(f) {
+                Some(Part::Method) => &[Part::Method],
+                Some(Part::Target) => &[Part::Target],
+                Some(Part::Status) => &[Part::Status],
+                Some(Part::Host) => &[Part::Host],
+                Some(Part::User) => &[Part::User],
+                Some(Part::UserAgent) => &[Part::UserAgent],
+                Some(Part::Referer) => &[Part::Referer],
+                None => &[],
+            },
+        }
     }
 
     /// An event that carries only this part of `ev`: a rule that reads only
@@ -480,7 +516,8 @@ struct Seen {
 const SEEN_BITS: u32 = 13;
 const SEEN_SLOTS: usize = 1 << SEEN_BITS;
 
-fn seen_slot(part: Part, value: &[u8]) -> usize {
+/// The cache key of a part's value; its top bits pick the slot.
+fn seen_hash(part: Part, value: &[u8]) -> u64 {
     const K: u64 = 0x517c_c1b7_2722_0a95;
     let mut h = (value.len() as u64) << 8 | part as u64;
     let mut chunks = value.chunks_exact(8);
@@ -492,16 +529,14 @@ fn seen_slot(part: Part, value: &[u8]) -> usize {
     for &b in chunks.remainder() {
         h = (h.rotate_left(5) ^ u64::from(b)).wrapping_mul(K);
     }
-    (h >> (64 - SEEN_BITS)) as usize
+    h
 }
 
-/// The prefilter: literal → rules that need it.
+/// The prefilter: per part of the event, literal → rules that need it.
 #[derive(Debug, Default)]
 struct Index {
-    ac: Option<AhoCorasick>,
-    /// `consumers[starts[p]..starts[p + 1]]` are the rules of pattern `p`.
-    starts: Vec<u32>,
-    consumers: Vec<u32>,
+    /// By [`Part`]: the literals that can occur in it.
+    scans: [Scan; PARTS],
     /// Rules without a sound literal that read one part of the event (a lone
     /// regex, an empty-field test), by [`Part`]: evaluated once per distinct
     /// value of that part.
@@ -512,6 +547,22 @@ struct Index {
 }
 
 impl Index {
+    /// Whether a value of `part` can make any rule a candidate.
+    fn watches(&self, part: Part) -> bool {
+        self.scans[part as usize].ac.is_some() || !self.local[part as usize].is_empty()
+    }
+}
+
+/// The literals of one part and the rules that need each.
+#[derive(Debug, Default)]
+struct Scan {
+    ac: Option<AhoCorasick>,
+    /// `consumers[starts[p]..starts[p + 1]]` are the rules of pattern `p`.
+    starts: Vec<u32>,
+    consumers: Vec<u32>,
+}
+
+impl Scan {
     /// The rules that need pattern `p`.
     fn consumers(&self, p: usize) -> &[u32] {
         match (self.starts.get(p), self.starts.get(p + 1)) {
@@ -527,7 +578,8 @@ impl Index {
 /// Literals one of which must occur for a detection to fire; `score` is the
 /// shortest (a proxy for how often it occurs), larger is better.
 struct Pre {
-    needles: Vec<Vec<u8>>,
+    /// Each literal with the field whose value holds it.
+    needles: Vec<(Vec<u8>, Field)>,
     score: usize,
 }
 
@@ -576,7 +628,7 @@ fn pre_value(variants: &[compile::Matcher], field: Field, weak: bool) -> Option<
             } else {
                 n.len() + 2 * n.iter().filter(|&&b| b == 0).count()
             },
-            needles: vec![n],
+            needles: vec![(n, field)],
         })
     }))
 }
@@ -600,9 +652,9 @@ fn pre_cond(det: &Detection, c: &Cond) -> Option<Pre> {
 }
 
 fn build_index(rules: &[SigmaRule], warnings: &mut Vec<SigmaWarning>) -> Index {
-    let mut patterns: Vec<Vec<u8>> = Vec::new();
-    let mut by_pattern: std::collections::HashMap<Vec<u8>, usize> = Default::default();
-    let mut lists: Vec<Vec<u32>> = Vec::new();
+    let mut patterns: [Vec<Vec<u8>>; PARTS] = Default::default();
+    let mut lists: [Vec<Vec<u32>>; PARTS] = Default::default();
+    let mut by_pattern: std::collections::HashMap<(usize, Vec<u8>), usize> = Default::default();
     let mut always = Vec::new();
     let mut local: [Vec<u32>; PARTS] = Default::default();
     for (r, rule) in rules.iter().enumerate() {
@@ -613,30 +665,35 @@ fn build_index(rules: &[SigmaRule], warnings: &mut Vec<SigmaWarning>) -> Index {
                 None => always.push(r),
             },
             Some(pre) => {
-                for n in pre.needles {
+                for (n, field) in pre.needles {
                     let key = n.to_ascii_lowercase();
-                    let p = *by_pattern.entry(key.clone()).or_insert_with(|| {
-                        patterns.push(key);
-                        lists.push(Vec::new());
-                        patterns.len() - 1
-                    });
-                    if lists[p].last() != Some(&r) {
-                        lists[p].push(r);
+                    for &part in Part::holding(field) {
+                        let i = part as usize;
+                        let p = *by_pattern.entry((i, key.clone())).or_insert_with(|| {
+                            patterns[i].push(key.clone());
+                            lists[i].push(Vec::new());
+                            patterns[i].len() - 1
+                        });
+                        if lists[i][p].last() != Some(&r) {
+                            lists[i][p].push(r);
+                        }
                     }
                 }
             }
         }
     }
-    let ac = if patterns.is_empty() {
-        None
-    } else {
+    let mut scans: [Scan; PARTS] = Default::default();
+    for ((scan, patterns), lists) in scans.iter_mut().zip(patterns).zip(lists) {
+        if patterns.is_empty() {
+            continue;
+        }
         match AhoCorasick::builder()
             .ascii_case_insensitive(true)
             .match_kind(MatchKind::Standard)
             .kind(Some(AhoCorasickKind::DFA))
             .build(&patterns)
         {
-            Ok(ac) => Some(ac),
+            Ok(ac) => scan.ac = Some(ac),
             Err(e) => {
                 warnings.push(SigmaWarning {
                     file: PathBuf::new(),
@@ -653,17 +710,14 @@ fn build_index(rules: &[SigmaRule], warnings: &mut Vec<SigmaWarning>) -> Index {
                 };
             }
         }
-    };
-    let mut starts = vec![0u32];
-    let mut consumers = Vec::new();
-    for l in lists {
-        consumers.extend(l);
-        starts.push(consumers.len() as u32);
+        scan.starts.push(0);
+        for l in lists {
+            scan.consumers.extend(l);
+            scan.starts.push(scan.consumers.len() as u32);
+        }
     }
     Index {
-        ac,
-        starts,
-        consumers,
+        scans,
         local,
         always,
     }
@@ -1020,7 +1074,7 @@ mod tests {
                 .iter()
                 .filter_map(|r| pre_cond(&r.detection, &r.detection.cond))
                 .flat_map(|p| p.needles)
-                .map(|n| String::from_utf8_lossy(&n).replace('\0', ""))
+                .map(|(n, _)| String::from_utf8_lossy(&n).replace('\0', ""))
                 .collect();
             out.sort();
             out.dedup();
