@@ -39,18 +39,26 @@
 //! **Speed.** For each rule, the loader picks literals one of which must
 //! occur for it to fire (for `a and b` the more selective side, for `a or b`
 //! both; values anchored at a field's start or end keep the field's NUL
-//! separator, so `startswith: '_'` is selective). All of them go into one
-//! ASCII case-insensitive Aho-Corasick DFA, run over the request text
-//! (method, target, decoded target, status, host, user); hits for the user
-//! agent and referer are cached per distinct value, as logs repeat them.
-//! Only rules whose literal occurred, and the few with none (a lone regex,
-//! an empty-field test), are evaluated. After warm-up nothing allocates.
+//! separator, so `startswith: '_'` is selective). Each part of the request
+//! (method, target with its decoded view, status, host, user, user agent,
+//! referer) is scanned apart, by an ASCII case-insensitive Aho-Corasick DFA
+//! of the literals that can lie in it (keywords lie in the method, target,
+//! status and agent); a part no rule reads is not looked at. Logs repeat
+//! these values, so a part's value is scanned once and the rules it makes
+//! candidates are cached, per part, in a direct-mapped cache; on benign
+//! traffic an event costs a hash and a compare per part. Rules with no
+//! literal that read one part (a lone regex on the target, an empty user
+//! agent) are evaluated once per distinct value of it and cached the same
+//! way; the rest with no literal are evaluated on every event. Only
+//! candidates are evaluated on the event itself. After warm-up nothing
+//! allocates.
 
 mod compile;
 mod condition;
 mod eval;
 mod pattern;
 
+use std::borrow::Cow;
 use std::cell::RefCell;
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -231,7 +239,7 @@ impl SigmaSet {
     }
 
     /// Rules evaluated on every event because they have no literal to
-    /// prefilter on (a lone regex, an empty-field test).
+    /// prefilter on and read more than one part of the event.
     pub fn unfiltered(&self) -> usize {
         self.index.always.len()
     }
@@ -260,14 +268,9 @@ impl SigmaSet {
             stamps,
             generation,
             cands,
-            agents,
+            seen,
+            keys,
         } = scratch;
-        let method = ev.action.as_deref().unwrap_or_default().as_bytes();
-        let raw = Uri::split(ev.resource.as_deref().unwrap_or_default().as_bytes());
-        let decoded = memchr::memchr(b'%', raw.target).map(|_| eval::decode_into(&raw, decoded));
-        let mut status_buf = [0u8; 5];
-        let status = ev.status.map_or(&[][..], |s| itoa(s, &mut status_buf));
-
         if stamps.len() < self.rules.len() {
             stamps.resize(self.rules.len(), 0);
         }
@@ -276,66 +279,55 @@ impl SigmaSet {
             stamps.iter_mut().for_each(|s| *s = 0);
             *generation = 1;
         }
-        let mut marks = Marks {
-            index: &self.index,
-            stamps,
-            gen: *generation,
-            cands,
-        };
-        marks.cands.clear();
-        if let Some(ac) = &self.index.ac {
-            // The request, each field between NULs so no literal spans two
-            // fields and anchored literals carry their NUL.
-            scan.clear();
-            scan.push(0);
-            for part in [
-                method,
-                raw.target,
-                decoded.map_or(&[][..], |d| d.target),
-                status,
-                ev.host.as_deref().unwrap_or_default().as_bytes(),
-                ev.user.as_deref().unwrap_or_default().as_bytes(),
-            ] {
-                scan.extend_from_slice(part);
-                scan.push(0);
+        let gen = *generation;
+        cands.clear();
+        if seen.is_empty() {
+            seen.resize_with(SEEN_SLOTS, Seen::default);
+            keys.resize(SEEN_SLOTS, 0);
+        }
+        let mut status_buf = [0u8; 5];
+        let status = ev
+            .status
+            .map_or(&[][..], |s| eval::itoa(s, &mut status_buf));
+        for (part, value) in [
+            (Part::Method, eval::opt(&ev.action)),
+            (Part::Target, eval::opt(&ev.resource)),
+            (Part::Status, status),
+            (Part::Host, eval::opt(&ev.host)),
+            (Part::User, eval::opt(&ev.user)),
+            (Part::UserAgent, eval::opt(&ev.user_agent)),
+            (Part::Referer, eval::opt(&ev.referer)),
+        ] {
+            // no literal occurs in an empty part; only a rule of its own can fire on it
+            if !self.index.watches(part)
+                || value.is_empty() && self.index.local[part as usize].is_empty()
+            {
+                continue;
             }
-            for m in ac.find_overlapping_iter(scan.as_slice()) {
-                marks.pattern(m.pattern().as_usize());
+            let hash = seen_hash(part, value);
+            let slot = (hash >> (64 - SEEN_BITS)) as usize;
+            let (Some(key), Some(entry)) = (keys.get_mut(slot), seen.get_mut(slot)) else {
+                continue;
+            };
+            // the key tells most new values from the cached one without
+            // reading the entry or its value, which are rarely in the cache
+            if *key != hash
+                || entry.set != self.id
+                || entry.part != part as u8
+                || entry.value != value
+            {
+                self.fill(entry, part, value, ev, scan, decoded);
+                *key = hash;
             }
-            // User agents and referers repeat: their hits are cached per value.
-            if agents.is_empty() {
-                agents.resize_with(AGENT_SLOTS, AgentHits::default);
-            }
-            for (tag, value) in [(1u8, &ev.user_agent), (2u8, &ev.referer)] {
-                let value = value.as_deref().unwrap_or_default().as_bytes();
-                if value.is_empty() {
-                    continue;
-                }
-                let Some(entry) = agents.get_mut(agent_slot(tag, value)) else {
-                    continue;
-                };
-                if entry.set != self.id || entry.tag != tag || entry.agent != value {
-                    entry.set = self.id;
-                    entry.tag = tag;
-                    entry.agent.clear();
-                    entry.agent.extend_from_slice(value);
-                    entry.patterns.clear();
-                    scan.clear();
-                    scan.push(0);
-                    scan.extend_from_slice(value);
-                    scan.push(0);
-                    for m in ac.find_overlapping_iter(scan.as_slice()) {
-                        entry.patterns.push(m.pattern().as_usize() as u32);
+            for &r in &entry.rules {
+                if let Some(stamp) = stamps.get_mut(r as usize) {
+                    if *stamp != gen {
+                        *stamp = gen;
+                        cands.push(r);
                     }
-                }
-                for &p in &entry.patterns {
-                    marks.pattern(p as usize);
                 }
             }
         }
-        let Marks {
-            stamps, gen, cands, ..
-        } = marks;
         for &r in &self.index.always {
             if stamps[r as usize] != gen {
                 cands.push(r);
@@ -345,16 +337,66 @@ impl SigmaSet {
             return;
         }
         cands.sort_unstable();
-        let ctx = Ctx {
-            ev,
-            method,
-            raw,
-            decoded,
-            status,
-        };
+        let mut status_buf = [0u8; 5];
+        let ctx = Ctx::new(ev, decoded, &mut status_buf);
         for &r in cands.iter() {
             if ctx.fires(&self.rules[r as usize].detection) {
                 out.push(RuleId(r));
+            }
+        }
+    }
+
+    /// Makes `entry` hold the rules that `value`, as the event's `part`, makes
+    /// candidates: those one of whose literals it holds (between NULs, so
+    /// anchored literals carry their NUL; a target also in its decoded view),
+    /// and the part's own rules that fire on it.
+    fn fill(
+        &self,
+        entry: &mut Seen,
+        part: Part,
+        value: &[u8],
+        ev: &Event<'_>,
+        scan: &mut Vec<u8>,
+        decoded: &mut Vec<u8>,
+    ) {
+        entry.set = self.id;
+        entry.part = part as u8;
+        entry.value.clear();
+        entry.value.extend_from_slice(value);
+        entry.rules.clear();
+        let index = &self.index.scans[part as usize];
+        if let (Some(ac), false) = (&index.ac, value.is_empty()) {
+            scan.clear();
+            scan.push(0);
+            scan.extend_from_slice(value);
+            scan.push(0);
+            if part == Part::Target && memchr::memchr(b'%', value).is_some() {
+                let d = eval::decode_into(&Uri::split(value), decoded);
+                scan.extend_from_slice(d.target);
+                scan.push(0);
+            }
+            // Nearly every value holds no literal: the plain search says so
+            // sooner than walking every overlapping match.
+            if ac.is_match(scan.as_slice()) {
+                for m in ac.find_overlapping_iter(scan.as_slice()) {
+                    for &r in index.consumers(m.pattern().as_usize()) {
+                        if !entry.rules.contains(&r) {
+                            entry.rules.push(r);
+                        }
+                    }
+                }
+            }
+        }
+        let own = &self.index.local[part as usize];
+        if own.is_empty() {
+            return;
+        }
+        let alone = part.alone(ev);
+        let mut status_buf = [0u8; 5];
+        let ctx = Ctx::new(&alone, decoded, &mut status_buf);
+        for &r in own {
+            if ctx.fires(&self.rules[r as usize].detection) && !entry.rules.contains(&r) {
+                entry.rules.push(r);
             }
         }
     }
@@ -368,25 +410,117 @@ pub struct Scratch {
     stamps: Vec<u32>,
     generation: u32,
     cands: Vec<u32>,
-    agents: Vec<AgentHits>,
+    /// Candidate rules per recent part value (see [`Seen`]).
+    seen: Vec<Seen>,
+    /// The hash of the value in each slot of `seen`.
+    keys: Vec<u64>,
 }
 
-/// The patterns one user agent (`tag` 1) or referer (2) holds, for the set `set`.
+/// The parts of an event the prefilter scans apart, each with its own cache
+/// entries: a literal never spans two parts, and logs repeat values (the same
+/// pages, agents, statuses, users), so a value is scanned once while it stays
+/// in the cache.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Part {
+    Method = 1,
+    Target,
+    Status,
+    Host,
+    User,
+    UserAgent,
+    Referer,
+}
+
+const PARTS: usize = 8;
+
+impl Part {
+    /// The part a field reads; `None` for fields that read several parts
+    /// (keywords) or none the prefilter scans (bytes, address).
+    fn of(field: Field) -> Option<Part> {
+        Some(match field {
+            Field::Method => Part::Method,
+            Field::Uri(_) | Field::Extension => Part::Target,
+            Field::Status => Part::Status,
+            Field::Host => Part::Host,
+            Field::User => Part::User,
+            Field::UserAgent => Part::UserAgent,
+            Field::Referer => Part::Referer,
+            Field::BytesOut | Field::Ip | Field::Keywords => return None,
+        })
+    }
+
+    /// The parts whose scanned text holds the values of `field` (keywords
+    /// are searched in the method, the target, the status and the agent).
+    fn holding(field: Field) -> &'static [Part] {
+        match field {
+            Field::Keywords => &[Part::Method, Part::Target, Part::Status, Part::UserAgent],
+            f => match Part::of(f) {
+                Some(Part::Method) => &[Part::Method],
+                Some(Part::Target) => &[Part::Target],
+                Some(Part::Status) => &[Part::Status],
+                Some(Part::Host) => &[Part::Host],
+                Some(Part::User) => &[Part::User],
+                Some(Part::UserAgent) => &[Part::UserAgent],
+                Some(Part::Referer) => &[Part::Referer],
+                None => &[],
+            },
+        }
+    }
+
+    /// An event that carries only this part of `ev`: a rule that reads only
+    /// this part fires on it exactly when it fires on `ev`.
+    fn alone<'a>(self, ev: &'a Event<'_>) -> Event<'a> {
+        let keep = |f: &'a Option<Cow<'_, str>>| f.as_deref().map(Cow::Borrowed);
+        let mut e = Event::default();
+        match self {
+            Part::Method => e.action = keep(&ev.action),
+            Part::Target => e.resource = keep(&ev.resource),
+            Part::Status => e.status = ev.status,
+            Part::Host => e.host = keep(&ev.host),
+            Part::User => e.user = keep(&ev.user),
+            Part::UserAgent => e.user_agent = keep(&ev.user_agent),
+            Part::Referer => e.referer = keep(&ev.referer),
+        }
+        e
+    }
+}
+
+/// The part a detection reads, when it reads exactly one.
+fn only_part(det: &Detection) -> Option<Part> {
+    let mut part = None;
+    for t in det
+        .selections
+        .iter()
+        .flat_map(|s| s.alternatives.iter().flatten())
+    {
+        let p = Part::of(t.field)?;
+        if part.is_some_and(|q| q != p) {
+            return None;
+        }
+        part = Some(p);
+    }
+    part
+}
+
+/// The candidate rules of one part value, for the set `set`.
 #[derive(Debug, Default)]
-struct AgentHits {
+struct Seen {
     set: u64,
-    tag: u8,
-    agent: Vec<u8>,
-    patterns: Vec<u32>,
+    part: u8,
+    value: Vec<u8>,
+    rules: Vec<u32>,
 }
 
-/// Direct-mapped cache size: logs carry few distinct agents and referers at a time.
-const AGENT_SLOTS: usize = 256;
+/// Direct-mapped cache size: enough for the pages, users and agents a log
+/// repeats within a few thousand lines.
+const SEEN_BITS: u32 = 13;
+const SEEN_SLOTS: usize = 1 << SEEN_BITS;
 
-fn agent_slot(tag: u8, ua: &[u8]) -> usize {
+/// The cache key of a part's value; its top bits pick the slot.
+fn seen_hash(part: Part, value: &[u8]) -> u64 {
     const K: u64 = 0x517c_c1b7_2722_0a95;
-    let mut h = (ua.len() as u64) << 8 | u64::from(tag);
-    let mut chunks = ua.chunks_exact(8);
+    let mut h = (value.len() as u64) << 8 | part as u64;
+    let mut chunks = value.chunks_exact(8);
     for c in &mut chunks {
         let mut w = [0u8; 8];
         w.copy_from_slice(c);
@@ -395,69 +529,57 @@ fn agent_slot(tag: u8, ua: &[u8]) -> usize {
     for &b in chunks.remainder() {
         h = (h.rotate_left(5) ^ u64::from(b)).wrapping_mul(K);
     }
-    (h >> 56) as usize % AGENT_SLOTS
+    h
 }
 
-/// Marks the rules of hit patterns as candidates, once per event.
-struct Marks<'a> {
-    index: &'a Index,
-    stamps: &'a mut Vec<u32>,
-    gen: u32,
-    cands: &'a mut Vec<u32>,
-}
-
-impl Marks<'_> {
-    #[inline]
-    fn pattern(&mut self, p: usize) {
-        let (Some(&from), Some(&to)) = (self.index.starts.get(p), self.index.starts.get(p + 1))
-        else {
-            return;
-        };
-        for &r in self
-            .index
-            .consumers
-            .get(from as usize..to as usize)
-            .unwrap_or_default()
-        {
-            if let Some(stamp) = self.stamps.get_mut(r as usize) {
-                if *stamp != self.gen {
-                    *stamp = self.gen;
-                    self.cands.push(r);
-                }
-            }
-        }
-    }
-}
-
-fn itoa(n: u16, buf: &mut [u8; 5]) -> &[u8] {
-    let mut i = buf.len();
-    let mut n = n;
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    &buf[i..]
-}
-
-/// The prefilter: literal → rules that need it.
+/// The prefilter: per part of the event, literal → rules that need it.
 #[derive(Debug, Default)]
 struct Index {
+    /// By [`Part`]: the literals that can occur in it.
+    scans: [Scan; PARTS],
+    /// Rules without a sound literal that read one part of the event (a lone
+    /// regex, an empty-field test), by [`Part`]: evaluated once per distinct
+    /// value of that part.
+    local: [Vec<u32>; PARTS],
+    /// Rules without a sound literal that read several parts, evaluated on
+    /// every event.
+    always: Vec<u32>,
+}
+
+impl Index {
+    /// Whether a value of `part` can make any rule a candidate.
+    fn watches(&self, part: Part) -> bool {
+        self.scans[part as usize].ac.is_some() || !self.local[part as usize].is_empty()
+    }
+}
+
+/// The literals of one part and the rules that need each.
+#[derive(Debug, Default)]
+struct Scan {
     ac: Option<AhoCorasick>,
     /// `consumers[starts[p]..starts[p + 1]]` are the rules of pattern `p`.
     starts: Vec<u32>,
     consumers: Vec<u32>,
-    /// Rules without a sound literal, evaluated on every event.
-    always: Vec<u32>,
+}
+
+impl Scan {
+    /// The rules that need pattern `p`.
+    fn consumers(&self, p: usize) -> &[u32] {
+        match (self.starts.get(p), self.starts.get(p + 1)) {
+            (Some(&from), Some(&to)) => self
+                .consumers
+                .get(from as usize..to as usize)
+                .unwrap_or_default(),
+            _ => &[],
+        }
+    }
 }
 
 /// Literals one of which must occur for a detection to fire; `score` is the
 /// shortest (a proxy for how often it occurs), larger is better.
 struct Pre {
-    needles: Vec<Vec<u8>>,
+    /// Each literal with the field whose value holds it.
+    needles: Vec<(Vec<u8>, Field)>,
     score: usize,
 }
 
@@ -506,7 +628,7 @@ fn pre_value(variants: &[compile::Matcher], field: Field, weak: bool) -> Option<
             } else {
                 n.len() + 2 * n.iter().filter(|&&b| b == 0).count()
             },
-            needles: vec![n],
+            needles: vec![(n, field)],
         })
     }))
 }
@@ -530,39 +652,48 @@ fn pre_cond(det: &Detection, c: &Cond) -> Option<Pre> {
 }
 
 fn build_index(rules: &[SigmaRule], warnings: &mut Vec<SigmaWarning>) -> Index {
-    let mut patterns: Vec<Vec<u8>> = Vec::new();
-    let mut by_pattern: std::collections::HashMap<Vec<u8>, usize> = Default::default();
-    let mut lists: Vec<Vec<u32>> = Vec::new();
+    let mut patterns: [Vec<Vec<u8>>; PARTS] = Default::default();
+    let mut lists: [Vec<Vec<u32>>; PARTS] = Default::default();
+    let mut by_pattern: std::collections::HashMap<(usize, Vec<u8>), usize> = Default::default();
     let mut always = Vec::new();
+    let mut local: [Vec<u32>; PARTS] = Default::default();
     for (r, rule) in rules.iter().enumerate() {
         let r = r as u32;
         match pre_cond(&rule.detection, &rule.detection.cond) {
-            None => always.push(r),
+            None => match only_part(&rule.detection) {
+                Some(part) => local[part as usize].push(r),
+                None => always.push(r),
+            },
             Some(pre) => {
-                for n in pre.needles {
+                for (n, field) in pre.needles {
                     let key = n.to_ascii_lowercase();
-                    let p = *by_pattern.entry(key.clone()).or_insert_with(|| {
-                        patterns.push(key);
-                        lists.push(Vec::new());
-                        patterns.len() - 1
-                    });
-                    if lists[p].last() != Some(&r) {
-                        lists[p].push(r);
+                    for &part in Part::holding(field) {
+                        let i = part as usize;
+                        let p = *by_pattern.entry((i, key.clone())).or_insert_with(|| {
+                            patterns[i].push(key.clone());
+                            lists[i].push(Vec::new());
+                            patterns[i].len() - 1
+                        });
+                        if lists[i][p].last() != Some(&r) {
+                            lists[i][p].push(r);
+                        }
                     }
                 }
             }
         }
     }
-    let ac = if patterns.is_empty() {
-        None
-    } else {
+    let mut scans: [Scan; PARTS] = Default::default();
+    for ((scan, patterns), lists) in scans.iter_mut().zip(patterns).zip(lists) {
+        if patterns.is_empty() {
+            continue;
+        }
         match AhoCorasick::builder()
             .ascii_case_insensitive(true)
             .match_kind(MatchKind::Standard)
             .kind(Some(AhoCorasickKind::DFA))
             .build(&patterns)
         {
-            Ok(ac) => Some(ac),
+            Ok(ac) => scan.ac = Some(ac),
             Err(e) => {
                 warnings.push(SigmaWarning {
                     file: PathBuf::new(),
@@ -579,17 +710,15 @@ fn build_index(rules: &[SigmaRule], warnings: &mut Vec<SigmaWarning>) -> Index {
                 };
             }
         }
-    };
-    let mut starts = vec![0u32];
-    let mut consumers = Vec::new();
-    for l in lists {
-        consumers.extend(l);
-        starts.push(consumers.len() as u32);
+        scan.starts.push(0);
+        for l in lists {
+            scan.consumers.extend(l);
+            scan.starts.push(scan.consumers.len() as u32);
+        }
     }
     Index {
-        ac,
-        starts,
-        consumers,
+        scans,
+        local,
         always,
     }
 }
@@ -932,6 +1061,108 @@ mod tests {
                 ..Event::default()
             };
             assert_same(&ev);
+        }
+    }
+
+    /// Every literal the corpus's rules prefilter on, without its NUL anchors.
+    fn rule_literals() -> &'static [String] {
+        static LITERALS: OnceLock<Vec<String>> = OnceLock::new();
+        LITERALS.get_or_init(|| {
+            let mut out: Vec<String> = sets()
+                .0
+                .rules
+                .iter()
+                .filter_map(|r| pre_cond(&r.detection, &r.detection.cond))
+                .flat_map(|p| p.needles)
+                .map(|(n, _)| String::from_utf8_lossy(&n).replace('\0', ""))
+                .collect();
+            out.sort();
+            out.dedup();
+            out
+        })
+    }
+
+    /// A field value made of the rules' own literals and attack pieces, some
+    /// upper-cased, so that many prefilter patterns hit and many miss by a
+    /// byte; whole values repeat across cases, which exercises the cache.
+    fn literal_soup() -> impl Strategy<Value = Option<String>> {
+        let piece = prop_oneof![
+            (proptest::sample::select(rule_literals()), any::<bool>()).prop_map(|(l, up)| if up {
+                l.to_ascii_uppercase()
+            } else {
+                l
+            }),
+            proptest::sample::select(PIECES).prop_map(str::to_string),
+        ];
+        proptest::option::of(proptest::collection::vec(piece, 0..4).prop_map(|v| v.concat()))
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+        #[test]
+        fn prefilter_agrees_with_evaluating_every_rule_on_the_rules_own_literals(
+            method in proptest::option::of(proptest::sample::select(&["GET", "POST", "PROPFIND", "get", ""][..])),
+            target in literal_soup(), ua in literal_soup(), referer in literal_soup(),
+            host in literal_soup(), user in literal_soup(),
+            status in proptest::option::of(proptest::sample::select(&[200u16, 301, 401, 404, 500, 503, 207][..])),
+        ) {
+            let ev = Event {
+                action: method.map(Cow::Borrowed),
+                resource: target.map(Cow::Owned),
+                user_agent: ua.map(Cow::Owned),
+                referer: referer.map(Cow::Owned),
+                host: host.map(Cow::Owned),
+                user: user.map(Cow::Owned),
+                status,
+                ..Event::default()
+            };
+            assert_same(&ev);
+        }
+    }
+
+    #[test]
+    fn rules_without_a_literal_are_evaluated_per_value_of_the_part_they_read() {
+        let set = SigmaSet::from_str(
+            "title: Regex\nlogsource: {category: webserver}\ndetection: {s: {cs-uri|re: '(?i)ipfs\\.io/.+@'}, condition: s}\n",
+            "re.yml",
+        );
+        let empty_agent = SigmaSet::from_str(
+            "title: Empty\nlogsource: {category: proxy}\ndetection: {s: {c-useragent: ''}, condition: s}\n",
+            "ua.yml",
+        );
+        let both = SigmaSet::from_str(
+            "title: Both\nlogsource: {category: webserver}\ndetection: {s: {cs-uri|re: 'x', cs-user-agent|re: 'y'}, condition: s}\n",
+            "both.yml",
+        );
+        assert_eq!(
+            (
+                set.unfiltered(),
+                empty_agent.unfiltered(),
+                both.unfiltered()
+            ),
+            (0, 0, 1)
+        );
+        let ev = |target: &'static str, ua: Option<&'static str>| Event {
+            action: Some(Cow::Borrowed("GET")),
+            resource: Some(Cow::Borrowed(target)),
+            user_agent: ua.map(Cow::Borrowed),
+            ..Event::default()
+        };
+        let mut scratch = Scratch::default();
+        let mut out = Vec::new();
+        // each value twice: once scanned, once from the cache
+        for _ in 0..2 {
+            for (e, re, empty) in [
+                (ev("/x?u=https://ipfs.io/a@b.c", Some("curl")), true, false),
+                (ev("/x%3Fu=https://IPFS.io/a%40b", None), true, true),
+                (ev("/index.html", Some("")), false, true),
+                (ev("/index.html", Some("curl")), false, false),
+            ] {
+                set.matches_with(&mut scratch, &e, &mut out);
+                assert_eq!(!out.is_empty(), re, "{e:?}");
+                empty_agent.matches_with(&mut scratch, &e, &mut out);
+                assert_eq!(!out.is_empty(), empty, "{e:?}");
+            }
         }
     }
 

@@ -148,8 +148,42 @@ pub(crate) struct Ctx<'a> {
     pub status: &'a [u8],
 }
 
-fn opt<'a>(s: &'a Option<std::borrow::Cow<'a, str>>) -> &'a [u8] {
+pub(crate) fn opt<'a>(s: &'a Option<std::borrow::Cow<'a, str>>) -> &'a [u8] {
     s.as_deref().unwrap_or_default().as_bytes()
+}
+
+/// The decimal text of `n`, written at the end of `buf`.
+pub(crate) fn itoa(n: u16, buf: &mut [u8; 5]) -> &[u8] {
+    let mut i = buf.len();
+    let mut n = n;
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    &buf[i..]
+}
+
+impl<'a> Ctx<'a> {
+    /// The views of `ev`: the target split into parts and, when it holds a
+    /// `%`, decoded into `decoded`; the status as text in `status`.
+    pub(crate) fn new(
+        ev: &'a Event<'a>,
+        decoded: &'a mut Vec<u8>,
+        status: &'a mut [u8; 5],
+    ) -> Ctx<'a> {
+        let raw = Uri::split(opt(&ev.resource));
+        Ctx {
+            ev,
+            method: opt(&ev.action),
+            raw,
+            decoded: memchr(b'%', raw.target).map(|_| decode_into(&raw, decoded)),
+            status: ev.status.map_or(&[][..], |s| itoa(s, status)),
+        }
+    }
 }
 
 impl Ctx<'_> {
