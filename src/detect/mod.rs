@@ -828,6 +828,8 @@ pub struct Engine {
     opened: Option<Vec<Alert>>,
     /// Recently exposed subject ids by hash, for alerts to name them.
     ids: IdBook,
+    /// What the current event exposes (`exposures`), as tagged hashes.
+    exposed: Vec<u64>,
     pub stats: DetectStats,
 }
 
@@ -884,6 +886,7 @@ impl Engine {
             subjects_total: None,
             opened: None,
             ids: IdBook::default(),
+            exposed: Vec::new(),
             sigma_scratch: sigma::Scratch::default(),
             hits: Vec::new(),
             stats: DetectStats::default(),
@@ -967,11 +970,15 @@ impl Engine {
         self.prefetch_states(ahead, ev, c, false);
         self.newness = self.profile_login(ev, c);
         self.tally_address(ev, c);
-        // the ids behind the hashes rules keep, for an alert to name them
-        let (book, hasher) = (&mut self.ids, &self.hasher);
+        // what the event exposes, hashed once for every rule; and the ids
+        // behind the hashes rules keep, for an alert to name them
+        let (book, hasher, exposed) = (&mut self.ids, &self.hasher, &mut self.exposed);
+        exposed.clear();
         exposures(ev, c, |v, account| {
+            let h = tagged(hasher.hash_one(v), account);
+            exposed.push(h);
             if !account {
-                book.learn(tagged(hasher.hash_one(v), false), v);
+                book.learn(h, v);
             }
         });
         self.prefetch_states(ahead, ev, c, true);
@@ -1522,10 +1529,9 @@ impl Engine {
         let counts_own = counts_exposures(&rule.detector);
         // the success that completes a sequence (the takeover) exposes its account
         if (matched || completes) && !counts_own && st.exposed.len() < MAX_EXPOSED_PER_KEY {
-            let hasher = &self.hasher;
-            exposures(ev, c, |v, account| {
-                st.exposed.insert(tagged(hasher.hash_one(v), account), t);
-            });
+            for &h in &self.exposed {
+                st.exposed.insert(h, t);
+            }
             let mut n = exposed_unlisted(ev, c, self.subjects_total);
             if matches!(rule.detector, Detector::Signature { .. }) {
                 n += injected(ev, c);
@@ -1787,10 +1793,10 @@ impl Engine {
                         }) as f64
                     }
                     Measure::DistinctSubjects => {
-                        let (distinct, hasher) = (&mut b.distinct, &self.hasher);
-                        exposures(ev, c, |v, account| {
-                            distinct.insert(tagged(hasher.hash_one(v), account));
-                        });
+                        let distinct = &mut b.distinct;
+                        for &h in &self.exposed {
+                            distinct.insert(h);
+                        }
                         b.unlisted += exposed_unlisted(ev, c, self.subjects_total);
                         b.value = distinct.len() as f64 + b.unlisted as f64;
                     }
