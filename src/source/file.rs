@@ -252,7 +252,7 @@ impl FileSource {
             });
             if done {
                 let mut f = self.followed.swap_remove(i);
-                if let Some(crate::source::framer::Frame::Line(raw)) = f.framer.take_rest() {
+                if let Some(crate::source::framer::Frame::Line(raw, _)) = f.framer.take_rest() {
                     f.decoder.truncated(raw);
                 }
                 tracing::info!(source = %self.cfg.name, path = %f.path.display(), lines = f.decoder.stats.lines, "finished a rotated or deleted file");
@@ -492,7 +492,7 @@ impl FileSource {
                 break;
             }
         }
-        if let Some(crate::source::framer::Frame::Line(raw)) = framer.take_rest() {
+        if let Some(crate::source::framer::Frame::Line(raw, _)) = framer.take_rest() {
             decoder.truncated(raw);
         }
         tracing::info!(source = %self.cfg.name, path = %path.display(), lines = decoder.stats.lines, "finished a compressed rotated file");
