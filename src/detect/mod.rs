@@ -991,9 +991,9 @@ impl Engine {
         if !self.hits.is_empty() {
             self.may |= self.signature_rules;
         }
+        let masked = self.rules.len() <= 64;
         for ri in 0..self.rules.len() {
             // most rules ignore most events: decide that before building a key
-            let masked = self.rules.len() <= 64;
             if masked && !bit(self.may, ri) && self.open[ri].is_empty() {
                 continue;
             }

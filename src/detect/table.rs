@@ -187,7 +187,7 @@ fn prefetch<T>(p: *const T) {
     #[cfg(target_arch = "x86_64")]
     // SAFETY: PREFETCHT0 is part of SSE, which every x86_64 CPU has; it is
     // a hint that never faults and changes no memory, whatever the address
-    // (the callers' point into live allocations anyway).
+    // (the callers point into live allocations anyway).
     unsafe {
         use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
         _mm_prefetch::<_MM_HINT_T0>(p as *const i8);
