@@ -1050,17 +1050,29 @@ mod tests {
             target in soup(), ua in soup(), referer in soup(), host in soup(), user in soup(),
             status in proptest::option::of(proptest::sample::select(&[200u16, 301, 401, 404, 500, 503, 207][..])),
         ) {
-            let ev = Event {
-                action: method.map(Cow::Borrowed),
-                resource: target.map(Cow::Owned),
-                user_agent: ua.map(Cow::Owned),
-                referer: referer.map(Cow::Owned),
-                host: host.map(Cow::Owned),
-                user: user.map(Cow::Owned),
-                status,
-                ..Event::default()
-            };
-            assert_same(&ev);
+            assert_same(&request(method, target, ua, referer, host, user, status));
+        }
+    }
+
+    /// An access-log event with the given request parts.
+    fn request(
+        method: Option<&'static str>,
+        target: Option<String>,
+        ua: Option<String>,
+        referer: Option<String>,
+        host: Option<String>,
+        user: Option<String>,
+        status: Option<u16>,
+    ) -> Event<'static> {
+        Event {
+            action: method.map(Cow::Borrowed),
+            resource: target.map(Cow::Owned),
+            user_agent: ua.map(Cow::Owned),
+            referer: referer.map(Cow::Owned),
+            host: host.map(Cow::Owned),
+            user: user.map(Cow::Owned),
+            status,
+            ..Event::default()
         }
     }
 
@@ -1106,17 +1118,7 @@ mod tests {
             host in literal_soup(), user in literal_soup(),
             status in proptest::option::of(proptest::sample::select(&[200u16, 301, 401, 404, 500, 503, 207][..])),
         ) {
-            let ev = Event {
-                action: method.map(Cow::Borrowed),
-                resource: target.map(Cow::Owned),
-                user_agent: ua.map(Cow::Owned),
-                referer: referer.map(Cow::Owned),
-                host: host.map(Cow::Owned),
-                user: user.map(Cow::Owned),
-                status,
-                ..Event::default()
-            };
-            assert_same(&ev);
+            assert_same(&request(method, target, ua, referer, host, user, status));
         }
     }
 
