@@ -70,7 +70,7 @@ use crate::classify::{Categories, Class, Kind};
 use crate::parse::{Event, EventTime, Outcome};
 use alert::{Alert, Entity, EntityType, IdBook};
 use rules::{Align, Detector, Filter, KeyPart, Measure, Peers, Rule};
-use small::{SmallMap, SmallSet};
+use small::{Lazy, SmallMap, SmallSet};
 use table::KeyTable;
 
 /// Default cap on keys per rule.
@@ -96,9 +96,9 @@ const PRUNE_EXPOSED_AT: usize = 4096;
 #[derive(Debug, Default)]
 struct KeyState {
     /// Times of recent matching events (threshold, sequence), oldest first.
-    times: VecDeque<i64>,
+    times: Lazy<VecDeque<i64>>,
     /// Distinct values seen → when last seen (distinct).
-    seen: HashMap<u64, i64>,
+    seen: Lazy<HashMap<u64, i64>>,
     /// Subjects the key's matching events exposed → when (so an alert counts
     /// what happened before it fired too).
     exposed: SmallMap,
@@ -122,12 +122,21 @@ struct KeyState {
     novel: u64,
     /// The counted values themselves (those still in `seen`), for rules
     /// that name them in the alert.
-    values: Vec<Box<str>>,
+    values: Lazy<Vec<Box<str>>>,
     /// For a threshold rule not keyed on the account: the account every
     /// failure of the current run went for (`Several` once two differed,
     /// or one named none).
     aim: Aim,
     last: i64,
+}
+
+impl KeyState {
+    /// Ends the key's run of matching events.
+    fn clear_times(&mut self) {
+        if let Some(times) = self.times.existing() {
+            times.clear();
+        }
+    }
 }
 
 /// Rule `i`'s bit in a mask of rules (with more than 64 rules, the masks
@@ -235,11 +244,11 @@ struct BaseState {
     /// Subjects the app log counted but did not list, in the current bucket.
     unlisted: u64,
     /// Addresses of the current bucket an alert names (`report_values`).
-    named: Vec<Box<str>>,
+    named: Lazy<Vec<Box<str>>>,
     /// How many of `named` the open alert names already.
     synced: usize,
     /// Addresses that succeeded in the current bucket (failing-address measure).
-    succeeded: SmallSet,
+    succeeded: Lazy<SmallSet>,
     /// The entity is on its rule's list of entities active in this bucket.
     listed: bool,
     /// The bucket that last raised an alert, and whether it was judged
@@ -287,9 +296,13 @@ impl BaseState {
         self.value = 0.0;
         self.distinct.clear();
         self.unlisted = 0;
-        self.named.clear();
+        if let Some(named) = self.named.existing() {
+            named.clear();
+        }
         self.synced = 0;
-        self.succeeded.clear();
+        if let Some(succeeded) = self.succeeded.existing() {
+            succeeded.clear();
+        }
         self.listed = false;
     }
 }
@@ -1234,7 +1247,11 @@ impl Engine {
         if let Some(k) = self.key_cache[shape] {
             return k;
         }
-        let k = hash_key(&self.rules[ri].key, ev, c, &self.hasher);
+        let k = match self.rules[ri].key.as_slice() {
+            // the account's hash, taken once per event, is its key
+            [KeyPart::User] => self.user_hash,
+            parts => hash_key(parts, ev, c, &self.hasher),
+        };
         self.key_cache[shape] = Some(k);
         k
     }
@@ -1459,7 +1476,7 @@ impl Engine {
             {
                 if self.follows(ri, reset, ev, c) {
                     if let Some(st) = self.state[ri].get_mut(&key) {
-                        st.times.clear();
+                        st.clear_times();
                     }
                 }
             }
@@ -1556,7 +1573,7 @@ impl Engine {
             | Detector::Signature {
                 window, threshold, ..
             } => {
-                push_time(&mut st.times, t, *window, *threshold);
+                push_time(st.times.make(), t, *window, *threshold);
                 if names_account(rule) {
                     // a run starts afresh after a reset or a quiet window
                     if st.times.len() == 1 {
@@ -1577,7 +1594,7 @@ impl Engine {
                 window, threshold, ..
             } => {
                 if matched {
-                    push_time(&mut st.times, t, *window, *threshold);
+                    push_time(st.times.make(), t, *window, *threshold);
                     false
                 } else {
                     while st
@@ -1585,7 +1602,7 @@ impl Engine {
                         .front()
                         .is_some_and(|&x| x < t.saturating_sub(*window))
                     {
-                        st.times.pop_front();
+                        st.times.make().pop_front();
                     }
                     // a success ends the run: the failures must come in a
                     // row (behind a shared address, others' successes break it)
@@ -1600,7 +1617,7 @@ impl Engine {
                         fired &= self.newness.is_some_and(|n| !n.known || n.of(*part));
                     }
                     if !fired {
-                        st.times.clear();
+                        st.clear_times();
                     }
                     fired
                 }
@@ -1614,9 +1631,9 @@ impl Engine {
                 let mut any = false;
                 let report = rule.report_values;
                 for_each_value(*of, ev, c, |v| {
-                    let fresh = st.seen.insert(self.hasher.hash_one(v), t).is_none();
+                    let fresh = st.seen.make().insert(self.hasher.hash_one(v), t).is_none();
                     if fresh && report > 0 && st.values.len() < report {
-                        st.values.push(v.into());
+                        st.values.make().push(v.into());
                     }
                     any = true;
                 });
@@ -1624,10 +1641,11 @@ impl Engine {
                     return;
                 }
                 if st.seen.len() as u64 >= *threshold {
-                    st.seen.retain(|_, &mut s| s >= horizon);
+                    st.seen.make().retain(|_, &mut s| s >= horizon);
                     if !st.values.is_empty() {
                         let (seen, hasher) = (&st.seen, &self.hasher);
                         st.values
+                            .make()
                             .retain(|v| seen.contains_key(&hasher.hash_one(&**v)));
                     }
                 }
@@ -1662,7 +1680,7 @@ impl Engine {
                 // remember values while they are few; an entity with many is
                 // never settled, so more need not be kept
                 if known || st.seen.len() <= *max_known {
-                    st.seen.insert(v, t);
+                    st.seen.make().insert(v, t);
                 }
                 !known && settled
             }
@@ -1802,27 +1820,31 @@ impl Engine {
                     }
                     Measure::FailingIps => {
                         if let Some(ip) = ev.ip {
-                            let text = ip.to_string();
+                            let text = &mut self.scratch;
+                            text.clear();
+                            push_ip(text, ip);
                             let h = self.hasher.hash_one(text.as_str());
                             if ev.outcome == Outcome::Success {
-                                if b.succeeded.insert(h) && b.distinct.contains(&h) {
+                                if b.succeeded.make().insert(h) && b.distinct.contains(&h) {
                                     b.value -= 1.0;
                                 }
                             } else if !b.succeeded.contains(&h) && b.distinct.insert(h) {
                                 b.value += 1.0;
                                 if b.named.len() < rule.report_values {
-                                    b.named.push(text.into());
+                                    b.named.make().push(text.as_str().into());
                                 }
                             }
                         }
                     }
                     Measure::DistinctIps => {
                         if let Some(ip) = ev.ip {
-                            let text = ip.to_string();
+                            let text = &mut self.scratch;
+                            text.clear();
+                            push_ip(text, ip);
                             if b.distinct.insert(self.hasher.hash_one(text.as_str()))
                                 && b.named.len() < rule.report_values
                             {
-                                b.named.push(text.into());
+                                b.named.make().push(text.as_str().into());
                             }
                         }
                         b.value = b.distinct.len() as f64;
@@ -1871,7 +1893,7 @@ impl Engine {
             // behind a shared address, failures are people mistyping, not
             // one guesser; a sequence's run ended with this success
             if let Detector::Sequence { .. } = rule.detector {
-                st.times.clear();
+                st.clear_times();
             }
             return;
         }
@@ -1887,7 +1909,7 @@ impl Engine {
                 st.unlisted = 0;
             }
             if completes {
-                st.times.clear();
+                st.clear_times();
             }
             if let Some(open) = self.open[ri].get_mut(&key) {
                 // `observe` extended it, except a baseline's, which grows
@@ -1978,7 +2000,7 @@ impl Engine {
             | Detector::Harvest { .. } => 0,
         } as u64;
         if completes {
-            st.times.clear();
+            st.clear_times();
         }
         let novel = st.novel;
         let rule = &self.rules[ri];
@@ -2005,7 +2027,7 @@ impl Engine {
         }
         let mut named_hashes = HashSet::default();
         if let Some(b) = st.base.as_mut() {
-            for ip in &b.named {
+            for ip in b.named.iter() {
                 if named_hashes.insert(self.hasher.hash_one(&**ip)) {
                     named.push(Entity {
                         kind: EntityType::Ip,
@@ -2018,7 +2040,7 @@ impl Engine {
         if let Detector::Distinct { of, .. } = rule.detector {
             if let Some(kind) = entity_type(of) {
                 // the values still inside the window
-                for v in &st.values {
+                for v in st.values.iter() {
                     let h = self.hasher.hash_one(&**v);
                     if st.seen.contains_key(&h) && named_hashes.insert(h) {
                         named.push(Entity {
@@ -2553,6 +2575,30 @@ fn page_size(query: &str) -> Option<u64> {
 /// binary form (an address's octets, not its text), or `None` when the
 /// event lacks one of them.
 fn hash_key(parts: &[KeyPart], ev: &Event<'_>, c: &Class<'_>, hasher: &Fast) -> Option<u64> {
+    // One part, the usual shapes: one seeded hash of a word, not a byte
+    // stream (most of an event's hashing). The account's key is the hash of
+    // its name, as `Engine::observe` takes it once per event.
+    match parts {
+        [KeyPart::User] => {
+            return ev
+                .user
+                .as_deref()
+                .filter(|u| !u.is_empty())
+                .map(|u| hasher.hash_one(u));
+        }
+        [p @ (KeyPart::Ip | KeyPart::IpPrefix)] => {
+            if let Some(std::net::IpAddr::V4(v)) = ev.ip {
+                let bits = u32::from(v);
+                let bits = if *p == KeyPart::IpPrefix {
+                    bits >> 8
+                } else {
+                    bits
+                };
+                return Some(hasher.hash_one(((*p as u64) << 32) | u64::from(bits)));
+            }
+        }
+        _ => {}
+    }
     let mut h = hasher.build_hasher();
     for p in parts {
         h.write_u8(*p as u8);

@@ -169,6 +169,71 @@ impl SmallMap {
     }
 }
 
+/// A field most keys' states never use, boxed on first write: one word in
+/// every state instead of the field's full size (a principal's state is
+/// fetched from memory on each of its events, so its size is time). Reads
+/// of a field never written see an empty value.
+#[derive(Debug, Default)]
+pub struct Lazy<T>(Option<Box<T>>);
+
+/// A type with a shared empty value, for [`Lazy`] fields never written.
+pub trait Empty: Default + 'static {
+    fn empty() -> &'static Self;
+}
+
+impl<T: Empty> std::ops::Deref for Lazy<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        match &self.0 {
+            Some(v) => v,
+            None => T::empty(),
+        }
+    }
+}
+
+impl<T: Empty> Lazy<T> {
+    /// The field, boxed first if never written.
+    pub fn make(&mut self) -> &mut T {
+        self.0.get_or_insert_with(Default::default)
+    }
+
+    /// The field, if ever written (to clear it without boxing an empty one).
+    pub fn existing(&mut self) -> Option<&mut T> {
+        self.0.as_deref_mut()
+    }
+}
+
+impl Empty for std::collections::VecDeque<i64> {
+    fn empty() -> &'static Self {
+        static EMPTY: std::collections::VecDeque<i64> = std::collections::VecDeque::new();
+        &EMPTY
+    }
+}
+
+impl Empty for HashMap<u64, i64, Prehashed> {
+    fn empty() -> &'static Self {
+        static EMPTY: HashMap<u64, i64, Prehashed> = HashMap::with_hasher(Prehashed);
+        &EMPTY
+    }
+}
+
+impl Empty for Vec<Box<str>> {
+    fn empty() -> &'static Self {
+        static EMPTY: Vec<Box<str>> = Vec::new();
+        &EMPTY
+    }
+}
+
+impl Empty for SmallSet {
+    fn empty() -> &'static Self {
+        static EMPTY: SmallSet = SmallSet::Inline {
+            len: 0,
+            items: [0; INLINE],
+        };
+        &EMPTY
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -227,5 +292,20 @@ mod tests {
         assert!(s.insert(99));
         assert!(matches!(s, SmallSet::Spilled(_)));
         assert_eq!(s.len(), INLINE + 1);
+    }
+
+    #[test]
+    fn a_lazy_field_reads_empty_and_boxes_only_when_written() {
+        let mut times: Lazy<std::collections::VecDeque<i64>> = Lazy::default();
+        assert!(times.is_empty());
+        assert!(times.existing().is_none(), "a read boxes nothing");
+        times.make().push_back(7);
+        assert_eq!(times.front(), Some(&7));
+        times.existing().expect("written").clear();
+        assert!(times.is_empty());
+        let mut set: Lazy<SmallSet> = Lazy::default();
+        assert!(!set.contains(&1) && set.len() == 0);
+        assert!(set.make().insert(1));
+        assert!(set.contains(&1));
     }
 }
