@@ -792,7 +792,7 @@ pub struct Engine {
     /// longer), so the hourly check passes most keys without their state.
     active: Vec<Vec<(u64, i64)>>,
     /// Per `harvest` rule: principals that read one subject so far, by key hash.
-    first_reads: Vec<HashMap<u64, FirstRead>>,
+    first_reads: Vec<KeyTable<FirstRead>>,
     /// Reused buffer for an event's subject hashes.
     subjects_buf: Vec<u64>,
     /// Per rule: when idle keys are next expired.
@@ -878,7 +878,7 @@ impl Engine {
             addresses: None,
             next_address_expiry: i64::MIN,
             active: vec![Vec::new(); n],
-            first_reads: (0..n).map(|_| HashMap::default()).collect(),
+            first_reads: (0..n).map(|_| KeyTable::default()).collect(),
             subjects_buf: Vec::new(),
             offset: vec![i64::MIN; n],
             closed: Vec::new(),
@@ -946,7 +946,7 @@ impl Engine {
     /// Keys held now over all rules.
     pub fn keys(&self) -> usize {
         self.state.iter().map(KeyTable::len).sum::<usize>()
-            + self.first_reads.iter().map(HashMap::len).sum::<usize>()
+            + self.first_reads.iter().map(KeyTable::len).sum::<usize>()
     }
 
     /// Feeds one classified event.
@@ -1178,6 +1178,8 @@ impl Engine {
                     self.state[ri].prefetch_value(key);
                 } else {
                     self.state[ri].prefetch(key);
+                    // a harvest rule's readers of one subject (most of its keys)
+                    self.first_reads[ri].prefetch(key);
                 }
             }
         }
@@ -1296,7 +1298,7 @@ impl Engine {
             self.stats.cap_hits += 1;
             return false;
         }
-        let f = firsts.entry(key).or_default();
+        let f = firsts.get_or_default(key);
         f.last = t;
         if exposed {
             f.categories = f.categories.union(c.categories);
@@ -1412,9 +1414,11 @@ impl Engine {
             return;
         };
         let t = ev.time.unix_micros;
+        // Expiry only bounds memory: a tally idle for a day is all zeros to
+        // `learn` anyway (both its half days are over).
         if t >= self.next_address_expiry {
             addresses.retain(|_, a| a.last >= t.saturating_sub(DAY));
-            self.next_address_expiry = t.saturating_add(HALF_DAY / 12);
+            self.next_address_expiry = t.saturating_add(HALF_DAY / 2);
         }
         if !addresses.contains_key(&key) && addresses.len() >= self.max_keys {
             self.stats.cap_hits += 1;
@@ -2127,21 +2131,30 @@ impl Engine {
                     // each entity's bucket ends a bucket after its own start
                     self.next_roll[ri] = now.saturating_add((spec.bucket / 24).max(60_000_000));
                     let (peers, states) = (&mut self.peers[ri], &mut self.state[ri]);
-                    self.active[ri].retain_mut(|(key, end)| {
-                        if now < *end {
-                            return true;
+                    let list = &mut self.active[ri];
+                    let mut kept = 0;
+                    for i in 0..list.len() {
+                        prefetch_ahead(states, list, i, |end| now >= end);
+                        let (key, end) = list[i];
+                        let keep = now < end
+                            || match states.get_mut(&key).and_then(|st| st.base.as_mut()) {
+                                None => false,
+                                Some(b) if !activity_ended(b, spec.bucket, now) => {
+                                    list[i].1 = activity_end(b, spec.bucket);
+                                    true
+                                }
+                                Some(b) => {
+                                    let start = b.bucket;
+                                    b.roll(peers, start);
+                                    false
+                                }
+                            };
+                        if keep {
+                            list[kept] = list[i];
+                            kept += 1;
                         }
-                        let Some(b) = states.get_mut(key).and_then(|st| st.base.as_mut()) else {
-                            return false;
-                        };
-                        if !activity_ended(b, spec.bucket, now) {
-                            *end = activity_end(b, spec.bucket);
-                            return true;
-                        }
-                        let start = b.bucket;
-                        b.roll(peers, start);
-                        false
-                    });
+                    }
+                    list.truncate(kept);
                 }
                 if self.rolled[ri] < current {
                     if self.rolled[ri] != i64::MIN {
@@ -2157,8 +2170,10 @@ impl Engine {
                     } else {
                         Vec::new()
                     };
-                    for (key, _) in ended {
-                        let st = self.state[ri].get_mut(&key);
+                    let states = &mut self.state[ri];
+                    for (i, &(key, _)) in ended.iter().enumerate() {
+                        prefetch_ahead(states, &ended, i, |_| true);
+                        let st = states.get_mut(&key);
                         if let Some(b) = st
                             .and_then(|st| st.base.as_mut())
                             .filter(|b| b.bucket < current)
@@ -2249,6 +2264,30 @@ impl Engine {
         let mut out = std::mem::take(&mut self.closed);
         out.sort_by_key(|a| (a.detected_at, a.detector.clone()));
         out
+    }
+}
+
+/// In a pass over a list of keys' states (an hourly roll visits every
+/// active entity's, each a cache miss), asks for the table slot of the key
+/// two strides ahead of `i` and the state of the key one stride ahead, so
+/// the misses overlap instead of queueing. `due` says which keys the pass
+/// will look up, by the time kept beside them.
+fn prefetch_ahead(
+    states: &KeyTable<Box<KeyState>>,
+    list: &[(u64, i64)],
+    i: usize,
+    due: impl Fn(i64) -> bool,
+) {
+    const STRIDE: usize = 8;
+    if let Some(&(key, at)) = list.get(i + 2 * STRIDE) {
+        if due(at) {
+            states.prefetch(key);
+        }
+    }
+    if let Some(&(key, at)) = list.get(i + STRIDE) {
+        if due(at) {
+            states.prefetch_value(key);
+        }
     }
 }
 
@@ -3110,7 +3149,7 @@ mod tests {
                 format!("{:?}", full.state[0].get(&key)),
                 "{lines:?}"
             );
-            assert!(compact.first_reads[0].is_empty());
+            assert_eq!(compact.first_reads[0].len(), 0);
         }
     }
 

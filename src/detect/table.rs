@@ -9,8 +9,10 @@
 //! with 80k+ keys per rule those misses are most of the detection cost.
 //!
 //! Open addressing with linear probing, at most 3/4 full; a slot is a key
-//! and an optional value (16 bytes for a `Box`). Keys leave only through
-//! [`KeyTable::retain`] (expiry), which rebuilds the table: no tombstones.
+//! and an optional value (16 bytes for a `Box`). Keys leave through
+//! [`KeyTable::retain`] (expiry), which rebuilds the table, or one at a
+//! time through [`KeyTable::remove`], which shifts the rest of the run
+//! back: no tombstones.
 
 /// Keys (64-bit hashes) → values, probed linearly from the key's low bits.
 #[derive(Debug)]
@@ -137,6 +139,30 @@ impl<V> KeyTable<V> {
         i
     }
 
+    /// Takes `key`'s value out. The entries after it in its run move back
+    /// into the hole where their probe may pass it, so every key stays
+    /// reachable from its home slot without a tombstone.
+    pub fn remove(&mut self, key: &u64) -> Option<V> {
+        let mut hole = self.find(*key)?;
+        let val = self.slots[hole].val.take();
+        self.len -= 1;
+        let mask = self.mask();
+        let mut j = hole;
+        loop {
+            j = (j + 1) & mask;
+            if self.slots[j].val.is_none() {
+                return val;
+            }
+            // the entry at `j` may fill the hole when its probe from its
+            // home slot passes the hole on the way to `j`
+            let from_home = j.wrapping_sub(self.home(self.slots[j].key)) & mask;
+            if j.wrapping_sub(hole) & mask <= from_home {
+                self.slots.swap(hole, j);
+                hole = j;
+            }
+        }
+    }
+
     /// Keeps the entries `keep` says yes to. Rebuilds the table, shrinking
     /// it when most keys went (an expiry after a burst gives memory back).
     pub fn retain(&mut self, mut keep: impl FnMut(&u64, &mut V) -> bool) {
@@ -156,12 +182,15 @@ impl<V> KeyTable<V> {
         }
     }
 
-    /// Asks the CPU for the cache line of `key`'s home slot, ahead of a
-    /// lookup. Only a hint: it changes no state and cannot fault.
+    /// Asks the CPU for the cache lines of `key`'s home slot (a value kept
+    /// in place may run into the next line), ahead of a lookup. Only a
+    /// hint: it changes no state and cannot fault.
     #[inline]
     pub fn prefetch(&self, key: u64) {
         if let Some(s) = self.slots.get(self.home(key)) {
-            prefetch(s as *const Slot<V>);
+            let start = s as *const Slot<V> as *const u8;
+            prefetch(start);
+            prefetch(start.wrapping_add(std::mem::size_of::<Slot<V>>() - 1));
         }
     }
 }
@@ -206,6 +235,7 @@ mod tests {
     enum Op {
         Insert(u64, u32),
         Bump(u64),
+        Remove(u64),
         Retain(u32),
     }
 
@@ -214,13 +244,14 @@ mod tests {
         let key = (0u64..64).prop_map(|k| k.wrapping_mul(0x1_0000_0001) ^ (k & 3));
         prop_oneof![
             4 => (key.clone(), any::<u32>()).prop_map(|(k, v)| Op::Insert(k, v)),
-            2 => key.prop_map(Op::Bump),
+            2 => key.clone().prop_map(Op::Bump),
+            2 => key.prop_map(Op::Remove),
             1 => (1u32..5).prop_map(Op::Retain),
         ]
     }
 
     proptest! {
-        /// Any sequence of inserts, updates and retains leaves the table
+        /// Any sequence of inserts, updates, removals and retains leaves the table
         /// holding exactly what a `HashMap` holds.
         #[test]
         fn behaves_like_a_map(ops in proptest::collection::vec(op(), 0..400)) {
@@ -234,6 +265,7 @@ mod tests {
                         *a = a.wrapping_add(1);
                         *b = b.wrapping_add(1);
                     }
+                    Op::Remove(k) => prop_assert_eq!(t.remove(&k), m.remove(&k)),
                     Op::Retain(d) => {
                         t.retain(|_, v| *v % d == 0);
                         m.retain(|_, v| *v % d == 0);
