@@ -61,6 +61,7 @@ mod pattern;
 use std::borrow::Cow;
 use std::cell::RefCell;
 use std::fmt;
+use std::hash::BuildHasher;
 use std::path::{Path, PathBuf};
 
 use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
@@ -270,6 +271,7 @@ impl SigmaSet {
             cands,
             seen,
             keys,
+            hasher,
         } = scratch;
         if stamps.len() < self.rules.len() {
             stamps.resize(self.rules.len(), 0);
@@ -304,18 +306,17 @@ impl SigmaSet {
             {
                 continue;
             }
-            let hash = seen_hash(part, value);
+            let hash = hasher.hash_one((part as u8, value));
             let slot = (hash >> (64 - SEEN_BITS)) as usize;
             let (Some(key), Some(entry)) = (keys.get_mut(slot), seen.get_mut(slot)) else {
                 continue;
             };
-            // the key tells most new values from the cached one without
-            // reading the entry or its value, which are rarely in the cache
-            if *key != hash
-                || entry.set != self.id
-                || entry.part != part as u8
-                || entry.value != value
-            {
+            // A seeded 64-bit hash stands for the value, as a key's hash does
+            // in the engine: two values collide with odds of 2⁻⁶⁴, and an
+            // attacker cannot aim a probe at a cached benign value without
+            // the per-process seed. Neither the value nor a copy of it is
+            // read: both were mostly cache misses.
+            if *key != hash || entry.set != self.id || entry.part != part as u8 {
                 self.fill(entry, part, value, ev, scan, decoded);
                 *key = hash;
             }
@@ -361,8 +362,6 @@ impl SigmaSet {
     ) {
         entry.set = self.id;
         entry.part = part as u8;
-        entry.value.clear();
-        entry.value.extend_from_slice(value);
         entry.rules.clear();
         let index = &self.index.scans[part as usize];
         if let (Some(ac), false) = (&index.ac, value.is_empty()) {
@@ -414,6 +413,8 @@ pub struct Scratch {
     seen: Vec<Seen>,
     /// The hash of the value in each slot of `seen`.
     keys: Vec<u64>,
+    /// Seeds the value hashes anew in every process.
+    hasher: foldhash::fast::RandomState,
 }
 
 /// The parts of an event the prefilter scans apart, each with its own cache
@@ -507,7 +508,6 @@ fn only_part(det: &Detection) -> Option<Part> {
 struct Seen {
     set: u64,
     part: u8,
-    value: Vec<u8>,
     rules: Vec<u32>,
 }
 
@@ -515,22 +515,6 @@ struct Seen {
 /// repeats within a few thousand lines.
 const SEEN_BITS: u32 = 13;
 const SEEN_SLOTS: usize = 1 << SEEN_BITS;
-
-/// The cache key of a part's value; its top bits pick the slot.
-fn seen_hash(part: Part, value: &[u8]) -> u64 {
-    const K: u64 = 0x517c_c1b7_2722_0a95;
-    let mut h = (value.len() as u64) << 8 | part as u64;
-    let mut chunks = value.chunks_exact(8);
-    for c in &mut chunks {
-        let mut w = [0u8; 8];
-        w.copy_from_slice(c);
-        h = (h.rotate_left(5) ^ u64::from_le_bytes(w)).wrapping_mul(K);
-    }
-    for &b in chunks.remainder() {
-        h = (h.rotate_left(5) ^ u64::from(b)).wrapping_mul(K);
-    }
-    h
-}
 
 /// The prefilter: per part of the event, literal → rules that need it.
 #[derive(Debug, Default)]
