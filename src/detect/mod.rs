@@ -1865,15 +1865,29 @@ impl Engine {
                     // An entity with a role is judged by its role's peers only
                     // (a service account is no customer); without roles, a
                     // program's principal by the programs, anyone else by all.
-                    // A norm needs one whole bucket seen: the first is partial.
+                    // A norm needs whole buckets. On the log's clock the
+                    // first is partial, so one must have passed. An
+                    // activity-aligned bucket is whole once it ended (a
+                    // bucket long, or idle for a sixth of one), so a role
+                    // sets its norm as soon as enough of its peers' days
+                    // ended, on the log's first day too (a harvester's
+                    // first day is no free pass). The mixed crowd of a log
+                    // without roles still waits for a whole bucket: staff
+                    // who read customers all day have no history of their
+                    // own on the first day and would be held to the
+                    // customers' norm.
                     let whole = self.whole_buckets[ri] >= 1;
-                    let group =
-                        |name: &str, min: u64| peers.get(name).filter(|h| whole && h.total >= min);
+                    let ended = spec.align == Align::Activity;
+                    let group = |name: &str, min: u64, ready: bool| {
+                        peers.get(name).filter(|h| ready && h.total >= min)
+                    };
                     let norm = match (spec.peers, b.group()) {
                         (Peers::None, _) => None,
                         // a role, or the programs, are alike
-                        (Peers::Role, Some(like)) => group(like, spec.min_role_peers),
-                        _ => group("*", spec.min_peers),
+                        (Peers::Role, Some(like)) => {
+                            group(like, spec.min_role_peers, whole || ended)
+                        }
+                        _ => group("*", spec.min_peers, whole),
                     };
                     norm.map(|h| h.quantile(spec.quantile))
                 };
@@ -3734,6 +3748,56 @@ mod tests {
             }
             let a = e.finish();
             assert_eq!(a.len(), want, "roles {roles}: {a:#?}");
+        }
+    }
+
+    #[test]
+    fn a_role_judges_a_daily_newcomer_on_the_logs_first_day_once_peers_days_ended() {
+        // the crowd reads in the log's first hour; by the ninth hour their
+        // activity days have ended (idle a sixth of a day). A newcomer of
+        // the same role then reads 60 subjects: judged by the role's ended
+        // days. Without roles (staff and customers mixed) or on the log's
+        // clock (no whole day yet), the first day judges nobody.
+        let daily = BASELINE
+            .replace("bucket: 1h", "bucket: 1d\n    align: activity")
+            .replace("min_peers: 20", "min_peers: 20\n    min_role_peers: 20")
+            .replace("peers: all", "peers: role");
+        let clock = daily.replace("\n    align: activity", "");
+        for (yaml, roles, want) in [(&daily, true, 1), (&daily, false, 0), (&clock, true, 0)] {
+            let inv = Inventory::from_str(INV, "inv").unwrap();
+            let mut e = Engine::new(rules(yaml), 1000);
+            let mut lines = routine(&CROWD, 1, 2, 0);
+            lines.extend((0..60).map(|k| {
+                (
+                    8 * 3600 + k * 60,
+                    "10.7.7.7",
+                    "new",
+                    "GET",
+                    format!("/c/{}", 50_000 + k),
+                    200,
+                )
+            }));
+            for (t, ip, user, m, path, status) in &lines {
+                let ev = Event {
+                    time: EventTime::from_unix_secs(*t, 0),
+                    ip: ip.parse().ok(),
+                    user: Some(Cow::Borrowed(*user)),
+                    role: roles.then_some(Cow::Borrowed("customer")),
+                    action: Some(Cow::Borrowed(*m)),
+                    resource: Some(Cow::Borrowed(path.as_str())),
+                    status: Some(*status),
+                    outcome: Outcome::from_http_status(*status),
+                    ..Event::default()
+                };
+                let c = inv.classify(&ev);
+                e.observe(&ev, &c);
+            }
+            let a = e.finish();
+            assert_eq!(a.len(), want, "roles {roles}, {yaml}: {a:#?}");
+            if want == 1 {
+                assert_eq!(a[0].entities[0].value, "new");
+                assert!(a[0].detected_at.unix_secs() < 9 * 3600, "{a:#?}");
+            }
         }
     }
 
