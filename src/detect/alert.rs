@@ -3,6 +3,7 @@
 
 use serde::{Serialize, Serializer};
 
+use super::table::KeyTable;
 use crate::classify::Categories;
 use crate::parse::EventTime;
 
@@ -112,26 +113,36 @@ impl SubjectIds {
 /// subject read by many keys is kept once), in two generations: when the
 /// young one is full the old one is dropped, so memory stays bounded and the
 /// ids read most recently are the ones kept.
+/// Key tables, so the engine can ask for an id's slot ahead of learning it.
 #[derive(Debug, Default)]
 pub struct IdBook {
-    young: std::collections::HashMap<u64, Box<str>, foldhash::fast::RandomState>,
-    old: std::collections::HashMap<u64, Box<str>, foldhash::fast::RandomState>,
+    young: KeyTable<Box<str>>,
+    old: KeyTable<Box<str>>,
+}
+
+/// A tagged hash as a table key: the tag is the low bit, and a table homes
+/// keys by their low bits, so it is turned to the top (a bijection).
+fn slot_key(hash: u64) -> u64 {
+    hash.rotate_right(1)
 }
 
 impl IdBook {
     /// Ids per generation.
     const GENERATION: usize = 200_000;
 
+    /// Asks for the cache line where `learn(hash, ..)` will look first.
+    pub fn prefetch(&self, hash: u64) {
+        self.young.prefetch(slot_key(hash));
+    }
+
     /// Remembers `id` under its (tagged) hash.
     pub fn learn(&mut self, hash: u64, id: &str) {
-        if self.young.contains_key(&hash) {
+        let key = slot_key(hash);
+        if self.young.contains_key(&key) {
             return;
         }
-        if let Some(v) = self.old.remove(&hash) {
-            self.young.insert(hash, v);
-        } else {
-            self.young.insert(hash, id.into());
-        }
+        let id = self.old.remove(&key).unwrap_or_else(|| id.into());
+        self.young.insert(key, id);
         if self.young.len() >= Self::GENERATION {
             self.old = std::mem::take(&mut self.young);
         }
@@ -139,9 +150,10 @@ impl IdBook {
 
     /// The id behind `hash`, if still remembered.
     pub fn get(&self, hash: u64) -> Option<&str> {
+        let key = slot_key(hash);
         self.young
-            .get(&hash)
-            .or_else(|| self.old.get(&hash))
+            .get(&key)
+            .or_else(|| self.old.get(&key))
             .map(|s| &**s)
     }
 }

@@ -983,15 +983,14 @@ impl Engine {
         self.prefetch_states(ahead, ev, c, false);
         self.newness = self.profile_login(ev, c);
         self.tally_address(ev, c);
-        // what the event exposes, hashed once for every rule; and the ids
-        // behind the hashes rules keep, for an alert to name them
-        let (book, hasher, exposed) = (&mut self.ids, &self.hasher, &mut self.exposed);
+        // what the event exposes, hashed once for every rule
+        let (book, hasher, exposed) = (&self.ids, &self.hasher, &mut self.exposed);
         exposed.clear();
         exposures(ev, c, |v, account| {
             let h = tagged(hasher.hash_one(v), account);
             exposed.push(h);
             if !account {
-                book.learn(h, v);
+                book.prefetch(h);
             }
         });
         self.prefetch_states(ahead, ev, c, true);
@@ -1001,6 +1000,15 @@ impl Engine {
             }
             _ => self.hits.clear(),
         }
+        // the ids behind the hashes rules keep, for an alert to name them
+        // (after Sigma, so the book's slots asked for above have arrived)
+        let (book, exposed) = (&mut self.ids, &self.exposed);
+        let mut hashes = exposed.iter();
+        exposures(ev, c, |v, account| {
+            if let Some(&h) = hashes.next().filter(|_| !account) {
+                book.learn(h, v);
+            }
+        });
         if !self.hits.is_empty() {
             self.may |= self.signature_rules;
         }
