@@ -590,7 +590,13 @@ struct AddressLogins {
     /// number is estimated from the bits set: linear counting).
     signed_in: [u128; 2],
     last: i64,
+    /// Logins that failed in a row since the address's last success (a
+    /// pause of [`FAILING_RUN_GAP`] starts a new run).
+    failing: u32,
 }
+
+/// A pause after which an address's next failed login starts a new run.
+const FAILING_RUN_GAP: i64 = 3_600_000_000;
 
 /// Logins a person makes from one place in a day that count towards its
 /// address being shared: more are one person's, or someone who owns a few
@@ -605,8 +611,14 @@ const SHARED_ACCOUNTS: usize = 3;
 const HALF_DAY: i64 = DAY / 2;
 
 impl AddressLogins {
-    /// Counts one login at `t`, by `account` when it got in.
-    fn learn(&mut self, t: i64, won: bool, account: Option<u64>) {
+    /// Counts one login at `t`, by `account` when it got in; returns the
+    /// failures in a row from the address just before it.
+    fn learn(&mut self, t: i64, won: bool, account: Option<u64>) -> u32 {
+        if t.saturating_sub(self.last) > FAILING_RUN_GAP {
+            self.failing = 0;
+        }
+        let failing = self.failing;
+        self.failing = if won { 0 } else { failing.saturating_add(1) };
         let half = t.saturating_sub(t.rem_euclid(HALF_DAY));
         if half > self.since {
             let next = half.saturating_sub(self.since) == HALF_DAY;
@@ -626,7 +638,7 @@ impl AddressLogins {
         self.last = self.last.max(t);
         if !won {
             self.fails[0] = self.fails[0].saturating_add(1);
-            return;
+            return failing;
         }
         self.wins[0] = self.wins[0].saturating_add(1);
         if let Some(a) = account {
@@ -641,6 +653,7 @@ impl AddressLogins {
                 }
             }
         }
+        failing
     }
 
     /// Whether several accounts got in from the address within the day and
@@ -786,6 +799,10 @@ pub struct Engine {
     addresses: Option<HashMap<u64, AddressLogins>>,
     /// When idle address tallies are next expired.
     next_address_expiry: i64,
+    /// The current event's login: failures in a row from its address just
+    /// before it (0 for other events, for a shared address, or when no rule
+    /// asks).
+    failed_before: u32,
     /// Per rule: keys whose current bucket has a value (to roll them), each
     /// with a time before which its activity-aligned bucket cannot have
     /// ended ([`activity_end`] when last looked at: the bucket only gets
@@ -877,6 +894,7 @@ impl Engine {
             next_profile_expiry: i64::MIN,
             addresses: None,
             next_address_expiry: i64::MIN,
+            failed_before: 0,
             active: vec![Vec::new(); n],
             first_reads: (0..n).map(|_| KeyTable::default()).collect(),
             subjects_buf: Vec::new(),
@@ -1395,12 +1413,16 @@ impl Engine {
 
     /// Whether a rule asks whether an address is shared.
     fn wants_addresses(&self) -> bool {
-        self.rules.iter().any(|r| r.skip_shared)
+        self.rules.iter().any(|r| {
+            r.skip_shared
+                || matches!(&r.detector, Detector::Chain { steps, .. } if steps[0].after_failures.is_some())
+        })
     }
 
     /// Counts a login (success or failure) in its address's tally, when a
     /// rule asks.
     fn tally_address(&mut self, ev: &Event<'_>, c: &Class<'_>) {
+        self.failed_before = 0;
         if c.kind != Some(Kind::Login) {
             return;
         }
@@ -1432,10 +1454,10 @@ impl Engine {
             self.stats.cap_hits += 1;
             return;
         }
-        addresses
-            .entry(key)
-            .or_default()
-            .learn(t, won, self.user_hash);
+        let tally = addresses.entry(key).or_default();
+        let failed_before = tally.learn(t, won, self.user_hash);
+        // behind a shared address the failures were other people mistyping
+        self.failed_before = if tally.shared() { 0 } else { failed_before };
     }
 
     /// Whether the event is part of what the rule detects (so it extends an
@@ -1703,7 +1725,9 @@ impl Engine {
                         // the logs is no change of network
                         Some(parts) => self.newness.is_some_and(|n| n.known && n.all_of(parts)),
                         None => true,
-                    };
+                    } && steps[0]
+                        .after_failures
+                        .is_none_or(|n| self.failed_before >= n);
                     if fresh {
                         st.first_seen = t;
                         st.chain = 1;
@@ -3848,6 +3872,110 @@ mod tests {
         assert_eq!(a.len(), 1, "{a:#?}");
         assert_eq!(a[0].start.unix_secs(), 9000);
         assert_eq!(a[0].detected_at.unix_secs(), 9020);
+    }
+
+    #[test]
+    fn chain_after_failures_needs_a_run_of_failures_from_an_unshared_address() {
+        let inv = Inventory::from_str(
+            "resources:\n  - pattern: /login\n    methods: [POST]\n    kind: login\n  - pattern: \"/c/{id}\"\n    categories: [contact]\n    sensitivity: high\n    subject_param: id\n  - pattern: \"/c/{id}/cards\"\n    categories: [payment_card]\n    sensitivity: very_high\n    subject_param: id\n",
+            "inv",
+        )
+        .unwrap();
+        let yaml = "rules:\n  - name: ato\n    detector: chain\n    key: [user, ip]\n    window: 1h\n    steps:\n      - {kind: [login], outcome: [success], after_failures: 3}\n      - {action: [PUT], categories: [contact], outcome: [success]}\n      - {min_sensitivity: very_high, outcome: [success]}\n    severity: high\n";
+        // (t, address, account: "" when the line names none, what happened)
+        type Line = (i64, &'static str, &'static str, &'static str);
+        let alerts = |lines: &[Line]| -> usize {
+            let mut e = Engine::new(rules(yaml), 1000);
+            for &(t, ip, user, what) in lines {
+                let (method, path, outcome) = match what {
+                    "fail" => ("POST", "/login", Outcome::Failure),
+                    "login" => ("POST", "/login", Outcome::Success),
+                    "change" => ("PUT", "/c/7", Outcome::Success),
+                    _ => ("GET", "/c/7/cards", Outcome::Success),
+                };
+                let ev = Event {
+                    time: EventTime::from_unix_secs(t, 0),
+                    ip: ip.parse().ok(),
+                    user: (!user.is_empty()).then_some(Cow::Borrowed(user)),
+                    action: Some(Cow::Borrowed(method)),
+                    resource: Some(Cow::Borrowed(path)),
+                    outcome,
+                    ..Event::default()
+                };
+                let c = inv.classify(&ev);
+                e.observe(&ev, &c);
+            }
+            e.finish().len()
+        };
+        let g = "9.9.9.9";
+        let fail = |t| (t, g, "", "fail");
+        let win = |t, user| (t, g, user, "login");
+        // amy's login at `t`, then her contact details changed and her cards read
+        let takeover = |t| {
+            [
+                win(t, "amy"),
+                (t + 10, g, "amy", "change"),
+                (t + 20, g, "amy", "cards"),
+            ]
+        };
+        let then = |before: &[Line], t| -> Vec<Line> {
+            before.iter().copied().chain(takeover(t)).collect()
+        };
+        // (what happened, alerts)
+        let cases: Vec<(Vec<Line>, usize)> = vec![
+            // three failures in a row, then a takeover
+            (then(&[fail(1), fail(2), fail(3)], 4), 1),
+            // two failures are a typo
+            (then(&[fail(1), fail(2)], 4), 0),
+            // someone else getting in ends the run
+            (then(&[fail(1), fail(2), win(3, "bob"), fail(5)], 6), 0),
+            // failures an hour and more before the login are no run
+            (then(&[fail(1), fail(2), fail(3)], 3700), 0),
+            // a shared address (several accounts got in, most logins
+            // succeed): other people mistyping
+            (
+                then(
+                    &[
+                        win(1, "bob"),
+                        win(2, "cat"),
+                        win(3, "dan"),
+                        win(4, "eve"),
+                        fail(5),
+                        fail(6),
+                        fail(7),
+                    ],
+                    8,
+                ),
+                0,
+            ),
+            // failures from another address
+            (
+                then(
+                    &[
+                        (1, "8.8.8.8", "", "fail"),
+                        (2, "8.8.8.8", "", "fail"),
+                        (3, "8.8.8.8", "", "fail"),
+                    ],
+                    4,
+                ),
+                0,
+            ),
+            // the change and the read from another address than the login's
+            (
+                vec![
+                    fail(1),
+                    fail(2),
+                    fail(3),
+                    win(4, "amy"),
+                    (14, "7.7.7.7", "amy", "change"),
+                    (24, "7.7.7.7", "amy", "cards"),
+                ],
+                0,
+            ),
+        ];
+        for (i, (lines, want)) in cases.iter().enumerate() {
+            assert_eq!(alerts(lines), *want, "case {i}: {lines:?}");
+        }
     }
 
     #[test]

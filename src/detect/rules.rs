@@ -272,6 +272,11 @@ pub struct FilterFile {
     /// user_agent]`: a login from a new network with a new browser).
     #[serde(default)]
     new: Option<Vec<KeyPart>>,
+    /// For a chain's first step: the login's address had at least this many
+    /// logins fail in a row just before it (someone guessing, or trying a
+    /// leaked password's variants, got in), whatever accounts they named.
+    #[serde(default)]
+    after_failures: Option<u32>,
 }
 
 /// A part of a state key, or of what `distinct` counts.
@@ -307,6 +312,9 @@ pub struct Filter {
     categories: Option<crate::classify::Categories>,
     /// For chain steps: what must be new for the key.
     pub new: Option<Vec<KeyPart>>,
+    /// For a chain's first step: failed logins in a row from the address
+    /// just before the event.
+    pub after_failures: Option<u32>,
 }
 
 impl Filter {
@@ -327,6 +335,7 @@ impl Filter {
             detail: f.detail.clone(),
             categories: f.categories.as_ref().map(|v| v.iter().copied().collect()),
             new: f.new.clone(),
+            after_failures: f.after_failures,
         }
     }
 
@@ -681,6 +690,19 @@ pub fn compile(text: &str, file: &str) -> Result<Vec<Rule>, Vec<RuleError>> {
                 "only ip, ip_prefix or user_agent can be new for an account".into(),
             );
         }
+        // the engine knows an address's failures in a row when a login
+        // begins a chain, nowhere else
+        let later_steps = r.steps.iter().flatten().skip(1);
+        let elsewhere = [Some(&r.filter), r.then.as_ref(), r.reset.as_ref()];
+        if later_steps
+            .chain(elsewhere.into_iter().flatten())
+            .any(|f| f.after_failures.is_some())
+        {
+            err(
+                "after_failures",
+                "only a chain's first step (a login) can follow failures".into(),
+            );
+        }
         let detector = match r.detector {
             DetectorFile::Threshold => Detector::Threshold {
                 window,
@@ -919,6 +941,26 @@ mod tests {
                 .any(|x| x.field == "rules[0].skip_shared_addresses"),
             "{e:?}"
         );
+    }
+
+    #[test]
+    fn only_a_chains_first_step_can_follow_failures() {
+        let chain = |first: &str, second: &str| {
+            format!("rules:\n  - name: x\n    detector: chain\n    key: [user]\n    window: 1h\n    steps:\n      - {first}\n      - {second}\n    severity: high\n")
+        };
+        let login = "{kind: [login], outcome: [success], after_failures: 3}";
+        let read = "{min_sensitivity: very_high}";
+        let rules = compile(&chain(login, read), "r.yaml").unwrap();
+        assert!(
+            matches!(&rules[0].detector, Detector::Chain { steps, .. } if steps[0].after_failures == Some(3))
+        );
+        for yaml in [
+            chain(read, login),
+            "rules:\n  - name: x\n    detector: threshold\n    match: {after_failures: 3}\n    key: [ip]\n    window: 1h\n    threshold: 3\n    severity: high\n".into(),
+        ] {
+            let e = compile(&yaml, "r.yaml").unwrap_err();
+            assert!(e.iter().any(|x| x.field == "rules[0].after_failures"), "{e:?}");
+        }
     }
 
     #[test]
