@@ -202,6 +202,52 @@ fn takeover_after_failures_from_a_new_network() {
     );
 }
 
+/// Three failures in a row from one address, then it gets into an account
+/// (its first login in the log, so no network is new to it), changes the
+/// contact details and reads the cards: a takeover after a short guess.
+#[test]
+fn a_login_after_a_run_of_failures_then_contact_change_and_card_read() {
+    let mut log = Log::new();
+    log.benign(3);
+    for i in 0..3 {
+        log.add(
+            7200 + i * 20,
+            "victim",
+            "203.0.113.77",
+            "POST",
+            "/login",
+            401,
+        );
+    }
+    log.add(7300, "victim", "203.0.113.77", "POST", "/login", 200);
+    let quiet = alerts(&log);
+    assert!(
+        fired(&quiet, "account_takeover_after_failures").is_empty(),
+        "a login alone is no takeover: {quiet:#?}"
+    );
+    log.add(
+        7360,
+        "victim",
+        "203.0.113.77",
+        "PUT",
+        "/api/customers/42",
+        200,
+    );
+    log.add(
+        7400,
+        "victim",
+        "203.0.113.77",
+        "GET",
+        "/api/customers/42/cards",
+        200,
+    );
+    let a = alerts(&log);
+    let t = fired(&a, "account_takeover_after_failures");
+    assert_eq!(t.len(), 1, "{a:#?}");
+    // the shorter run stays under the five-failure sequences
+    assert!(fired(&a, "account_takeover").is_empty(), "{a:#?}");
+}
+
 /// Combined access-log lines for `user` (`-` when not logged in).
 fn combined(
     t: i64,
