@@ -3045,6 +3045,25 @@ mod tests {
     const BASELINE: &str = "rules:\n  - name: mass\n    detector: baseline\n    match: {has_subject: true, outcome: [success]}\n    key: [user]\n    measure: distinct_subjects\n    bucket: 1h\n    window: 7d\n    factor: 5\n    floor: 10\n    peers: all\n    quantile: 0.9\n    min_history: 1\n    min_peers: 20\n    severity: high\n";
 
     /// `users` each read `per_hour` subjects of their own range every hour for `hours`.
+    /// Classifies and observes `lines` in order, each with `role` if given.
+    fn feed(e: &mut Engine, inv: &Inventory, lines: &[Line], role: Option<&'static str>) {
+        for (t, ip, user, m, path, status) in lines {
+            let ev = Event {
+                time: EventTime::from_unix_secs(*t, 0),
+                ip: ip.parse().ok(),
+                user: Some(Cow::Borrowed(*user)),
+                role: role.map(Cow::Borrowed),
+                action: Some(Cow::Borrowed(*m)),
+                resource: Some(Cow::Borrowed(path.as_str())),
+                status: Some(*status),
+                outcome: Outcome::from_http_status(*status),
+                ..Event::default()
+            };
+            let c = inv.classify(&ev);
+            e.observe(&ev, &c);
+        }
+    }
+
     fn routine(users: &[&'static str], hours: i64, per_hour: i64, start: i64) -> Vec<Line> {
         let mut out = Vec::new();
         for h in 0..hours {
@@ -3763,21 +3782,7 @@ mod tests {
                 )
             }));
             lines.sort_by_key(|l| l.0);
-            for (t, ip, user, m, path, status) in &lines {
-                let ev = Event {
-                    time: EventTime::from_unix_secs(*t, 0),
-                    ip: ip.parse().ok(),
-                    user: Some(Cow::Borrowed(*user)),
-                    role: roles.then_some(Cow::Borrowed("agent")),
-                    action: Some(Cow::Borrowed(*m)),
-                    resource: Some(Cow::Borrowed(path.as_str())),
-                    status: Some(*status),
-                    outcome: Outcome::from_http_status(*status),
-                    ..Event::default()
-                };
-                let c = inv.classify(&ev);
-                e.observe(&ev, &c);
-            }
+            feed(&mut e, &inv, &lines, roles.then_some("agent"));
             let a = e.finish();
             assert_eq!(a.len(), want, "roles {roles}: {a:#?}");
         }
@@ -3809,21 +3814,7 @@ mod tests {
                     200,
                 )
             }));
-            for (t, ip, user, m, path, status) in &lines {
-                let ev = Event {
-                    time: EventTime::from_unix_secs(*t, 0),
-                    ip: ip.parse().ok(),
-                    user: Some(Cow::Borrowed(*user)),
-                    role: roles.then_some(Cow::Borrowed("customer")),
-                    action: Some(Cow::Borrowed(*m)),
-                    resource: Some(Cow::Borrowed(path.as_str())),
-                    status: Some(*status),
-                    outcome: Outcome::from_http_status(*status),
-                    ..Event::default()
-                };
-                let c = inv.classify(&ev);
-                e.observe(&ev, &c);
-            }
+            feed(&mut e, &inv, &lines, roles.then_some("customer"));
             let a = e.finish();
             assert_eq!(a.len(), want, "roles {roles}, {yaml}: {a:#?}");
             if want == 1 {
