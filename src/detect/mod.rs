@@ -1044,6 +1044,11 @@ impl Engine {
             };
             let relevant = !self.open[ri].is_empty()
                 || match &rule.detector {
+                    // a chain's key holds state only while its chain runs:
+                    // with none running, only a start concerns the rule
+                    Detector::Chain { steps, .. } if self.state[ri].is_empty() => {
+                        self.chain_starts(&steps[0], ev, c)
+                    }
                     Detector::Chain { steps, .. } => steps.iter().any(|f| f.matches(ev, c)),
                     Detector::Sequence { then, .. } => filtered || self.follows(ri, then, ev, c),
                     Detector::Threshold {
@@ -1199,6 +1204,10 @@ impl Engine {
         while left != 0 {
             let ri = left.trailing_zeros() as usize;
             left &= left - 1;
+            // nothing to fetch from an empty table, so no key to build
+            if self.state[ri].is_empty() && self.first_reads[ri].is_empty() {
+                continue;
+            }
             if let Some(key) = self.key_of(ri, ev, c) {
                 if values {
                     self.state[ri].prefetch_value(key);
@@ -1354,6 +1363,19 @@ impl Engine {
         false
     }
 
+    /// Whether the event starts a chain whose first step is `first`: it
+    /// matches, is new for the account where the step asks (against a
+    /// history: an account's first login in the logs is no change of
+    /// network), and followed enough failures where the step asks.
+    fn chain_starts(&self, first: &Filter, ev: &Event<'_>, c: &Class<'_>) -> bool {
+        first.matches(ev, c)
+            && match &first.new {
+                Some(parts) => self.newness.is_some_and(|n| n.known && n.all_of(parts)),
+                None => true,
+            }
+            && first.after_failures.is_none_or(|n| self.failed_before >= n)
+    }
+
     /// Whether a rule asks what is new for an account (its login profile).
     fn wants_profiles(&self) -> bool {
         self.rules.iter().any(|r| match &r.detector {
@@ -1502,6 +1524,10 @@ impl Engine {
             Detector::Sequence { then, .. } => self.follows(ri, then, ev, c),
             _ => false,
         };
+        let chain_starts = match &rule.detector {
+            Detector::Chain { steps, .. } => self.chain_starts(&steps[0], ev, c),
+            _ => false,
+        };
         if !matched && !completes {
             // a reset event ends the key's run of matching events
             if let Detector::Threshold {
@@ -1539,11 +1565,9 @@ impl Engine {
             if !matched {
                 return;
             }
-            // a chain's key starts with its first step
-            if let Detector::Chain { steps, .. } = &rule.detector {
-                if !steps[0].matches(ev, c) {
-                    return;
-                }
+            // a chain's key starts with its first step, and lives while it runs
+            if matches!(rule.detector, Detector::Chain { .. }) && !chain_starts {
+                return;
             }
             // a principal that logs in is never watched: keep no state for it
             if let Detector::Novelty {
@@ -1719,19 +1743,9 @@ impl Engine {
                 !known && settled
             }
             Detector::Chain { window, steps } => {
-                if steps[0].matches(ev, c) {
-                    let fresh = match &steps[0].new {
-                        // new against a history: an account's first login in
-                        // the logs is no change of network
-                        Some(parts) => self.newness.is_some_and(|n| n.known && n.all_of(parts)),
-                        None => true,
-                    } && steps[0]
-                        .after_failures
-                        .is_none_or(|n| self.failed_before >= n);
-                    if fresh {
-                        st.first_seen = t;
-                        st.chain = 1;
-                    }
+                if chain_starts {
+                    st.first_seen = t;
+                    st.chain = 1;
                 }
                 if st.chain & 1 == 1 && t.saturating_sub(st.first_seen) > *window {
                     st.chain = 0;
@@ -1891,7 +1905,11 @@ impl Engine {
                 // busy hour a day; it is no newcomer on its second night).
                 let regular =
                     b.n >= spec.min_history || b.n >= 1 && b.bucket.saturating_sub(b.since) >= DAY;
-                let reference = if regular {
+                // under the floor nothing fires, whatever the norm: most
+                // entities' events stop here, before any norm is looked up
+                let reference = if !counts || b.value < spec.floor {
+                    None
+                } else if regular {
                     Some(b.own_max)
                 } else {
                     // An entity with a role is judged by its role's peers only
@@ -1923,8 +1941,7 @@ impl Engine {
                     };
                     norm.map(|h| h.quantile(spec.quantile))
                 };
-                let over =
-                    counts && reference.is_some_and(|r| b.value >= spec.floor.max(spec.factor * r));
+                let over = reference.is_some_and(|r| b.value >= spec.floor.max(spec.factor * r));
                 // one alert per bucket over the line: once it has closed, later
                 // events of the same bucket do not open another
                 let open = self.open[ri].contains_key(&key);
@@ -2232,7 +2249,14 @@ impl Engine {
             // Expire idle keys a few times per window (not every sweep: a
             // pass over every key of a month-long baseline is not free).
             if now >= self.next_expire[ri] {
-                self.state[ri].retain(|_, s| s.last >= now.saturating_sub(window));
+                let since = now.saturating_sub(window);
+                match rule.detector {
+                    // a chain's key lives while its chain runs (see `chain_starts`)
+                    Detector::Chain { .. } => {
+                        self.state[ri].retain(|_, s| s.chain & 1 == 1 && s.first_seen >= since)
+                    }
+                    _ => self.state[ri].retain(|_, s| s.last >= since),
+                }
                 self.first_reads[ri].retain(|_, f| f.last >= now.saturating_sub(window));
                 self.next_expire[ri] = now.saturating_add((window / 4).max(60_000_000));
             }

@@ -338,7 +338,7 @@ mod tests {
             "both open alerts closed, none lost: {closed:#?}"
         );
         assert!(
-            e.state.iter().all(|s| s.len() == 0),
+            e.state.iter().all(|s| s.is_empty()),
             "restarted state is empty"
         );
         // bf counts from zero again

@@ -41,6 +41,10 @@ impl<V> KeyTable<V> {
         self.len
     }
 
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
     fn mask(&self) -> usize {
         self.slots.len().wrapping_sub(1)
     }
@@ -300,7 +304,7 @@ mod tests {
         assert_eq!(t.len(), 100);
         assert!(t.slots.len() <= 256, "{}", t.slots.len());
         t.retain(|_, _| false);
-        assert!(t.len() == 0 && t.get(&0).is_none());
+        assert!(t.is_empty() && t.get(&0).is_none());
         t.prefetch(1);
     }
 }
