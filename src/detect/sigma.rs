@@ -605,7 +605,7 @@ fn pre_test(t: &FieldTest) -> Option<Pre> {
 
 fn pre_value(variants: &[compile::Matcher], field: Field, weak: bool) -> Option<Pre> {
     all_of(variants.iter().map(|m| {
-        m.needle(field).map(|n| Pre {
+        let one = |n: Vec<u8>| Pre {
             // a NUL anchor is worth a few letters of selectivity
             score: if weak {
                 1
@@ -613,7 +613,10 @@ fn pre_value(variants: &[compile::Matcher], field: Field, weak: bool) -> Option<
                 n.len() + 2 * n.iter().filter(|&&b| b == 0).count()
             },
             needles: vec![(n, field)],
-        })
+        };
+        // a regex's literals are alternatives: any of them may be the one
+        m.needles(field)
+            .map(|ns| ns.into_iter().map(one).fold(Pre::never(), Pre::union))
     }))
 }
 
@@ -1108,8 +1111,10 @@ mod tests {
 
     #[test]
     fn rules_without_a_literal_are_evaluated_per_value_of_the_part_they_read() {
+        // `\x40` (`@`) is an escape the prefilter does not read literals
+        // through, so the regex has no literal to be found by
         let set = SigmaSet::from_str(
-            "title: Regex\nlogsource: {category: webserver}\ndetection: {s: {cs-uri|re: '(?i)ipfs\\.io/.+@'}, condition: s}\n",
+            "title: Regex\nlogsource: {category: webserver}\ndetection: {s: {cs-uri|re: '(?i)ipfs\\.io/.+\\x40'}, condition: s}\n",
             "re.yml",
         );
         let empty_agent = SigmaSet::from_str(
@@ -1117,7 +1122,7 @@ mod tests {
             "ua.yml",
         );
         let both = SigmaSet::from_str(
-            "title: Both\nlogsource: {category: webserver}\ndetection: {s: {cs-uri|re: 'x', cs-user-agent|re: 'y'}, condition: s}\n",
+            "title: Both\nlogsource: {category: webserver}\ndetection: {s: {cs-uri|re: '\\x78', cs-user-agent|re: '\\x79'}, condition: s}\n",
             "both.yml",
         );
         assert_eq!(
@@ -1149,6 +1154,30 @@ mod tests {
                 empty_agent.matches_with(&mut scratch, &e, &mut out);
                 assert_eq!(!out.is_empty(), empty, "{e:?}");
             }
+        }
+    }
+
+    #[test]
+    fn a_regex_with_literals_is_prefiltered_on_them() {
+        let set = SigmaSet::from_str(
+            "title: Regex\nlogsource: {category: proxy}\ndetection: {s: {c-uri|re: '(?i)(ipfs\\.io/|ipfs\\.io\\s).+\\..+@.+\\.[a-z]+'}, condition: s}\n",
+            "ipfs.yml",
+        );
+        assert!(set.index.local.iter().all(Vec::is_empty));
+        assert_eq!(set.unfiltered(), 0);
+        let mut out = Vec::new();
+        for (target, fires) in [
+            ("/x?u=https://ipfs.io/ipfs/a.html@evil.com", true),
+            ("/x?u=https://IPFS.IO/ipfs/a.html%40evil.com", true),
+            ("/x?u=https://ipfs.io/ipfs/a.html", false),
+            ("/index.html", false),
+        ] {
+            let ev = Event {
+                resource: Some(Cow::Borrowed(target)),
+                ..Event::default()
+            };
+            set.matches(&ev, &mut out);
+            assert_eq!(!out.is_empty(), fires, "{target}");
         }
     }
 
