@@ -61,7 +61,7 @@ mod pattern;
 use std::borrow::Cow;
 use std::cell::RefCell;
 use std::fmt;
-use std::hash::BuildHasher;
+use std::hash::{BuildHasher, Hasher};
 use std::path::{Path, PathBuf};
 
 use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
@@ -306,7 +306,14 @@ impl SigmaSet {
             {
                 continue;
             }
-            let hash = hasher.hash_one((part as u8, value));
+            // The value alone is hashed (foldhash mixes its length in); the
+            // part shifts the hash so that equal values of two parts (the
+            // empty one) keep apart slots, and `entry.part` tells them apart.
+            let mut h = hasher.build_hasher();
+            h.write(value);
+            let hash = h
+                .finish()
+                .wrapping_add(u64::from(part as u8) << (64 - PART_BITS));
             let slot = (hash >> (64 - SEEN_BITS)) as usize;
             let (Some(key), Some(entry)) = (keys.get_mut(slot), seen.get_mut(slot)) else {
                 continue;
@@ -433,6 +440,8 @@ enum Part {
 }
 
 const PARTS: usize = 8;
+/// Bits that number the parts (1..PARTS).
+const PART_BITS: u32 = 3;
 
 impl Part {
     /// The part a field reads; `None` for fields that read several parts
@@ -670,14 +679,23 @@ fn build_index(rules: &[SigmaRule], warnings: &mut Vec<SigmaWarning>) -> Index {
         }
     }
     let mut scans: [Scan; PARTS] = Default::default();
-    for ((scan, patterns), lists) in scans.iter_mut().zip(patterns).zip(lists) {
+    for (part, ((scan, patterns), lists)) in scans.iter_mut().zip(patterns).zip(lists).enumerate() {
         if patterns.is_empty() {
             continue;
         }
+        // Targets are mostly unique (they carry ids), so the target's
+        // automaton runs on most events and is worth a DFA's build time; the
+        // other parts repeat and hit the cache, and a contiguous NFA builds
+        // in a fraction of the time.
+        let kind = if part == Part::Target as usize {
+            AhoCorasickKind::DFA
+        } else {
+            AhoCorasickKind::ContiguousNFA
+        };
         match AhoCorasick::builder()
             .ascii_case_insensitive(true)
             .match_kind(MatchKind::Standard)
-            .kind(Some(AhoCorasickKind::DFA))
+            .kind(Some(kind))
             .build(&patterns)
         {
             Ok(ac) => scan.ac = Some(ac),
