@@ -39,17 +39,21 @@
 //! **Speed.** For each rule, the loader picks literals one of which must
 //! occur for it to fire (for `a and b` the more selective side, for `a or b`
 //! both; values anchored at a field's start or end keep the field's NUL
-//! separator, so `startswith: '_'` is selective). Each part of the request
-//! (method, target with its decoded view, status, host, user, user agent,
-//! referer) is scanned apart, by an ASCII case-insensitive Aho-Corasick DFA
-//! of the literals that can lie in it (keywords lie in the method, target,
-//! status and agent); a part no rule reads is not looked at. Logs repeat
-//! these values, so a part's value is scanned once and the rules it makes
-//! candidates are cached, per part, in a direct-mapped cache; on benign
-//! traffic an event costs a hash and a compare per part. Rules with no
-//! literal that read one part (a lone regex on the target, an empty user
-//! agent) are evaluated once per distinct value of it and cached the same
-//! way; the rest with no literal are evaluated on every event. Only
+//! separator, so `startswith: '_'` is selective; a regex gives the literals
+//! every match of it contains, when a small conservative reading of its
+//! source finds some). Each part of the request (method, target with its
+//! decoded view, status, host, user, user agent, referer) is scanned apart,
+//! by an ASCII case-insensitive Aho-Corasick automaton of the literals that
+//! can lie in it (keywords lie in the method, target, status and agent); a
+//! part no rule reads is not looked at. Logs repeat these values, so a
+//! part's value is scanned once and the rules it makes candidates are
+//! cached, per part, in a direct-mapped cache; on benign traffic an event
+//! costs a hash and a compare per part. Targets carry ids and mostly miss
+//! the cache, so theirs is a DFA (fastest to run); the other parts hit it,
+//! so theirs are contiguous NFAs (a fraction of the build time). Rules with
+//! no literal that read one part (a regex with no literal to read, an empty
+//! user agent) are evaluated once per distinct value of it and cached the
+//! same way; the rest with no literal are evaluated on every event. Only
 //! candidates are evaluated on the event itself. After warm-up nothing
 //! allocates.
 
