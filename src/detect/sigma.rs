@@ -481,6 +481,14 @@ impl Part {
         }
     }
 
+    /// Whether `literal` can occur in this part's scanned text. A status is
+    /// scanned as its decimal digits, so a keyword with a letter cannot lie
+    /// in it: leaving those out spares the status an automaton (and every
+    /// event its status lookup) when no rule reads status digits.
+    fn can_hold(self, literal: &[u8]) -> bool {
+        self != Part::Status || literal.iter().all(|&b| b.is_ascii_digit() || b == 0)
+    }
+
     /// An event that carries only this part of `ev`: a rule that reads only
     /// this part fires on it exactly when it fires on `ev`.
     fn alone<'a>(self, ev: &'a Event<'_>) -> Event<'a> {
@@ -668,6 +676,9 @@ fn build_index(rules: &[SigmaRule], warnings: &mut Vec<SigmaWarning>) -> Index {
                 for (n, field) in pre.needles {
                     let key = n.to_ascii_lowercase();
                     for &part in Part::holding(field) {
+                        if !part.can_hold(&key) {
+                            continue;
+                        }
                         let i = part as usize;
                         let p = *by_pattern.entry((i, key.clone())).or_insert_with(|| {
                             patterns[i].push(key.clone());
@@ -1200,6 +1211,35 @@ mod tests {
             };
             set.matches(&ev, &mut out);
             assert_eq!(!out.is_empty(), fires, "{target}");
+        }
+    }
+
+    #[test]
+    fn a_status_is_scanned_only_for_digit_literals() {
+        let set = SigmaSet::from_str(
+            "title: Kw\nlogsource: {category: webserver}\ndetection: {k: ['union select', '404'], condition: k}\n",
+            "kw.yml",
+        );
+        let status = &set.index.scans[Part::Status as usize];
+        assert_eq!(status.starts.len(), 2, "only `404` is a status literal");
+        let words = SigmaSet::from_str(
+            "title: Kw\nlogsource: {category: webserver}\ndetection: {k: ['union select'], condition: k}\n",
+            "words.yml",
+        );
+        assert!(!words.index.watches(Part::Status));
+        let mut out = Vec::new();
+        for (status, target, fires) in [
+            (404, "/a", true),
+            (200, "/a?q=1 UNION SELECT 2", true),
+            (200, "/a", false),
+        ] {
+            let ev = Event {
+                resource: Some(Cow::Borrowed(target)),
+                status: Some(status),
+                ..Event::default()
+            };
+            set.matches(&ev, &mut out);
+            assert_eq!(!out.is_empty(), fires, "{status} {target}");
         }
     }
 
