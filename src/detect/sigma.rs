@@ -292,9 +292,11 @@ impl SigmaSet {
             keys.resize(SEEN_SLOTS, 0);
         }
         let mut status_buf = [0u8; 5];
-        let status = ev
-            .status
-            .map_or(&[][..], |s| eval::itoa(s, &mut status_buf));
+        // a status no rule reads is not even written out
+        let status = match ev.status {
+            Some(s) if self.index.watches(Part::Status) => eval::itoa(s, &mut status_buf),
+            _ => &[],
+        };
         for (part, value) in [
             (Part::Method, eval::opt(&ev.action)),
             (Part::Target, eval::opt(&ev.resource)),
