@@ -39,17 +39,21 @@
 //! **Speed.** For each rule, the loader picks literals one of which must
 //! occur for it to fire (for `a and b` the more selective side, for `a or b`
 //! both; values anchored at a field's start or end keep the field's NUL
-//! separator, so `startswith: '_'` is selective). Each part of the request
-//! (method, target with its decoded view, status, host, user, user agent,
-//! referer) is scanned apart, by an ASCII case-insensitive Aho-Corasick DFA
-//! of the literals that can lie in it (keywords lie in the method, target,
-//! status and agent); a part no rule reads is not looked at. Logs repeat
-//! these values, so a part's value is scanned once and the rules it makes
-//! candidates are cached, per part, in a direct-mapped cache; on benign
-//! traffic an event costs a hash and a compare per part. Rules with no
-//! literal that read one part (a lone regex on the target, an empty user
-//! agent) are evaluated once per distinct value of it and cached the same
-//! way; the rest with no literal are evaluated on every event. Only
+//! separator, so `startswith: '_'` is selective; a regex gives the literals
+//! every match of it contains, when a small conservative reading of its
+//! source finds some). Each part of the request (method, target with its
+//! decoded view, status, host, user, user agent, referer) is scanned apart,
+//! by an ASCII case-insensitive Aho-Corasick automaton of the literals that
+//! can lie in it (keywords lie in the method, target, status and agent); a
+//! part no rule reads is not looked at. Logs repeat these values, so a
+//! part's value is scanned once and the rules it makes candidates are
+//! cached, per part, in a direct-mapped cache; on benign traffic an event
+//! costs a hash and a compare per part. Targets carry ids and mostly miss
+//! the cache, so theirs is a DFA (fastest to run); the other parts hit it,
+//! so theirs are contiguous NFAs (a fraction of the build time). Rules with
+//! no literal that read one part (a regex with no literal to read, an empty
+//! user agent) are evaluated once per distinct value of it and cached the
+//! same way; the rest with no literal are evaluated on every event. Only
 //! candidates are evaluated on the event itself. After warm-up nothing
 //! allocates.
 
@@ -61,7 +65,7 @@ mod pattern;
 use std::borrow::Cow;
 use std::cell::RefCell;
 use std::fmt;
-use std::hash::BuildHasher;
+use std::hash::{BuildHasher, Hasher};
 use std::path::{Path, PathBuf};
 
 use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
@@ -288,9 +292,11 @@ impl SigmaSet {
             keys.resize(SEEN_SLOTS, 0);
         }
         let mut status_buf = [0u8; 5];
-        let status = ev
-            .status
-            .map_or(&[][..], |s| eval::itoa(s, &mut status_buf));
+        // a status no rule reads is not even written out
+        let status = match ev.status {
+            Some(s) if self.index.watches(Part::Status) => eval::itoa(s, &mut status_buf),
+            _ => &[],
+        };
         for (part, value) in [
             (Part::Method, eval::opt(&ev.action)),
             (Part::Target, eval::opt(&ev.resource)),
@@ -306,7 +312,14 @@ impl SigmaSet {
             {
                 continue;
             }
-            let hash = hasher.hash_one((part as u8, value));
+            // The value alone is hashed (foldhash mixes its length in); the
+            // part shifts the hash so that equal values of two parts (the
+            // empty one) keep apart slots, and `entry.part` tells them apart.
+            let mut h = hasher.build_hasher();
+            h.write(value);
+            let hash = h
+                .finish()
+                .wrapping_add(u64::from(part as u8) << (64 - PART_BITS));
             let slot = (hash >> (64 - SEEN_BITS)) as usize;
             let (Some(key), Some(entry)) = (keys.get_mut(slot), seen.get_mut(slot)) else {
                 continue;
@@ -433,6 +446,8 @@ enum Part {
 }
 
 const PARTS: usize = 8;
+/// Bits that number the parts (1..PARTS).
+const PART_BITS: u32 = 3;
 
 impl Part {
     /// The part a field reads; `None` for fields that read several parts
@@ -466,6 +481,14 @@ impl Part {
                 None => &[],
             },
         }
+    }
+
+    /// Whether `literal` can occur in this part's scanned text. A status is
+    /// scanned as its decimal digits, so a keyword with a letter cannot lie
+    /// in it: leaving those out spares the status an automaton (and every
+    /// event its status lookup) when no rule reads status digits.
+    fn can_hold(self, literal: &[u8]) -> bool {
+        self != Part::Status || literal.iter().all(|&b| b.is_ascii_digit() || b == 0)
     }
 
     /// An event that carries only this part of `ev`: a rule that reads only
@@ -605,7 +628,7 @@ fn pre_test(t: &FieldTest) -> Option<Pre> {
 
 fn pre_value(variants: &[compile::Matcher], field: Field, weak: bool) -> Option<Pre> {
     all_of(variants.iter().map(|m| {
-        m.needle(field).map(|n| Pre {
+        let one = |n: Vec<u8>| Pre {
             // a NUL anchor is worth a few letters of selectivity
             score: if weak {
                 1
@@ -613,7 +636,10 @@ fn pre_value(variants: &[compile::Matcher], field: Field, weak: bool) -> Option<
                 n.len() + 2 * n.iter().filter(|&&b| b == 0).count()
             },
             needles: vec![(n, field)],
-        })
+        };
+        // a regex's literals are alternatives: any of them may be the one
+        m.needles(field)
+            .map(|ns| ns.into_iter().map(one).fold(Pre::never(), Pre::union))
     }))
 }
 
@@ -652,6 +678,9 @@ fn build_index(rules: &[SigmaRule], warnings: &mut Vec<SigmaWarning>) -> Index {
                 for (n, field) in pre.needles {
                     let key = n.to_ascii_lowercase();
                     for &part in Part::holding(field) {
+                        if !part.can_hold(&key) {
+                            continue;
+                        }
                         let i = part as usize;
                         let p = *by_pattern.entry((i, key.clone())).or_insert_with(|| {
                             patterns[i].push(key.clone());
@@ -667,14 +696,23 @@ fn build_index(rules: &[SigmaRule], warnings: &mut Vec<SigmaWarning>) -> Index {
         }
     }
     let mut scans: [Scan; PARTS] = Default::default();
-    for ((scan, patterns), lists) in scans.iter_mut().zip(patterns).zip(lists) {
+    for (part, ((scan, patterns), lists)) in scans.iter_mut().zip(patterns).zip(lists).enumerate() {
         if patterns.is_empty() {
             continue;
         }
+        // Targets are mostly unique (they carry ids), so the target's
+        // automaton runs on most events and is worth a DFA's build time; the
+        // other parts repeat and hit the cache, and a contiguous NFA builds
+        // in a fraction of the time.
+        let kind = if part == Part::Target as usize {
+            AhoCorasickKind::DFA
+        } else {
+            AhoCorasickKind::ContiguousNFA
+        };
         match AhoCorasick::builder()
             .ascii_case_insensitive(true)
             .match_kind(MatchKind::Standard)
-            .kind(Some(AhoCorasickKind::DFA))
+            .kind(Some(kind))
             .build(&patterns)
         {
             Ok(ac) => scan.ac = Some(ac),
@@ -1108,8 +1146,10 @@ mod tests {
 
     #[test]
     fn rules_without_a_literal_are_evaluated_per_value_of_the_part_they_read() {
+        // `\x40` (`@`) is an escape the prefilter does not read literals
+        // through, so the regex has no literal to be found by
         let set = SigmaSet::from_str(
-            "title: Regex\nlogsource: {category: webserver}\ndetection: {s: {cs-uri|re: '(?i)ipfs\\.io/.+@'}, condition: s}\n",
+            "title: Regex\nlogsource: {category: webserver}\ndetection: {s: {cs-uri|re: '(?i)ipfs\\.io/.+\\x40'}, condition: s}\n",
             "re.yml",
         );
         let empty_agent = SigmaSet::from_str(
@@ -1117,7 +1157,7 @@ mod tests {
             "ua.yml",
         );
         let both = SigmaSet::from_str(
-            "title: Both\nlogsource: {category: webserver}\ndetection: {s: {cs-uri|re: 'x', cs-user-agent|re: 'y'}, condition: s}\n",
+            "title: Both\nlogsource: {category: webserver}\ndetection: {s: {cs-uri|re: '\\x78', cs-user-agent|re: '\\x79'}, condition: s}\n",
             "both.yml",
         );
         assert_eq!(
@@ -1149,6 +1189,59 @@ mod tests {
                 empty_agent.matches_with(&mut scratch, &e, &mut out);
                 assert_eq!(!out.is_empty(), empty, "{e:?}");
             }
+        }
+    }
+
+    #[test]
+    fn a_regex_with_literals_is_prefiltered_on_them() {
+        let set = SigmaSet::from_str(
+            "title: Regex\nlogsource: {category: proxy}\ndetection: {s: {c-uri|re: '(?i)(ipfs\\.io/|ipfs\\.io\\s).+\\..+@.+\\.[a-z]+'}, condition: s}\n",
+            "ipfs.yml",
+        );
+        assert!(set.index.local.iter().all(Vec::is_empty));
+        assert_eq!(set.unfiltered(), 0);
+        let mut out = Vec::new();
+        for (target, fires) in [
+            ("/x?u=https://ipfs.io/ipfs/a.html@evil.com", true),
+            ("/x?u=https://IPFS.IO/ipfs/a.html%40evil.com", true),
+            ("/x?u=https://ipfs.io/ipfs/a.html", false),
+            ("/index.html", false),
+        ] {
+            let ev = Event {
+                resource: Some(Cow::Borrowed(target)),
+                ..Event::default()
+            };
+            set.matches(&ev, &mut out);
+            assert_eq!(!out.is_empty(), fires, "{target}");
+        }
+    }
+
+    #[test]
+    fn a_status_is_scanned_only_for_digit_literals() {
+        let set = SigmaSet::from_str(
+            "title: Kw\nlogsource: {category: webserver}\ndetection: {k: ['union select', '404'], condition: k}\n",
+            "kw.yml",
+        );
+        let status = &set.index.scans[Part::Status as usize];
+        assert_eq!(status.starts.len(), 2, "only `404` is a status literal");
+        let words = SigmaSet::from_str(
+            "title: Kw\nlogsource: {category: webserver}\ndetection: {k: ['union select'], condition: k}\n",
+            "words.yml",
+        );
+        assert!(!words.index.watches(Part::Status));
+        let mut out = Vec::new();
+        for (status, target, fires) in [
+            (404, "/a", true),
+            (200, "/a?q=1 UNION SELECT 2", true),
+            (200, "/a", false),
+        ] {
+            let ev = Event {
+                resource: Some(Cow::Borrowed(target)),
+                status: Some(status),
+                ..Event::default()
+            };
+            set.matches(&ev, &mut out);
+            assert_eq!(!out.is_empty(), fires, "{status} {target}");
         }
     }
 

@@ -101,12 +101,32 @@ pub(crate) enum Matcher {
         text: Text,
         cased: bool,
     },
-    Regex(regex::bytes::Regex),
+    Regex {
+        re: regex::bytes::Regex,
+        /// Literals one of which every match contains (see
+        /// [`pattern::regex_needles`]), for the prefilter.
+        needles: Option<Vec<Vec<u8>>>,
+    },
     Cidr(IpAddr, u8),
     Cmp(Cmp, f64),
 }
 
 impl Matcher {
+    /// Literals one of which must occur in the prefilter's scan buffer when
+    /// this matcher holds on `field`: a text value's [`Matcher::needle`], or
+    /// those every match of a regex contains (found in any view of the
+    /// field, so they need no anchor).
+    pub(crate) fn needles(&self, field: Field) -> Option<Vec<Vec<u8>>> {
+        match self {
+            Matcher::Regex {
+                needles: Some(n), ..
+            } if !n.is_empty() && n.iter().all(|l| !l.is_empty() && !l.contains(&0)) => {
+                Some(n.clone())
+            }
+            _ => self.needle(field).map(|n| vec![n]),
+        }
+    }
+
     /// A literal that must occur in the prefilter's scan buffer when this
     /// matcher holds on `field`. The buffer brackets each field with NUL, so
     /// a value anchored at a field's start or end carries the NUL along,
@@ -602,7 +622,12 @@ fn value(v: &Value, mods: &Mods, key: &str) -> Result<Vec<Matcher>, Unsupported>
             .dot_matches_new_line(dot)
             .size_limit(1 << 20)
             .build()
-            .map(|r| vec![Matcher::Regex(r)])
+            .map(|re| {
+                vec![Matcher::Regex {
+                    needles: pattern::regex_needles(&s, i),
+                    re,
+                }]
+            })
             .map_err(|e| unsupported("modifier re", format!("`{key}`: {e}"))),
         Kind::Text => {
             // (bytes, literal): encodings turn wildcards into plain bytes

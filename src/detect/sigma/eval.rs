@@ -312,7 +312,7 @@ impl Ctx<'_> {
             Matcher::Text { text, cased } => {
                 self.any_view(field, &mut |v| text.is_match(v, *cased))
             }
-            Matcher::Regex(r) => self.any_view(field, &mut |v| r.is_match(v)),
+            Matcher::Regex { re, .. } => self.any_view(field, &mut |v| re.is_match(v)),
             Matcher::Cidr(net, bits) => self.ip(field).is_some_and(|ip| in_cidr(ip, *net, *bits)),
             Matcher::Cmp(op, bound) => self.number(field).is_some_and(|x| op.holds(x, *bound)),
         }

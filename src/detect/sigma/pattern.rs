@@ -218,6 +218,213 @@ fn char_len(b: u8) -> usize {
     }
 }
 
+/// Literals one of which every match of the regex `pattern` contains, for the
+/// prefilter; `None` when the pattern guarantees none this reading can see.
+/// The literals are lower-case: the prefilter scans ASCII case-insensitively.
+///
+/// The reading is deliberately small and conservative, for SigmaHQ's simple
+/// web regexes: a concatenation's longest run of plain characters that no
+/// quantifier makes optional, and for an alternation (top level or an
+/// unquantified group) one such run per branch. Anything it does not
+/// understand (non-ASCII, `\x`/`\p` escapes, inline flags other than a
+/// leading `(?i)`, `(?m)`, `(?s)`, `(?U)`) gives `None`, so the rule keeps
+/// being evaluated without a literal. Under case folding `k` and `s` end a
+/// run: Unicode folds them with the Kelvin sign and the long s.
+pub(crate) fn regex_needles(pattern: &str, ignore_case: bool) -> Option<Vec<Vec<u8>>> {
+    let mut r = ReLits {
+        s: pattern.as_bytes(),
+        i: 0,
+        fold: ignore_case,
+    };
+    if let Some(rest) = pattern.strip_prefix("(?") {
+        let flags = rest.split(')').next().unwrap_or_default();
+        if flags.is_empty()
+            || !flags
+                .bytes()
+                .all(|f| matches!(f, b'i' | b'm' | b's' | b'U'))
+        {
+            return None;
+        }
+        r.fold |= flags.contains('i');
+        r.i = 2 + flags.len() + 1;
+    }
+    let lits = r.alternation().ok()??;
+    (r.i == r.s.len()).then_some(lits.set)
+}
+
+/// A set of literals one of which must occur; `score` is the shortest one's
+/// length (longer literals occur less often).
+struct Lits {
+    set: Vec<Vec<u8>>,
+    score: usize,
+}
+
+/// Cursor over a regex's source; `Err` means syntax outside the subset.
+struct ReLits<'a> {
+    s: &'a [u8],
+    i: usize,
+    fold: bool,
+}
+
+impl ReLits<'_> {
+    /// Branches separated by `|`, up to the end or a `)`: each branch must
+    /// give literals, and their union is what the whole requires.
+    fn alternation(&mut self) -> Result<Option<Lits>, ()> {
+        let mut all: Option<Lits> = Some(Lits {
+            set: Vec::new(),
+            score: usize::MAX,
+        });
+        loop {
+            let branch = self.concat()?;
+            all = match (all, branch) {
+                (Some(mut a), Some(b)) => {
+                    a.set.extend(b.set);
+                    a.score = a.score.min(b.score);
+                    Some(a)
+                }
+                _ => None,
+            };
+            if self.s.get(self.i) == Some(&b'|') {
+                self.i += 1;
+                continue;
+            }
+            return Ok(all);
+        }
+    }
+
+    /// Items up to `|`, `)` or the end; the best literal set among its runs
+    /// and unquantified groups.
+    fn concat(&mut self) -> Result<Option<Lits>, ()> {
+        let mut best: Option<Lits> = None;
+        let mut run: Vec<u8> = Vec::new();
+        let offer = |best: &mut Option<Lits>, l: Lits| {
+            if best.as_ref().is_none_or(|b| l.score > b.score) {
+                *best = Some(l);
+            }
+        };
+        let flush = |run: &mut Vec<u8>| {
+            (!run.is_empty()).then(|| {
+                let r = std::mem::take(run);
+                Lits {
+                    score: r.len(),
+                    set: vec![r],
+                }
+            })
+        };
+        while let Some(&c) = self.s.get(self.i) {
+            let lit = match c {
+                b'|' | b')' => break,
+                b'(' => {
+                    if let Some(l) = flush(&mut run) {
+                        offer(&mut best, l);
+                    }
+                    if self.s.get(self.i + 1) == Some(&b'?') {
+                        return Err(());
+                    }
+                    self.i += 1;
+                    let group = self.alternation()?;
+                    if self.s.get(self.i) != Some(&b')') {
+                        return Err(());
+                    }
+                    self.i += 1;
+                    if let (false, Some(g)) = (self.quantifier()?, group) {
+                        offer(&mut best, g);
+                    }
+                    continue;
+                }
+                b'[' => {
+                    self.class()?;
+                    None
+                }
+                b'.' | b'^' | b'$' => {
+                    self.i += 1;
+                    None
+                }
+                b'*' | b'+' | b'?' | b'{' | b'}' | b']' => return Err(()),
+                b'\\' => {
+                    let e = *self.s.get(self.i + 1).ok_or(())?;
+                    self.i += 2;
+                    match e {
+                        // word-boundary assertions, not characters
+                        b'<' | b'>' => None,
+                        b'b' | b'B' if self.s.get(self.i) == Some(&b'{') => return Err(()),
+                        e if e.is_ascii_punctuation() => Some(e),
+                        b'd' | b'D' | b's' | b'S' | b'w' | b'W' | b'b' | b'B' | b'A' | b'z'
+                        | b'n' | b't' | b'r' | b'f' | b'v' | b'a' => None,
+                        _ => return Err(()),
+                    }
+                }
+                c if c.is_ascii_graphic() || c == b' ' => {
+                    self.i += 1;
+                    Some(c)
+                }
+                _ => return Err(()),
+            };
+            // a quantified item may be absent or repeated: it ends the run
+            let quantified = self.quantifier()?;
+            let folds_wide = |c: u8| self.fold && matches!(c, b'k' | b'K' | b's' | b'S');
+            match lit {
+                Some(c) if !quantified && !folds_wide(c) => run.push(c.to_ascii_lowercase()),
+                _ => {
+                    if let Some(l) = flush(&mut run) {
+                        offer(&mut best, l);
+                    }
+                }
+            }
+        }
+        if let Some(l) = flush(&mut run) {
+            offer(&mut best, l);
+        }
+        Ok(best)
+    }
+
+    /// Skips a quantifier (`*`, `+`, `?`, `{n,m}`, each maybe lazy) if one
+    /// follows; says whether there was one.
+    fn quantifier(&mut self) -> Result<bool, ()> {
+        match self.s.get(self.i) {
+            Some(b'*' | b'+' | b'?') => self.i += 1,
+            Some(b'{') => {
+                let close = memchr::memchr(b'}', &self.s[self.i..]).ok_or(())?;
+                self.i += close + 1;
+            }
+            _ => return Ok(false),
+        }
+        if self.s.get(self.i) == Some(&b'?') {
+            self.i += 1;
+        }
+        Ok(true)
+    }
+
+    /// Skips a bracketed class, nested classes and escapes included (a `]`
+    /// right after `[` or `[^` is a literal).
+    fn class(&mut self) -> Result<(), ()> {
+        let mut depth = 0usize;
+        loop {
+            match *self.s.get(self.i).ok_or(())? {
+                b'[' => {
+                    depth += 1;
+                    self.i += 1;
+                    if self.s.get(self.i) == Some(&b'^') {
+                        self.i += 1;
+                    }
+                    if self.s.get(self.i) == Some(&b']') {
+                        self.i += 1;
+                    }
+                }
+                b']' => {
+                    depth -= 1;
+                    self.i += 1;
+                    if depth == 0 {
+                        return Ok(());
+                    }
+                }
+                b'\\' => self.i += 2,
+                _ => self.i += 1,
+            }
+        }
+    }
+}
+
 const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 /// Standard base64 with padding.
@@ -417,6 +624,90 @@ mod tests {
         let mut out = Vec::new();
         percent_decode(b"/a%2e%2E/%zz%4", &mut out);
         assert_eq!(out, b"/a../%zz%4");
+    }
+
+    #[test]
+    fn regex_literals_are_read_conservatively() {
+        let lits = |v: &[&str]| Some(v.iter().map(|l| l.as_bytes().to_vec()).collect::<Vec<_>>());
+        type Case = (&'static str, bool, Option<Vec<Vec<u8>>>);
+        let cases: &[Case] = &[
+            // SigmaHQ's IPFS rule: `s` folds with the long s, so runs stop there
+            (
+                r"(?i)(ipfs\.io/|ipfs\.io\s).+\..+@.+\.[a-z]+",
+                false,
+                lits(&[".io/", "ipf"]),
+            ),
+            (r"ipfs\.io/.+@", false, lits(&["ipfs.io/"])),
+            (r"ipfs\.io/.+@", true, lits(&[".io/"])),
+            ("/Admin/[a-z]+/Login", false, lits(&["/admin/"])),
+            ("abc|de", false, lits(&["abc", "de"])),
+            ("(abc|de)x?yz", false, lits(&["abc", "de"])),
+            ("ab*cd", false, lits(&["cd"])),
+            ("abc(de)?", false, lits(&["abc"])),
+            ("x{2}yz", false, lits(&["yz"])),
+            (r"\bwget\b", false, lits(&["wget"])),
+            (r"[\]ab]cd", false, lits(&["cd"])),
+            ("[[:alpha:]]xy", false, lits(&["xy"])),
+            ("(?m)^get$", false, lits(&["get"])),
+            // nothing every match must contain, or syntax outside the subset
+            (".{150}", false, None),
+            ("abc|", false, None),
+            ("(a|)", false, None),
+            (r"a\x40b", false, None),
+            ("(?x)a b", false, None),
+            ("(?:ab)", false, None),
+            ("(?i:ab)c", false, None),
+            ("caf\u{e9}", false, None),
+            (r"\d+", false, None),
+        ];
+        for (re, i, want) in cases {
+            assert_eq!(&regex_needles(re, *i), want, "{re} (i: {i})");
+        }
+    }
+
+    /// Regex pieces to build patterns from: literals (with the letters that
+    /// fold outside ASCII), escapes, classes, groups, alternations, quantifiers.
+    const RE_PIECES: &[&str] = &[
+        "a", "b", "k", "s", "K", "S", "ab", "ks", ".", r"\.", "/", "@", " ", "-", r"\s", r"\d",
+        r"\w", r"\b", "[a-k]", "[^s]", "[]a]", "(", ")", "|", "(a|b)", "(ab|sk)", "*", "+", "?",
+        "{2}", "{0,1}", "*?", "^", "$", "(?i)", "(?-i)", r"\x61", "é",
+    ];
+
+    /// Texts that regexes of [`RE_PIECES`] often match.
+    const HAY_PIECES: &[&str] = &[
+        "a", "b", "k", "s", "K", "S", "ab", "AB", "sk", "\u{17f}", "\u{212a}", ".", "/", "@", " ",
+        "-", "1", "é", "]",
+    ];
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(3000))]
+        #[test]
+        fn a_regex_matches_only_where_one_of_its_literals_occurs(
+            re in proptest::collection::vec(proptest::sample::select(RE_PIECES), 1..8),
+            i in proptest::prelude::any::<bool>(),
+            hays in proptest::collection::vec(
+                proptest::collection::vec(proptest::sample::select(HAY_PIECES), 0..10),
+                8,
+            ),
+        ) {
+            let re = re.concat();
+            let Ok(compiled) = regex::bytes::RegexBuilder::new(&re).case_insensitive(i).build() else {
+                return Ok(());
+            };
+            let Some(lits) = regex_needles(&re, i) else {
+                return Ok(());
+            };
+            proptest::prop_assert!(!lits.is_empty() && lits.iter().all(|l| !l.is_empty()));
+            for hay in hays {
+                let hay = hay.concat();
+                if compiled.is_match(hay.as_bytes()) {
+                    proptest::prop_assert!(
+                        lits.iter().any(|l| find(hay.as_bytes(), l, false).is_some()),
+                        "{re:?} (i: {i}) matches {hay:?} without any of {lits:?}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]
