@@ -263,20 +263,24 @@ struct Fields<'a> {
 /// down the general path, which takes every address this one takes.
 #[inline]
 fn leading_ipv4(b: &[u8]) -> Option<(IpAddr, usize)> {
+    // A digit's value, or `None` for any other byte (or past the end).
+    let digit = |i: usize| b.get(i).map(|c| c.wrapping_sub(b'0')).filter(|d| *d <= 9);
     let mut oct = [0u8; 4];
     let mut i = 0;
     for (k, o) in oct.iter_mut().enumerate() {
-        let start = i;
-        let mut n = 0u32;
-        while i - start < 3 {
-            let d = b.get(i)?.wrapping_sub(b'0');
-            if d > 9 {
-                break;
-            }
+        // one to three digits, unrolled: the loop's bookkeeping was most of
+        // the cost of a short octet
+        let mut n = digit(i)? as u32;
+        i += 1;
+        if let Some(d) = digit(i) {
             n = n * 10 + d as u32;
             i += 1;
+            if let Some(d) = digit(i) {
+                n = n * 10 + d as u32;
+                i += 1;
+            }
         }
-        if i == start || n > 255 {
+        if n > 255 {
             return None;
         }
         *o = n as u8;
