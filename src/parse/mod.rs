@@ -435,10 +435,13 @@ pub(crate) fn split_request(r: &str) -> (Option<&str>, Option<&str>) {
     if b.is_empty() || b == b"-" {
         return (None, None);
     }
-    let Some(sp) = b.iter().position(|&c| c == b' ') else {
-        return (None, Some(r));
-    };
-    if sp == 0 || !b[..sp].iter().all(u8::is_ascii_uppercase) {
+    // A method is upper-case letters up to the first space: one loop finds
+    // both where they end and whether a space ends them.
+    let sp = b
+        .iter()
+        .position(|c| !c.is_ascii_uppercase())
+        .unwrap_or(b.len());
+    if sp == 0 || b.get(sp) != Some(&b' ') {
         return (None, Some(r));
     }
     let rest = &r[sp + 1..];
@@ -525,6 +528,30 @@ mod tests {
         ];
         for &(r, method, target) in rows {
             assert_eq!(split_request(r), (method, target), "{r}");
+        }
+    }
+
+    proptest::proptest! {
+        /// The one-loop method check splits as the search for the first
+        /// space and a check of the bytes before it did.
+        #[test]
+        fn split_request_agrees_with_first_space_split(r in "[ A-Za-z/-]{0,6}( [A-Z/a-z]{0,4})?( HTTP/1\\.[01])? ?") {
+            let t = r.trim_matches(' ');
+            let want = if t.is_empty() || t == "-" {
+                (None, None)
+            } else {
+                match t.split_once(' ') {
+                    Some((m, rest)) if !m.is_empty() && m.bytes().all(|c| c.is_ascii_uppercase()) => {
+                        let target = match rest.rsplit_once(' ') {
+                            Some((p, v)) if v.starts_with("HTTP/") => p,
+                            _ => rest,
+                        };
+                        (Some(m), Some(target))
+                    }
+                    _ => (None, Some(t)),
+                }
+            };
+            proptest::prop_assert_eq!(split_request(&r), want);
         }
     }
 

@@ -236,6 +236,56 @@ pub fn parse_clf(b: &[u8]) -> Option<EventTime> {
     Some(EventTime::from_civil(&c, off))
 }
 
+/// The time of day of a 26-byte CLF stamp (`10/Oct/2000:13:55:36 -0700`) in
+/// seconds, checked as [`parse_clf`] checks it; the date and offset around it
+/// are not looked at. Lets a caller that has parsed a stamp of the same date
+/// and offset reuse that parse.
+///
+/// The eight bytes `hh:mm:ss` are checked as one `u64` (SWAR): every line
+/// whose second is new but whose day is not comes here.
+#[inline]
+pub fn clf_seconds_of_day(b: &[u8; 26]) -> Option<u32> {
+    const HI: u64 = u64::from_le_bytes([0x80; 8]);
+    // byte by byte, the lowest and the highest byte allowed
+    const LOW: u64 = u64::from_le_bytes(*b"00:00:00");
+    const HIGH: u64 = u64::from_le_bytes(*b"99:99:99");
+    // 0x7f - HIGH byte by byte: adding it sets a byte's top bit iff the
+    // byte is over HIGH's (no byte carries while all are below 0x80)
+    const OVER: u64 = u64::from_le_bytes([0x7f; 8]) - HIGH;
+    let w = u64::from_le_bytes(b[12..20].try_into().ok()?);
+    // Below 0x80, at least LOW's, at most HIGH's: a byte under LOW's
+    // borrows into its own top bit (and those above, rejected anyway).
+    if (w | w.wrapping_sub(LOW) | w.wrapping_add(OVER)) & HI != 0 {
+        return None;
+    }
+    // digit values, and zero at the colons
+    let d = w - LOW;
+    let at = |k: u32| ((d >> (8 * k)) & 0xff) as u32;
+    let (h, m, s) = (at(0) * 10 + at(1), at(3) * 10 + at(4), at(6) * 10 + at(7));
+    // the ranges `Civil::valid` allows (a leap second is second 60)
+    if h >= 24 || m >= 60 || s >= 61 {
+        return None;
+    }
+    Some(h * 3600 + m * 60 + s)
+}
+
+/// [`clf_seconds_of_day`] a byte at a time, as `parse_clf` reads the fields.
+#[cfg(test)]
+fn clf_seconds_of_day_bytewise(b: &[u8; 26]) -> Option<u32> {
+    if b[14] != b':' || b[17] != b':' {
+        return None;
+    }
+    let (h, m, s) = (
+        digits(&b[12..], 2)?,
+        digits(&b[15..], 2)?,
+        digits(&b[18..], 2)?,
+    );
+    if h >= 24 || m >= 60 || s >= 61 {
+        return None;
+    }
+    Some(h * 3600 + m * 60 + s)
+}
+
 /// `YYYY-MM-DD[T ]HH:MM:SS[.frac]` followed by an optional offset. Returns the
 /// civil fields, the offset if written, and the bytes consumed.
 pub fn parse_iso(b: &[u8]) -> Option<(Civil, Option<i32>, usize)> {
@@ -434,6 +484,48 @@ mod tests {
         let t = parse_clf(b"10/Mar/2026:00:00:00 +0200").unwrap();
         assert_eq!(t.to_string(), "2026-03-10T00:00:00+02:00");
         assert_eq!(t.unix_secs(), 1_773_093_600);
+    }
+
+    proptest::proptest! {
+        /// The word-at-a-time time of day reads as the byte-at-a-time one,
+        /// for bytes near and far from digits and colons.
+        #[test]
+        fn clf_seconds_of_day_agrees_bytewise(
+            hms in proptest::collection::vec(
+                proptest::sample::select(vec![b'0', b'1', b'2', b'3', b'5', b'6', b'9', b':', b'/', b';', b' ', 0x7f, 0x80, 0xb9, 0xff]),
+                8,
+            ),
+        ) {
+            let mut b = *b"10/Oct/2000:13:55:36 -0700";
+            b[12..20].copy_from_slice(&hms);
+            proptest::prop_assert_eq!(clf_seconds_of_day(&b), clf_seconds_of_day_bytewise(&b));
+        }
+    }
+
+    #[test]
+    fn clf_seconds_of_day_table() {
+        let rows: &[(&[u8; 8], Option<u32>)] = &[
+            (b"00:00:00", Some(0)),
+            (b"13:55:36", Some(50_136)),
+            (b"23:59:60", Some(86_400)),
+            (b"23:59:61", None),
+            (b"24:00:00", None),
+            (b"23:60:00", None),
+            (b"2a:00:00", None),
+            (b"23-00:00", None),
+            (b"23:00:0/", None),
+        ];
+        for (hms, want) in rows {
+            let mut b = *b"10/Oct/2000:13:55:36 -0700";
+            b[12..20].copy_from_slice(*hms);
+            assert_eq!(
+                clf_seconds_of_day(&b),
+                *want,
+                "{}",
+                String::from_utf8_lossy(*hms)
+            );
+            assert_eq!(clf_seconds_of_day_bytewise(&b), *want);
+        }
     }
 
     #[test]
