@@ -843,6 +843,9 @@ pub struct Engine {
     may: u64,
     /// The `signature` rules, which concern only events with a Sigma hit.
     signature_rules: u64,
+    /// Rules (by bit) that may hold open alerts: set when one opens, cleared
+    /// by a sweep that finds none left (a superset, never missing a rule).
+    open_rules: u64,
     /// Per key shape: the current event's key, `None` until computed and
     /// `Some(None)` when the event has no value for it.
     key_cache: Vec<Option<Option<u64>>>,
@@ -911,6 +914,7 @@ impl Engine {
             follows: 0,
             may: u64::MAX,
             signature_rules,
+            open_rules: 0,
             key_cache: vec![None; shapes],
             scratch: String::new(),
             sigma: None,
@@ -1030,12 +1034,25 @@ impl Engine {
         if !self.hits.is_empty() {
             self.may |= self.signature_rules;
         }
+        // Most rules ignore most events: visit only those the event's class
+        // may concern and those with open alerts (every rule past 64).
         let masked = self.rules.len() <= 64;
-        for ri in 0..self.rules.len() {
-            // most rules ignore most events: decide that before building a key
-            if masked && !bit(self.may, ri) && self.open[ri].is_empty() {
-                continue;
-            }
+        let mut left = self.may | self.open_rules;
+        let mut next = 0;
+        loop {
+            let ri = if masked {
+                if left == 0 {
+                    break;
+                }
+                let ri = left.trailing_zeros() as usize;
+                left &= left - 1;
+                ri
+            } else if next < self.rules.len() {
+                next += 1;
+                next - 1
+            } else {
+                break;
+            };
             let rule = &self.rules[ri];
             let filtered = if bit(self.class_filters, ri) {
                 bit(verdicts, ri)
@@ -1417,9 +1434,7 @@ impl Engine {
         let known = !p.networks.is_empty() || !p.agents.is_empty();
         p.last = t;
         let network = ev.ip.is_some_and(|ip| {
-            self.scratch.clear();
-            write_prefix(&mut self.scratch, ip);
-            Profile::learn(&mut p.networks, self.hasher.hash_one(self.scratch.as_str()))
+            Profile::learn(&mut p.networks, self.hasher.hash_one(network_of(ip)))
         });
         let agent = ev
             .user_agent
@@ -2174,6 +2189,9 @@ impl Engine {
             q.push(open.alert.clone());
         }
         self.open[ri].insert(key, open);
+        if ri < 64 {
+            self.open_rules |= 1 << ri;
+        }
     }
 
     /// Drops expired key state and closes quiet alerts.
@@ -2274,6 +2292,9 @@ impl Engine {
                     self.stats.alerts += guessers.len() as u64;
                     self.closed.extend(guessers);
                 }
+            }
+            if self.open[ri].is_empty() && ri < 64 {
+                self.open_rules &= !(1 << ri);
             }
         }
         // sweep about twice per shortest window, at least once a minute of event time
@@ -2810,6 +2831,15 @@ fn push(buf: &mut String, v: Option<&str>) -> bool {
     }
 }
 
+/// The network an address sits in (its /24 or /48, as `write_prefix` writes
+/// it) as a number: a profile compares networks, it never prints them.
+fn network_of(ip: std::net::IpAddr) -> u64 {
+    match ip {
+        std::net::IpAddr::V4(v) => u64::from(u32::from(v) >> 8),
+        std::net::IpAddr::V6(v) => (1 << 48) | (u128::from(v) >> 80) as u64,
+    }
+}
+
 fn write_prefix(buf: &mut String, ip: std::net::IpAddr) {
     match ip {
         std::net::IpAddr::V4(v) => {
@@ -2903,6 +2933,34 @@ mod tests {
 
     fn rules(yaml: &str) -> Vec<Rule> {
         rules::compile(yaml, "t.yaml").unwrap()
+    }
+
+    /// A profile's network is the /24 or /48 `write_prefix` names: the same
+    /// for two addresses exactly when their written prefixes are the same.
+    #[test]
+    fn network_of_agrees_with_the_written_prefix() {
+        let addrs = [
+            "10.1.2.3",
+            "10.1.2.250",
+            "10.1.3.3",
+            "11.1.2.3",
+            "0.0.0.0",
+            "255.255.255.255",
+            "2001:db8:1::1",
+            "2001:db8:1:ffff::9",
+            "2001:db8:2::1",
+            "::",
+            "::ffff:10.1.2.3",
+        ];
+        let ips: Vec<std::net::IpAddr> = addrs.iter().map(|a| a.parse().unwrap()).collect();
+        for a in &ips {
+            for b in &ips {
+                let (mut x, mut y) = (String::new(), String::new());
+                write_prefix(&mut x, *a);
+                write_prefix(&mut y, *b);
+                assert_eq!(network_of(*a) == network_of(*b), x == y, "{a} vs {b}");
+            }
+        }
     }
 
     /// (seconds, ip, user, method, path, status)

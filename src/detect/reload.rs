@@ -146,6 +146,12 @@ impl Engine {
                 old.closed.extend(guessers);
             }
         }
+        next.open_rules = next
+            .open
+            .iter()
+            .enumerate()
+            .filter(|(ni, open)| *ni < 64 && !open.is_empty())
+            .fold(0, |m, (ni, _)| m | 1 << ni);
         next.hasher = old.hasher;
         next.now = old.now;
         // sweep on the next event: windows and key caps may have changed
