@@ -863,6 +863,8 @@ pub struct Engine {
     ids: IdBook,
     /// What the current event exposes (`exposures`), as tagged hashes.
     exposed: Vec<u64>,
+    /// And how many subjects it exposes that it does not list (`exposed_unlisted`).
+    unlisted: u64,
     pub stats: DetectStats,
 }
 
@@ -922,6 +924,7 @@ impl Engine {
             opened: None,
             ids: IdBook::default(),
             exposed: Vec::new(),
+            unlisted: 0,
             sigma_scratch: sigma::Scratch::default(),
             hits: Vec::new(),
             stats: DetectStats::default(),
@@ -1015,6 +1018,7 @@ impl Engine {
                 book.prefetch(h);
             }
         });
+        self.unlisted = exposed_unlisted(ev, c, self.subjects_total);
         self.prefetch_states(ahead, ev, c, true);
         match &self.sigma {
             Some(set) if ev.action.is_some() || ev.user_agent.is_some() => {
@@ -1622,7 +1626,7 @@ impl Engine {
             for &h in &self.exposed {
                 st.exposed.insert(h, t);
             }
-            let mut n = exposed_unlisted(ev, c, self.subjects_total);
+            let mut n = self.unlisted;
             if matches!(rule.detector, Detector::Signature { .. }) {
                 n += injected(ev, c);
             }
@@ -1880,7 +1884,7 @@ impl Engine {
                         for &h in &self.exposed {
                             distinct.insert(h);
                         }
-                        b.unlisted += exposed_unlisted(ev, c, self.subjects_total);
+                        b.unlisted += self.unlisted;
                         b.value = distinct.len() as f64 + b.unlisted as f64;
                     }
                     Measure::FailingIps => {
@@ -2059,7 +2063,7 @@ impl Engine {
                         .collect(),
                     // only what the firing event and those after `start` showed
                     if matches!(rule.detector, Detector::Novelty { .. }) {
-                        exposed_unlisted(ev, c, self.subjects_total)
+                        self.unlisted
                     } else if st.unlisted_since >= start {
                         unlisted
                     } else {
