@@ -821,6 +821,9 @@ pub struct Engine {
     /// Per rule: the UTC offset of the latest event (local bucket alignment),
     /// `i64::MIN` before the rule's first event.
     offset: Vec<i64>,
+    /// Per rule: the clock-aligned bucket the last event fell in, as
+    /// (offset, start, end), so most events skip the division.
+    clock_bucket: Vec<(i64, i64, i64)>,
     closed: Vec<Alert>,
     hasher: Fast,
     max_keys: usize,
@@ -904,6 +907,7 @@ impl Engine {
             first_reads: (0..n).map(|_| KeyTable::default()).collect(),
             subjects_buf: Vec::new(),
             offset: vec![i64::MIN; n],
+            clock_bucket: vec![(0, 0, i64::MIN); n],
             closed: Vec::new(),
             hasher: Default::default(),
             max_keys,
@@ -1831,7 +1835,16 @@ impl Engine {
                 // buckets follow the log's local day, not UTC's
                 let off = ev.time.offset_secs as i64 * 1_000_000;
                 let bucket = match spec.align {
-                    Align::Clock => t.saturating_sub(t.saturating_add(off).rem_euclid(spec.bucket)),
+                    Align::Clock => {
+                        let (o, start, end) = &mut self.clock_bucket[ri];
+                        if *o != off || t < *start || t >= *end {
+                            *start =
+                                t.saturating_sub(t.saturating_add(off).rem_euclid(spec.bucket));
+                            *end = start.saturating_add(spec.bucket);
+                            *o = off;
+                        }
+                        *start
+                    }
                     // a bucket begins with the entity's first event after the
                     // last ended: a bucket's length later, or idle for a sixth of it
                     Align::Activity if b.listed && !activity_ended(b, spec.bucket, t) => b.bucket,
