@@ -812,6 +812,9 @@ pub struct Engine {
     first_reads: Vec<KeyTable<FirstRead>>,
     /// Reused buffer for an event's subject hashes.
     subjects_buf: Vec<u64>,
+    /// The current event's (rule, key) pairs whose table slots were asked
+    /// for, so their states can be asked for next without a second pass.
+    fetching: Vec<(usize, u64)>,
     /// Per rule: when idle keys are next expired.
     next_expire: Vec<i64>,
     /// Per rule: when activity-aligned buckets are next checked for their end.
@@ -906,6 +909,7 @@ impl Engine {
             active: vec![Vec::new(); n],
             first_reads: (0..n).map(|_| KeyTable::default()).collect(),
             subjects_buf: Vec::new(),
+            fetching: Vec::new(),
             offset: vec![i64::MIN; n],
             clock_bucket: vec![(0, 0, i64::MIN); n],
             closed: Vec::new(),
@@ -1009,7 +1013,7 @@ impl Engine {
         // key: ask for their table slots now, and for the states in them
         // after the work below, so the misses overlap rather than queue.
         let ahead = self.class_filters & verdicts;
-        self.prefetch_states(ahead, ev, c, false);
+        self.prefetch_slots(ahead, ev, c);
         self.newness = self.profile_login(ev, c);
         self.tally_address(ev, c);
         // what the event exposes, hashed once for every rule
@@ -1023,7 +1027,7 @@ impl Engine {
             }
         });
         self.unlisted = exposed_unlisted(ev, c, self.subjects_total);
-        self.prefetch_states(ahead, ev, c, true);
+        self.prefetch_values();
         match &self.sigma {
             Some(set) if ev.action.is_some() || ev.user_agent.is_some() => {
                 set.matches_with(&mut self.sigma_scratch, ev, &mut self.hits);
@@ -1224,7 +1228,8 @@ impl Engine {
 
     /// Prefetches, for the rules in `rules` (by bit), the table slot of the
     /// event's key, or with `values` the key's state the slot points to.
-    fn prefetch_states(&mut self, rules: u64, ev: &Event<'_>, c: &Class<'_>, values: bool) {
+    fn prefetch_slots(&mut self, rules: u64, ev: &Event<'_>, c: &Class<'_>) {
+        self.fetching.clear();
         let mut left = rules;
         while left != 0 {
             let ri = left.trailing_zeros() as usize;
@@ -1234,14 +1239,19 @@ impl Engine {
                 continue;
             }
             if let Some(key) = self.key_of(ri, ev, c) {
-                if values {
-                    self.state[ri].prefetch_value(key);
-                } else {
-                    self.state[ri].prefetch(key);
-                    // a harvest rule's readers of one subject (most of its keys)
-                    self.first_reads[ri].prefetch(key);
-                }
+                self.state[ri].prefetch(key);
+                // a harvest rule's readers of one subject (most of its keys)
+                self.first_reads[ri].prefetch(key);
+                self.fetching.push((ri, key));
             }
+        }
+    }
+
+    /// Asks for the states in the slots `prefetch_slots` asked for, once
+    /// those have had time to arrive.
+    fn prefetch_values(&self) {
+        for &(ri, key) in &self.fetching {
+            self.state[ri].prefetch_value(key);
         }
     }
 
