@@ -1227,7 +1227,7 @@ impl Engine {
     }
 
     /// Prefetches, for the rules in `rules` (by bit), the table slot of the
-    /// event's key, or with `values` the key's state the slot points to.
+    /// event's key, and lists the keys for `prefetch_values`.
     fn prefetch_slots(&mut self, rules: u64, ev: &Event<'_>, c: &Class<'_>) {
         self.fetching.clear();
         let mut left = rules;
@@ -3052,6 +3052,32 @@ mod tests {
         let mut two: Vec<Line> = (0..6).map(|i| login(i, "4.4.4.4", "", 401)).collect();
         two.extend((0..6).map(|i| login(7200 + i, "4.4.4.4", "", 401)));
         assert_eq!(run(THRESHOLD, &two).len(), 2);
+    }
+
+    /// An open alert sees the events its rule's filter never takes (the
+    /// rule loop visits it for as long as it has one open), again after a
+    /// sweep closed the rule's last alert and a new one opened.
+    #[test]
+    fn an_open_alert_counts_what_its_key_reads_meanwhile_alert_after_alert() {
+        let mut lines = Vec::new();
+        for (start, first_id) in [(0, 100), (7200, 200)] {
+            lines.extend((0..6).map(|i| login(start + i, "6.6.6.6", "", 401)));
+            lines.extend((0..3).map(|k| {
+                (
+                    start + 10 + k,
+                    "6.6.6.6",
+                    "",
+                    "GET",
+                    format!("/c/{}", first_id + k),
+                    200,
+                )
+            }));
+        }
+        let a = run(THRESHOLD, &lines);
+        assert_eq!(a.len(), 2, "{a:#?}");
+        assert_eq!((a[0].subjects, a[1].subjects), (3, 3), "{a:#?}");
+        // the span is the attack's (its failures), not the reads'
+        assert_eq!(a[1].end.unix_secs(), 7200 + 5);
     }
 
     #[test]
