@@ -241,3 +241,46 @@ fn apache_error_log_is_read_without_a_crash_and_is_not_access_traffic() {
     assert_eq!(s["events"], 0, "{s}");
     assert_eq!(s["malformed"]["syntax"], 2000, "{s}");
 }
+
+/// On glibc, where the kernel gives transparent huge pages only on request
+/// (`madvise` mode), replay re-executes itself once to back its heap with
+/// them; the output is the same, and `BREACHD_HUGE_PAGES=0` opts out.
+#[test]
+fn replay_asks_for_huge_pages_where_the_kernel_gives_them_on_request() {
+    let log = corpus("elastic-examples").join("apache_logs");
+    let dir = tempfile::tempdir().unwrap();
+    let replay = |opt_out: bool| {
+        let mut cmd = Command::new(bin());
+        cmd.args(["replay", "--summary", "json", "--output", "jsonl"])
+            .arg(&log)
+            .current_dir(dir.path())
+            .env("BREACHD_LOG", "warn")
+            .env_remove("GLIBC_TUNABLES");
+        if opt_out {
+            cmd.env("BREACHD_HUGE_PAGES", "0");
+        }
+        let out = cmd.output().expect("breachd runs");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        let summary: serde_json::Value =
+            serde_json::from_str(stderr.lines().last().unwrap()).unwrap();
+        (String::from_utf8(out.stdout).unwrap(), summary)
+    };
+    let mode =
+        std::fs::read_to_string("/sys/kernel/mm/transparent_hugepage/enabled").unwrap_or_default();
+    let on_request =
+        cfg!(all(target_os = "linux", target_env = "gnu")) && mode.contains("[madvise]");
+    let (alerts, s) = replay(false);
+    assert_eq!(s["huge_pages"], on_request, "THP mode {mode:?}: {s}");
+    let (same, off) = replay(true);
+    assert_eq!(off["huge_pages"], false, "{off}");
+    assert_eq!(
+        (alerts, &s["events"], &s["alerts"]),
+        (same, &off["events"], &off["alerts"])
+    );
+    assert_eq!(s["events"], 10_000);
+}
