@@ -47,10 +47,13 @@
 //! can lie in it (keywords lie in the method, target, status and agent); a
 //! part no rule reads is not looked at. Logs repeat these values, so a
 //! part's value is scanned once and the rules it makes candidates are
-//! cached, per part, in a direct-mapped cache; on benign traffic an event
-//! costs a hash and a compare per part. Targets carry ids and mostly miss
-//! the cache, so theirs is a DFA (fastest to run); the other parts hit it,
-//! so theirs are contiguous NFAs (a fraction of the build time). Rules with
+//! cached, per part, in a direct-mapped cache keyed by the value itself when
+//! it is short (16 bytes or fewer) and by a seeded hash of it otherwise; on
+//! benign traffic an event costs a key and a compare per part. Targets carry
+//! ids and miss the cache most often, so theirs is a DFA (fastest to run);
+//! the other parts hit it, so theirs are contiguous NFAs (a fraction of the
+//! build time). A part's views are walked through its automaton one byte
+//! at a time, as one text, without being copied into one. Rules with
 //! no literal that read one part (a regex with no literal to read, an empty
 //! user agent) are evaluated once per distinct value of it and cached the
 //! same way; the rest with no literal are evaluated on every event. Only
@@ -68,7 +71,9 @@ use std::fmt;
 use std::hash::{BuildHasher, Hasher};
 use std::path::{Path, PathBuf};
 
-use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
+use aho_corasick::automaton::{Automaton, StateID};
+use aho_corasick::nfa::contiguous;
+use aho_corasick::{dfa, Anchored, MatchKind};
 use serde::Deserialize;
 use serde_yaml_ng::{Mapping, Value};
 
@@ -264,94 +269,62 @@ impl SigmaSet {
     /// [`SigmaSet::matches`] with caller-owned buffers.
     pub fn matches_with(&self, scratch: &mut Scratch, ev: &Event<'_>, out: &mut Vec<RuleId>) {
         out.clear();
-        if self.rules.is_empty() {
+        let index = &self.index;
+        if index.watched == 0 && index.always.is_empty() {
             return;
         }
         let Scratch {
-            scan,
             decoded,
-            stamps,
-            generation,
             cands,
             seen,
-            keys,
-            hasher,
+            seeds,
         } = scratch;
-        if stamps.len() < self.rules.len() {
-            stamps.resize(self.rules.len(), 0);
-        }
-        *generation = generation.wrapping_add(1);
-        if *generation == 0 {
-            stamps.iter_mut().for_each(|s| *s = 0);
-            *generation = 1;
-        }
-        let gen = *generation;
-        cands.clear();
-        if seen.is_empty() {
+        if seen.len() != SEEN_SLOTS {
+            seen.clear();
             seen.resize_with(SEEN_SLOTS, Seen::default);
-            keys.resize(SEEN_SLOTS, 0);
         }
-        let mut status_buf = [0u8; 5];
-        // a status no rule reads is not even written out
-        let status = match ev.status {
-            Some(s) if self.index.watches(Part::Status) => eval::itoa(s, &mut status_buf),
-            _ => &[],
-        };
-        for (part, value) in [
-            (Part::Method, eval::opt(&ev.action)),
-            (Part::Target, eval::opt(&ev.resource)),
-            (Part::Status, status),
-            (Part::Host, eval::opt(&ev.host)),
-            (Part::User, eval::opt(&ev.user)),
-            (Part::UserAgent, eval::opt(&ev.user_agent)),
-            (Part::Referer, eval::opt(&ev.referer)),
-        ] {
-            // no literal occurs in an empty part; only a rule of its own can fire on it
-            if !self.index.watches(part)
-                || value.is_empty() && self.index.local[part as usize].is_empty()
-            {
-                continue;
-            }
-            // The value alone is hashed (foldhash mixes its length in); the
-            // part shifts the hash so that equal values of two parts (the
-            // empty one) keep apart slots, and `entry.part` tells them apart.
-            let mut h = hasher.build_hasher();
-            h.write(value);
-            let hash = h
-                .finish()
-                .wrapping_add(u64::from(part as u8) << (64 - PART_BITS));
-            let slot = (hash >> (64 - SEEN_BITS)) as usize;
-            let (Some(key), Some(entry)) = (keys.get_mut(slot), seen.get_mut(slot)) else {
-                continue;
-            };
-            // A seeded 64-bit hash stands for the value, as a key's hash does
-            // in the engine: two values collide with odds of 2⁻⁶⁴, and an
-            // attacker cannot aim a probe at a cached benign value without
-            // the per-process seed. Neither the value nor a copy of it is
-            // read: both were mostly cache misses.
-            if *key != hash || entry.set != self.id || entry.part != part as u8 {
-                self.fill(entry, part, value, ev, scan, decoded);
-                *key = hash;
-            }
-            for &r in &entry.rules {
-                if let Some(stamp) = stamps.get_mut(r as usize) {
-                    if *stamp != gen {
-                        *stamp = gen;
-                        cands.push(r);
+        cands.clear();
+        // One test per part, in line, not a loop over the watched ones: over
+        // a loop, the compiler read every part's value (and wrote out the
+        // status) ahead of it, on every event.
+        macro_rules! probe {
+            ($part:expr, $value:expr) => {
+                if index.watched & $part.bit() != 0 {
+                    let value: &[u8] = $value;
+                    // no literal occurs in an empty part; only a rule of its own can fire on it
+                    if !value.is_empty() || index.own & $part.bit() != 0 {
+                        let (key, slot) = seeds.key($part, value);
+                        if let Some(entry) = seen.get_mut(slot) {
+                            if entry.key != key || entry.set != self.id {
+                                self.fill(entry, $part, value, ev, decoded);
+                                entry.key = key;
+                            }
+                            if !entry.rules.is_empty() {
+                                cands.extend_from_slice(&entry.rules);
+                            }
+                        }
                     }
                 }
-            }
+            };
         }
-        for &r in &self.index.always {
-            if stamps[r as usize] != gen {
-                cands.push(r);
-            }
-        }
-        if cands.is_empty() {
+        probe!(Part::Method, eval::opt(&ev.action));
+        probe!(Part::Target, eval::opt(&ev.resource));
+        let mut status_buf = [0u8; 5];
+        probe!(
+            Part::Status,
+            ev.status
+                .map_or(&[][..], |s| eval::itoa(s, &mut status_buf))
+        );
+        probe!(Part::Host, eval::opt(&ev.host));
+        probe!(Part::User, eval::opt(&ev.user));
+        probe!(Part::UserAgent, eval::opt(&ev.user_agent));
+        probe!(Part::Referer, eval::opt(&ev.referer));
+        if cands.is_empty() && index.always.is_empty() {
             return;
         }
+        cands.extend_from_slice(&index.always);
         cands.sort_unstable();
-        let mut status_buf = [0u8; 5];
+        cands.dedup();
         let ctx = Ctx::new(ev, decoded, &mut status_buf);
         for &r in cands.iter() {
             if ctx.fires(&self.rules[r as usize].detection) {
@@ -364,40 +337,40 @@ impl SigmaSet {
     /// candidates: those one of whose literals it holds (between NULs, so
     /// anchored literals carry their NUL; a target also in its decoded view),
     /// and the part's own rules that fire on it.
+    #[inline(never)]
     fn fill(
         &self,
         entry: &mut Seen,
         part: Part,
         value: &[u8],
         ev: &Event<'_>,
-        scan: &mut Vec<u8>,
         decoded: &mut Vec<u8>,
     ) {
         entry.set = self.id;
-        entry.part = part as u8;
         entry.rules.clear();
-        let index = &self.index.scans[part as usize];
-        if let (Some(ac), false) = (&index.ac, value.is_empty()) {
-            scan.clear();
-            scan.push(0);
-            scan.extend_from_slice(value);
-            scan.push(0);
-            if part == Part::Target && memchr::memchr(b'%', value).is_some() {
-                let d = eval::decode_into(&Uri::split(value), decoded);
-                scan.extend_from_slice(d.target);
-                scan.push(0);
-            }
-            // Nearly every value holds no literal: the plain search says so
-            // sooner than walking every overlapping match.
-            if ac.is_match(scan.as_slice()) {
-                for m in ac.find_overlapping_iter(scan.as_slice()) {
-                    for &r in index.consumers(m.pattern().as_usize()) {
-                        if !entry.rules.contains(&r) {
-                            entry.rules.push(r);
-                        }
+        let scan = &self.index.scans[part as usize];
+        if let (Some(lits), false) = (&scan.lits, value.is_empty()) {
+            let d = if part == Part::Target && memchr::memchr(b'%', value).is_some() {
+                eval::decode_into(&Uri::split(value), decoded).target
+            } else {
+                &[]
+            };
+            // one text, as if the views were copied out between NULs
+            let text: [&[u8]; 5] = [
+                b"\0",
+                value,
+                b"\0",
+                d,
+                if d.is_empty() { b"" } else { b"\0" },
+            ];
+            let rules = &mut entry.rules;
+            lits.overlapping(&text, |p| {
+                for &r in scan.consumers(p) {
+                    if !rules.contains(&r) {
+                        rules.push(r);
                     }
                 }
-            }
+            });
         }
         let own = &self.index.local[part as usize];
         if own.is_empty() {
@@ -417,17 +390,96 @@ impl SigmaSet {
 /// Buffers [`SigmaSet::matches_with`] reuses from event to event.
 #[derive(Debug, Default)]
 pub struct Scratch {
-    scan: Vec<u8>,
     decoded: Vec<u8>,
-    stamps: Vec<u32>,
-    generation: u32,
     cands: Vec<u32>,
     /// Candidate rules per recent part value (see [`Seen`]).
     seen: Vec<Seen>,
-    /// The hash of the value in each slot of `seen`.
-    keys: Vec<u64>,
-    /// Seeds the value hashes anew in every process.
-    hasher: foldhash::fast::RandomState,
+    seeds: Seeds,
+}
+
+/// What names a part's value in the cache: its part, its length, and two
+/// words. A value of up to 16 bytes is its own key (its bytes packed into
+/// the words, so equal keys mean equal values, and reading it costs two
+/// loads). A longer value's words are a seeded 64-bit hash of it, which
+/// stands for the value as a key's hash does in the engine: two values
+/// collide with odds of 2⁻⁶⁴, and an attacker cannot aim a value at a cached
+/// benign one without the per-process seed.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+struct Key {
+    words: [u64; 2],
+    /// `len << 8 | part`: never 0, so a fresh slot's key matches no value.
+    len_part: u64,
+}
+
+/// Per-process random seeds for the cache's slots and long values' hashes.
+#[derive(Debug)]
+struct Seeds {
+    slot: [u64; 2],
+    long: foldhash::fast::RandomState,
+}
+
+impl Default for Seeds {
+    fn default() -> Seeds {
+        let long = foldhash::fast::RandomState::default();
+        Seeds {
+            slot: [long.hash_one(1u64), long.hash_one(2u64)],
+            long,
+        }
+    }
+}
+
+/// Values up to this long are their own cache key.
+const SHORT: usize = 16;
+
+impl Seeds {
+    /// The key of `value` as the event's `part`, and its slot in the cache.
+    #[inline(always)]
+    fn key(&self, part: Part, value: &[u8]) -> (Key, usize) {
+        let words = if value.len() <= SHORT {
+            pack(value)
+        } else {
+            let mut h = self.long.build_hasher();
+            h.write(value);
+            [h.finish(), 0]
+        };
+        let key = Key {
+            words,
+            len_part: (value.len() as u64) << 8 | part as u64,
+        };
+        let h = folded_multiply(
+            words[0] ^ self.slot[0],
+            words[1] ^ key.len_part ^ self.slot[1],
+        );
+        (key, (h >> (64 - SEEN_BITS)) as usize)
+    }
+}
+
+/// The bytes of a value of at most 16 bytes in two words; with its length,
+/// the words give the value back (the two reads cover every byte, and may
+/// overlap).
+fn pack(v: &[u8]) -> [u64; 2] {
+    let n = v.len();
+    if let (Some(a), Some(b)) = (v.first_chunk::<8>(), v.last_chunk::<8>()) {
+        [u64::from_le_bytes(*a), u64::from_le_bytes(*b)]
+    } else if let (Some(a), Some(b)) = (v.first_chunk::<4>(), v.last_chunk::<4>()) {
+        [
+            u64::from(u32::from_le_bytes(*a)),
+            u64::from(u32::from_le_bytes(*b)),
+        ]
+    } else if let (Some(&a), Some(&b)) = (v.first(), v.last()) {
+        [
+            u64::from(a) | u64::from(v[n / 2]) << 8 | u64::from(b) << 16,
+            0,
+        ]
+    } else {
+        [0, 0]
+    }
+}
+
+/// The high and low halves of the full product, folded into one word.
+fn folded_multiply(a: u64, b: u64) -> u64 {
+    let full = u128::from(a) * u128::from(b);
+    (full as u64) ^ ((full >> 64) as u64)
 }
 
 /// The parts of an event the prefilter scans apart, each with its own cache
@@ -446,8 +498,17 @@ enum Part {
 }
 
 const PARTS: usize = 8;
-/// Bits that number the parts (1..PARTS).
-const PART_BITS: u32 = 3;
+
+/// Every part.
+const PARTS_ALL: [Part; PARTS - 1] = [
+    Part::Method,
+    Part::Target,
+    Part::Status,
+    Part::Host,
+    Part::User,
+    Part::UserAgent,
+    Part::Referer,
+];
 
 impl Part {
     /// The part a field reads; `None` for fields that read several parts
@@ -491,6 +552,11 @@ impl Part {
         self != Part::Status || literal.iter().all(|&b| b.is_ascii_digit() || b == 0)
     }
 
+    /// This part's bit in [`Index::watched`] and [`Index::own`].
+    fn bit(self) -> u8 {
+        1 << self as u8
+    }
+
     /// An event that carries only this part of `ev`: a rule that reads only
     /// this part fires on it exactly when it fires on `ev`.
     fn alone<'a>(self, ev: &'a Event<'_>) -> Event<'a> {
@@ -526,11 +592,11 @@ fn only_part(det: &Detection) -> Option<Part> {
     part
 }
 
-/// The candidate rules of one part value, for the set `set`.
+/// The candidate rules of the part value `key` names, for the set `set`.
 #[derive(Debug, Default)]
 struct Seen {
+    key: Key,
     set: u64,
-    part: u8,
     rules: Vec<u32>,
 }
 
@@ -551,19 +617,18 @@ struct Index {
     /// Rules without a sound literal that read several parts, evaluated on
     /// every event.
     always: Vec<u32>,
-}
-
-impl Index {
-    /// Whether a value of `part` can make any rule a candidate.
-    fn watches(&self, part: Part) -> bool {
-        self.scans[part as usize].ac.is_some() || !self.local[part as usize].is_empty()
-    }
+    /// The parts a value of which can make a rule a candidate, by
+    /// [`Part::bit`]; the others are not looked at.
+    watched: u8,
+    /// The parts with rules of their own in `local` (which an empty value
+    /// can make fire), by [`Part::bit`].
+    own: u8,
 }
 
 /// The literals of one part and the rules that need each.
 #[derive(Debug, Default)]
 struct Scan {
-    ac: Option<AhoCorasick>,
+    lits: Option<Literals>,
     /// `consumers[starts[p]..starts[p + 1]]` are the rules of pattern `p`.
     starts: Vec<u32>,
     consumers: Vec<u32>,
@@ -704,18 +769,8 @@ fn build_index(rules: &[SigmaRule], warnings: &mut Vec<SigmaWarning>) -> Index {
         // automaton runs on most events and is worth a DFA's build time; the
         // other parts repeat and hit the cache, and a contiguous NFA builds
         // in a fraction of the time.
-        let kind = if part == Part::Target as usize {
-            AhoCorasickKind::DFA
-        } else {
-            AhoCorasickKind::ContiguousNFA
-        };
-        match AhoCorasick::builder()
-            .ascii_case_insensitive(true)
-            .match_kind(MatchKind::Standard)
-            .kind(Some(kind))
-            .build(&patterns)
-        {
-            Ok(ac) => scan.ac = Some(ac),
+        match Literals::build(&patterns, part == Part::Target as usize) {
+            Ok(lits) => scan.lits = Some(lits),
             Err(e) => {
                 warnings.push(SigmaWarning {
                     file: PathBuf::new(),
@@ -738,11 +793,116 @@ fn build_index(rules: &[SigmaRule], warnings: &mut Vec<SigmaWarning>) -> Index {
             scan.starts.push(scan.consumers.len() as u32);
         }
     }
+    let own = PARTS_ALL
+        .iter()
+        .filter(|&&p| !local[p as usize].is_empty())
+        .fold(0, |m, &p| m | p.bit());
+    let watched = PARTS_ALL
+        .iter()
+        .filter(|&&p| scans[p as usize].lits.is_some())
+        .fold(own, |m, &p| m | p.bit());
     Index {
         scans,
         local,
         always,
+        watched,
+        own,
     }
+}
+
+/// A part's literals, compiled to find every occurrence of each, ASCII
+/// case-insensitively. Searched through the automaton interface, so that a
+/// part's views are fed as one text without being copied into one, and
+/// every match is reported in one pass (a value seldom holds any).
+#[derive(Debug)]
+enum Literals {
+    Dfa(dfa::DFA),
+    Nfa(contiguous::NFA),
+}
+
+impl Literals {
+    /// Compiles lower-case `patterns` into a DFA or a contiguous NFA, to
+    /// match ASCII case-insensitively. The DFA folds case itself, in its
+    /// transitions (it reads the most bytes); the NFA matches bytes exactly
+    /// and the text is lower-cased as it is read, which halves its
+    /// transitions and its build time at a small cost per byte.
+    fn build(patterns: &[Vec<u8>], dfa: bool) -> Result<Literals, aho_corasick::BuildError> {
+        if dfa {
+            dfa::DFA::builder()
+                .ascii_case_insensitive(true)
+                .match_kind(MatchKind::Standard)
+                .prefilter(false)
+                .build(patterns)
+                .map(Literals::Dfa)
+        } else {
+            contiguous::NFA::builder()
+                .match_kind(MatchKind::Standard)
+                .prefilter(false)
+                .build(patterns)
+                .map(Literals::Nfa)
+        }
+    }
+
+    /// Calls `hit` with the pattern of every match, overlapping ones
+    /// included, in the concatenation of `text`.
+    fn overlapping(&self, text: &[&[u8]], hit: impl FnMut(usize)) {
+        match self {
+            Literals::Dfa(a) => overlapping::<_, false>(a, text, hit),
+            Literals::Nfa(a) => overlapping::<_, true>(a, text, hit),
+        }
+    }
+}
+
+/// [`Literals::overlapping`] for one automaton: an unanchored search with
+/// standard semantics never dies, and a match state lists every pattern
+/// that ends there (those of its failure states included).
+/// With `LOWER`, the text is lower-cased as it is read.
+fn overlapping<A: Automaton, const LOWER: bool>(
+    aut: &A,
+    text: &[&[u8]],
+    mut hit: impl FnMut(usize),
+) {
+    let Ok(mut sid) = aut.start_state(Anchored::No) else {
+        return;
+    };
+    let mut report = |sid| {
+        for i in 0..aut.match_len(sid) {
+            hit(aut.match_pattern(sid, i).as_usize());
+        }
+    };
+    if aut.is_match(sid) {
+        report(sid);
+    }
+    for &chunk in text {
+        let mut rest = chunk;
+        while !rest.is_empty() {
+            let (next, used) = walk::<A, LOWER>(aut, sid, rest);
+            sid = next;
+            rest = rest.get(used..).unwrap_or_default();
+            if aut.is_match(sid) {
+                report(sid);
+            }
+        }
+    }
+}
+
+/// Runs `aut` from `sid` over `bytes` up to the first match state (or the
+/// end): the state reached and the bytes read. Kept apart so that the loop
+/// that reads nearly every byte holds nothing else.
+#[inline(always)]
+fn walk<A: Automaton, const LOWER: bool>(
+    aut: &A,
+    mut sid: StateID,
+    bytes: &[u8],
+) -> (StateID, usize) {
+    for (i, &b) in bytes.iter().enumerate() {
+        let b = if LOWER { b.to_ascii_lowercase() } else { b };
+        sid = aut.next_state(Anchored::No, sid, b);
+        if aut.is_match(sid) {
+            return (sid, i + 1);
+        }
+    }
+    (sid, bytes.len())
 }
 
 /// Accumulates rules and warnings from files and texts.
@@ -1228,7 +1388,7 @@ mod tests {
             "title: Kw\nlogsource: {category: webserver}\ndetection: {k: ['union select'], condition: k}\n",
             "words.yml",
         );
-        assert!(!words.index.watches(Part::Status));
+        assert_eq!(words.index.watched & Part::Status.bit(), 0);
         let mut out = Vec::new();
         for (status, target, fires) in [
             (404, "/a", true),
@@ -1267,5 +1427,56 @@ mod tests {
         assert!(out.is_empty());
         a.matches_with(&mut scratch, &ev, &mut out);
         assert_eq!(out, vec![RuleId(0)]);
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+        #[test]
+        fn short_values_are_their_own_cache_keys(
+            a in proptest::collection::vec(proptest::sample::select(&b"ab\0"[..]), 0..=SHORT),
+            b in proptest::collection::vec(proptest::sample::select(&b"ab\0"[..]), 0..=SHORT),
+        ) {
+            let seeds = Seeds::default();
+            let (ka, sa) = seeds.key(Part::Target, &a);
+            let (kb, sb) = seeds.key(Part::Target, &b);
+            prop_assert_eq!(ka == kb, a == b);
+            prop_assert!(sa < SEEN_SLOTS && sb < SEEN_SLOTS);
+            prop_assert!(a != b || sa == sb);
+            // the same value in another part is another key
+            prop_assert_ne!(ka, seeds.key(Part::UserAgent, &a).0);
+        }
+
+        #[test]
+        fn literals_report_every_overlapping_match_as_the_library_search_does(
+            pats in proptest::collection::vec(
+                proptest::collection::vec(proptest::sample::select(&b"aAb\0"[..]), 1..4),
+                1..6,
+            ),
+            chunks in proptest::collection::vec(
+                proptest::collection::vec(proptest::sample::select(&b"aAbc\0"[..]), 0..8),
+                0..4,
+            ),
+        ) {
+            let ac = aho_corasick::AhoCorasick::builder()
+                .ascii_case_insensitive(true)
+                .build(&pats)
+                .map_err(|e| TestCaseError::fail(e.to_string()))?;
+            let text = chunks.concat();
+            let mut want: Vec<usize> = ac
+                .find_overlapping_iter(text.as_slice())
+                .map(|m| m.pattern().as_usize())
+                .collect();
+            want.sort_unstable();
+            let views: Vec<&[u8]> = chunks.iter().map(Vec::as_slice).collect();
+            let lower: Vec<Vec<u8>> = pats.iter().map(|p| p.to_ascii_lowercase()).collect();
+            for dfa in [true, false] {
+                let lits = Literals::build(&lower, dfa)
+                    .map_err(|e| TestCaseError::fail(e.to_string()))?;
+                let mut got = Vec::new();
+                lits.overlapping(&views, |p| got.push(p));
+                got.sort_unstable();
+                prop_assert_eq!(&got, &want);
+            }
+        }
     }
 }
