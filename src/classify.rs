@@ -27,7 +27,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::parse::scan::{find1, find3, word_at};
+use crate::parse::scan::{find1, find3, first3_in, word_at};
 use crate::parse::Event;
 
 /// The data-category vocabulary shared by inventory, detection, severity and
@@ -390,19 +390,6 @@ fn head(seg: &[u8]) -> u64 {
         .fold(0, |w, (k, &c)| w | (c as u64) << (8 * k))
 }
 
-/// `head(&target[start..end])`, by one load where the target holds eight
-/// bytes from `start` (a path's later segments, and its end, are usually
-/// closer than that to the target's end: then byte by byte).
-#[inline]
-fn head_at(target: &[u8], start: usize, end: usize) -> u64 {
-    let len = end - start;
-    match word_at(target, start) {
-        Some(w) if len >= 8 => w,
-        Some(w) => w & ((1u64 << (8 * len)) - 1),
-        None => head(&target[start..end]),
-    }
-}
-
 /// A problem in an inventory file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InventoryError {
@@ -682,10 +669,24 @@ impl Inventory {
         let mut n = 0;
         let mut start = 0;
         loop {
-            let i = find3(target, start, b'/', b'?', b'#').unwrap_or(target.len());
+            // The segment's first word: the eight bytes from `start`, or the
+            // rest of the target zero-padded (a path's last segment is
+            // usually that short; a zero is no delimiter). A delimiter in
+            // it ends the segment, and the bytes before it are its head.
+            let (w, full) = match word_at(target, start) {
+                Some(w) => (w, true),
+                None => (head(&target[start..]), false),
+            };
+            let (i, h) = match first3_in(w, b'/', b'?', b'#') {
+                Some(k) => (start + k, w & ((1u64 << (8 * k)) - 1)),
+                None if full => {
+                    let end = find3(target, start + 8, b'/', b'?', b'#');
+                    (end.unwrap_or(target.len()), w)
+                }
+                None => (target.len(), w),
+            };
             if i > start {
                 let seg = &target[start..i];
-                let h = head_at(target, start, i);
                 let node = &self.trie[n];
                 n = match node.literal.iter().find(|l| l.is(seg, h)) {
                     Some(l) => l.node,

@@ -35,6 +35,14 @@ fn byte_of(m: u64) -> usize {
     (m.trailing_zeros() / 8) as usize
 }
 
+/// Index in `w` (bytes in little-endian order) of its first byte equal to
+/// `a`, `b` or `c`.
+#[inline(always)]
+pub(crate) fn first3_in(w: u64, a: u8, b: u8, c: u8) -> Option<usize> {
+    let m = first_eq(w, a) | first_eq(w, b) | first_eq(w, c);
+    (m != 0).then(|| byte_of(m))
+}
+
 /// Index of the first byte equal to `a` at or after `from`.
 #[inline]
 pub(crate) fn find1(h: &[u8], from: usize, a: u8) -> Option<usize> {
@@ -123,6 +131,22 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn first3_in_finds_the_first_needle_of_a_word() {
+        for at in 0..8 {
+            for later in at..8 {
+                let mut b = [b'a'; 8];
+                b[later] = b'#';
+                b[at] = b'/';
+                assert_eq!(first3_in(u64::from_le_bytes(b), b'/', b'?', b'#'), Some(at));
+            }
+        }
+        assert_eq!(
+            first3_in(u64::from_le_bytes(*b"abc\0\0\0\0\0"), b'/', b'?', b'#'),
+            None
+        );
     }
 
     proptest::proptest! {
