@@ -16,6 +16,7 @@ pub mod clf;
 pub mod json;
 pub mod nginx_error;
 pub mod postgres;
+pub(crate) mod scan;
 pub mod sshd;
 pub mod syslog;
 pub mod time;
