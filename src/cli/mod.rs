@@ -5,7 +5,7 @@
 mod assess;
 mod check;
 mod draft;
-pub mod huge_pages;
+pub mod heap;
 mod incident;
 mod notify;
 mod replay;
@@ -58,7 +58,7 @@ enum Command {
 }
 
 pub fn main() -> ExitCode {
-    huge_pages::reexec_if_useful();
+    heap::setup();
     let cli = Cli::parse();
     init_logging();
     if let Ok(v) = std::env::var("BREACHD_NOW") {

@@ -361,7 +361,7 @@ fn print_summary(
                 "seconds": secs,
                 "lines_per_sec": s.lines as f64 / secs,
                 "peak_rss_bytes": rss,
-                "huge_pages": super::huge_pages::in_effect(),
+                "huge_pages": super::heap::huge_pages(),
                 "peak_state_keys": d.peak_keys,
                 "alerts": d.alerts,
                 "incidents": incidents,

@@ -1,34 +1,43 @@
-//! Transparent huge pages for the heap of the long-running commands.
+//! The heap of the long-running commands.
 //!
 //! `run` and `replay` keep hundreds of thousands of small per-key states
-//! (a few hundred bytes each, one per account and rule). On a 4 KiB-page
-//! heap every one of those pages costs a fault and a TLB entry; backed by
-//! 2 MiB pages the scale-10 replay runs about 6% faster (measured with
-//! `bench/parse.py`, same machine, same run). glibc backs its heap with
-//! huge pages only when told at start, through the environment
-//! (`GLIBC_TUNABLES=glibc.malloc.hugetlb=1`, which makes malloc
-//! `madvise(MADV_HUGEPAGE)` what it maps), so the process re-executes
-//! itself once, same pid and arguments, with the tunable added.
+//! (a few hundred bytes each, one per account and rule) and a few large
+//! tables that are rebuilt as keys expire. With glibc's defaults that heap
+//! is costly to the kernel: every 4 KiB page is a fault and a TLB entry,
+//! and each rebuilt table is a fresh `mmap` whose pages are faulted and
+//! zeroed again while the old one is unmapped. Two settings, each measured
+//! on the scale-10 replay (`bench/parse.py`, alternating runs):
 //!
-//! Nothing happens when the kernel's THP mode is not `madvise` (`always`
-//! already gives the heap huge pages, `never` refuses them), when
-//! `GLIBC_TUNABLES` already names the tunable (an admin's choice, and the
-//! re-executed process itself), or when `BREACHD_HUGE_PAGES=0`. If the
-//! re-exec fails the command simply runs as it is.
+//! - **Huge pages.** glibc backs its heap with 2 MiB pages only when told at
+//!   start, through the environment (`GLIBC_TUNABLES=glibc.malloc.hugetlb=1`),
+//!   so where the kernel's THP mode is `madvise` the process re-executes
+//!   itself once, same pid and arguments, with the tunable added (~6%).
+//!   Nothing happens when the mode is `always` (the heap gets them anyway)
+//!   or `never`, when `GLIBC_TUNABLES` already names the tunable (an admin's
+//!   choice, and the re-executed process itself), or when
+//!   `BREACHD_HUGE_PAGES=0`. If the re-exec fails the command runs as is.
+//! - **Keep freed memory.** `mallopt` raises the thresholds above which glibc
+//!   serves a block with its own `mmap` (to 32 MiB, its ceiling) and gives the
+//!   top of the heap back (to 1 GiB), so a rebuilt table reuses memory that
+//!   is already mapped (~5%, most of the kernel's page zeroing). The heap then
+//!   stays near its high-water mark, which the key caps bound.
 
 use std::ffi::{OsStr, OsString};
 
 const TUNABLE: &str = "glibc.malloc.hugetlb";
 const THP_MODE: &str = "/sys/kernel/mm/transparent_hugepage/enabled";
 
-/// Re-executes the process with huge pages for its heap when it runs a
-/// long command on glibc and the kernel would give them only on request.
-/// Returns only when it did not (or could not) re-execute.
-pub fn reexec_if_useful() {
+/// Sets up the heap for a long command on glibc (see the module doc); for
+/// other commands and other C libraries it does nothing.
+pub fn setup() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     {
         use std::os::unix::process::CommandExt;
         let args: Vec<OsString> = std::env::args_os().collect();
+        if !long_command(&args) {
+            return;
+        }
+        keep_freed_memory();
         let mode = std::fs::read_to_string(THP_MODE).unwrap_or_default();
         let Some(tunables) = wanted(
             &args,
@@ -59,12 +68,7 @@ fn wanted(
     current: Option<&OsStr>,
     mode: &str,
 ) -> Option<OsString> {
-    let long = args
-        .iter()
-        .skip(1)
-        .find(|a| !a.to_string_lossy().starts_with('-'))
-        .is_some_and(|a| a == "run" || a == "replay");
-    if !long || opt_out == Some(OsStr::new("0")) || !mode.contains("[madvise]") {
+    if !long_command(args) || opt_out == Some(OsStr::new("0")) || !mode.contains("[madvise]") {
         return None;
     }
     match current {
@@ -78,8 +82,34 @@ fn wanted(
     }
 }
 
+/// Whether `args` run `run` or `replay`, the commands that hold per-key state.
+fn long_command(args: &[OsString]) -> bool {
+    args.iter()
+        .skip(1)
+        .find(|a| !a.to_string_lossy().starts_with('-'))
+        .is_some_and(|a| a == "run" || a == "replay")
+}
+
+/// Raises glibc's mmap and trim thresholds (see the module doc).
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn keep_freed_memory() {
+    // glibc's <malloc.h>
+    const M_TRIM_THRESHOLD: std::ffi::c_int = -1;
+    const M_MMAP_THRESHOLD: std::ffi::c_int = -3;
+    unsafe extern "C" {
+        fn mallopt(param: std::ffi::c_int, value: std::ffi::c_int) -> std::ffi::c_int;
+    }
+    // SAFETY: `mallopt` is glibc's documented, thread-safe malloc tuning
+    // call; it takes two ints and changes only the allocator's thresholds
+    // (an out-of-range value is refused with 0, which leaves the default).
+    unsafe {
+        mallopt(M_MMAP_THRESHOLD, 32 << 20);
+        mallopt(M_TRIM_THRESHOLD, 1 << 30);
+    }
+}
+
 /// Whether this process's heap was asked for huge pages (for summaries).
-pub fn in_effect() -> bool {
+pub fn huge_pages() -> bool {
     std::env::var("GLIBC_TUNABLES").is_ok_and(|t| t.contains(&format!("{TUNABLE}=1")))
 }
 
