@@ -30,34 +30,42 @@ const THP_MODE: &str = "/sys/kernel/mm/transparent_hugepage/enabled";
 /// Sets up the heap for a long command on glibc (see the module doc); for
 /// other commands and other C libraries it does nothing.
 pub fn setup() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    {
-        use std::os::unix::process::CommandExt;
-        let args: Vec<OsString> = std::env::args_os().collect();
-        if !long_command(&args) {
-            return;
-        }
-        keep_freed_memory();
-        let mode = std::fs::read_to_string(THP_MODE).unwrap_or_default();
-        let Some(tunables) = wanted(
-            &args,
-            std::env::var_os("BREACHD_HUGE_PAGES").as_deref(),
-            std::env::var_os("GLIBC_TUNABLES").as_deref(),
-            &mode,
-        ) else {
-            return;
-        };
-        let Ok(exe) = std::env::current_exe() else {
-            return;
-        };
-        let mut cmd = std::process::Command::new(exe);
-        if let Some(arg0) = args.first() {
-            cmd.arg0(arg0);
-        }
-        // `exec` returns only on failure; then carry on without huge pages
-        let _ = cmd.args(&args[1..]).env("GLIBC_TUNABLES", tunables).exec();
+    let args: Vec<OsString> = std::env::args_os().collect();
+    if !GLIBC || !long_command(&args) {
+        return;
     }
+    let mode = std::fs::read_to_string(THP_MODE).unwrap_or_default();
+    if let Some(tunables) = wanted(
+        &args,
+        std::env::var_os("BREACHD_HUGE_PAGES").as_deref(),
+        std::env::var_os("GLIBC_TUNABLES").as_deref(),
+        &mode,
+    ) {
+        // returns only if the exec failed: then go on without huge pages
+        reexec(&args, tunables);
+    }
+    keep_freed_memory();
 }
+
+/// Whether this build runs on glibc, whose allocator the settings are for.
+const GLIBC: bool = cfg!(all(target_os = "linux", target_env = "gnu"));
+
+/// Runs this program again with `args`, `GLIBC_TUNABLES` set to `tunables`.
+#[cfg(unix)]
+fn reexec(args: &[OsString], tunables: OsString) {
+    use std::os::unix::process::CommandExt;
+    let Ok(exe) = std::env::current_exe() else {
+        return;
+    };
+    let mut cmd = std::process::Command::new(exe);
+    if let Some(arg0) = args.first() {
+        cmd.arg0(arg0);
+    }
+    let _ = cmd.args(&args[1..]).env("GLIBC_TUNABLES", tunables).exec();
+}
+
+#[cfg(not(unix))]
+fn reexec(_: &[OsString], _: OsString) {}
 
 /// The `GLIBC_TUNABLES` value to re-execute with, or `None` to go on as is:
 /// `args` the command line, `opt_out` `BREACHD_HUGE_PAGES`, `current` the
@@ -107,6 +115,9 @@ fn keep_freed_memory() {
         mallopt(M_TRIM_THRESHOLD, 1 << 30);
     }
 }
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn keep_freed_memory() {}
 
 /// Whether this process's heap was asked for huge pages (for summaries).
 pub fn huge_pages() -> bool {
